@@ -1,0 +1,164 @@
+"""Align old and new units (clauses, or items inside a clause) by content.
+
+Exact comparison keys pair first; what is left is paired by rapidfuzz similarity
+(`process.cdist`) of content, helped by the title and the number. Pairs whose order
+changed are moves (found with a longest increasing subsequence). A leftover unit whose
+text is contained in a paired one is part of a split (new side) or a merge (old side).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+# Below this similarity (0-100) two units are different units, not an edit of one.
+MATCH_THRESHOLD = 55.0
+# A leftover unit this much contained in a paired unit was split from it / merged into it.
+CONTAINED_THRESHOLD = 90.0
+
+
+@dataclass
+class Unit:
+    key: str                # comparison key of the content
+    title: str = ""         # comparison key of the title ("" if none)
+    number: str = ""        # comparison key of the number ("" if none)
+    kind: str = "clause"    # units pair only with units of the same kind
+
+
+@dataclass
+class Alignment:
+    pairs: list[tuple[int, int]]          # (old index, new index), in new order
+    removed: list[int]                    # old indexes with no partner
+    added: list[int]                      # new indexes with no partner
+    moved: set[tuple[int, int]] = field(default_factory=set)   # pairs whose relative order changed
+    split_from: dict[int, int] = field(default_factory=dict)   # added new index -> old index it came out of
+    merged_into: dict[int, int] = field(default_factory=dict)  # removed old index -> new index it went into
+
+
+def align(old: list[Unit], new: list[Unit]) -> Alignment:
+    pairs: dict[int, int] = {}
+    taken_new: set[int] = set()
+
+    # 1. Units that exist only once per kind on each side (preamble, metadata) pair by kind.
+    for kind in {u.kind for u in old} - {"clause"}:
+        o = [i for i, u in enumerate(old) if u.kind == kind]
+        n = [j for j, u in enumerate(new) if u.kind == kind]
+        if len(o) == 1 and len(n) == 1:
+            pairs[o[0]] = n[0]
+            taken_new.add(n[0])
+
+    # 2. Identical content pairs, in order (the same text twice pairs first with first).
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for j, u in enumerate(new):
+        if j not in taken_new:
+            by_key.setdefault((u.kind, u.key), []).append(j)
+    for i, u in enumerate(old):
+        if i in pairs:
+            continue
+        candidates = by_key.get((u.kind, u.key))
+        if candidates:
+            j = _closest(candidates, i, old, new, u)
+            candidates.remove(j)
+            pairs[i] = j
+            taken_new.add(j)
+
+    # 3. Similar content: the best-scoring pairs first.
+    rest_old = [i for i in range(len(old)) if i not in pairs]
+    rest_new = [j for j in range(len(new)) if j not in taken_new]
+    if rest_old and rest_new:
+        scores = _scores([old[i] for i in rest_old], [new[j] for j in rest_new])
+        order = np.argsort(-scores, axis=None)
+        used_o: set[int] = set()
+        used_n: set[int] = set()
+        for flat in order:
+            a, b = divmod(int(flat), len(rest_new))
+            if scores[a, b] < MATCH_THRESHOLD:
+                break
+            if a in used_o or b in used_n:
+                continue
+            used_o.add(a)
+            used_n.add(b)
+            pairs[rest_old[a]] = rest_new[b]
+            taken_new.add(rest_new[b])
+
+    removed = [i for i in range(len(old)) if i not in pairs]
+    added = [j for j in range(len(new)) if j not in taken_new]
+    ordered = sorted(pairs.items(), key=lambda p: p[1])
+    result = Alignment(pairs=ordered, removed=removed, added=added, moved=_moved(pairs))
+
+    # 4. Splits and merges: a leftover unit contained in a paired unit of the other side.
+    inverse = {j: i for i, j in pairs.items()}
+    for j in added:
+        host = _container(new[j], [(i, old[i]) for i in pairs])
+        if host is not None:
+            result.split_from[j] = host
+    for i in removed:
+        host = _container(old[i], [(j, new[j]) for j in inverse])
+        if host is not None:
+            result.merged_into[i] = host
+    return result
+
+
+def _closest(candidates: list[int], i: int, old: list[Unit], new: list[Unit], u: Unit) -> int:
+    for j in candidates:
+        if new[j].number == u.number:
+            return j
+    return candidates[0]
+
+
+def _scores(old: list[Unit], new: list[Unit]) -> np.ndarray:
+    content = process.cdist([u.key for u in old], [u.key for u in new], scorer=fuzz.ratio, dtype=np.float32,
+                            workers=1)
+    titled_old = [u.title for u in old]
+    titled_new = [u.title for u in new]
+    if any(titled_old) and any(titled_new):
+        titles = process.cdist(titled_old, titled_new, scorer=fuzz.ratio, dtype=np.float32, workers=1)
+        has_both = np.outer([bool(t) for t in titled_old], [bool(t) for t in titled_new])
+        # A clause keeps its heading through a rewrite more often than its text: let the title
+        # carry part of the score, but never alone (a renamed heading over the same text still pairs).
+        content = np.where(has_both, np.maximum(content, 0.6 * content + 0.4 * titles), content)
+    same_number = np.array([[bool(a.number) and a.number == b.number for b in new] for a in old], dtype=bool)
+    content = content + np.where(same_number, 5.0, 0.0)
+    kinds_ok = np.array([[a.kind == b.kind for b in new] for a in old], dtype=bool)
+    return np.where(kinds_ok, content, 0.0)
+
+
+def _container(unit: Unit, others: list[tuple[int, Unit]]) -> int | None:
+    if len(unit.key) < 8:
+        return None
+    best, best_score = None, 0.0
+    for idx, other in others:
+        if len(other.key) <= len(unit.key):
+            continue
+        score = fuzz.partial_ratio(unit.key, other.key, score_cutoff=CONTAINED_THRESHOLD)
+        if score > best_score:
+            best, best_score = idx, score
+    return best
+
+
+def _moved(pairs: dict[int, int]) -> set[tuple[int, int]]:
+    """Pairs outside the longest run that kept its order."""
+    ordered = sorted(pairs.items())
+    news = [j for _, j in ordered]
+    # Longest increasing subsequence with back-pointers (patience sorting).
+    tails: list[int] = []
+    tails_idx: list[int] = []
+    prev = [-1] * len(news)
+    for k, v in enumerate(news):
+        pos = bisect_left(tails, v)
+        if pos == len(tails):
+            tails.append(v)
+            tails_idx.append(k)
+        else:
+            tails[pos] = v
+            tails_idx[pos] = k
+        prev[k] = tails_idx[pos - 1] if pos else -1
+    keep: set[int] = set()
+    k = tails_idx[-1] if tails_idx else -1
+    while k != -1:
+        keep.add(k)
+        k = prev[k]
+    return {ordered[k] for k in range(len(ordered)) if k not in keep}

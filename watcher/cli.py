@@ -1,0 +1,96 @@
+"""`watch` command line: parses arguments and calls the library. Nothing else lives here.
+
+Each subcommand is a pair: `add_<name>(subparsers)` declaring its arguments, and
+`cmd_<name>(args) -> int` doing the work. Errors a user can act on (WatchError) print
+one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from watcher.errors import WatchError
+
+
+# --- diff -------------------------------------------------------------------------------
+def add_diff(sub) -> None:
+    p = sub.add_parser("diff", help="compare two versions of a policy clause by clause")
+    p.add_argument("old", help="file (.html/.htm/.txt/.md), URL, or stored snapshot NAME@REF")
+    p.add_argument("new", help="file (.html/.htm/.txt/.md), URL, or stored snapshot NAME@REF")
+    p.add_argument("--format", "-f", choices=("text", "json", "md", "html"), default="text")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.set_defaults(func=cmd_diff)
+
+
+def cmd_diff(args) -> int:
+    from watcher import sources
+    from watcher.compare import compare
+    from watcher.report import render
+
+    old = sources.load(args.old, args.config)
+    new = sources.load(args.new, args.config)
+    report = compare(old, new)
+    color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty())
+    out = render(report, args.format, color=color)
+    _write(out, args.output)
+    return 1 if report.substantive else 0
+
+
+def _write(text: str, path: str | None) -> None:
+    if path:
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise WatchError(f"{path}: cannot write: {exc.strerror}") from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+# --- registration ---------------------------------------------------------------------
+COMMANDS = [add_diff]
+
+
+class _Subcommands:
+    """Gives every subcommand the global options too, so `watch diff A B --config X` works."""
+
+    def __init__(self, sub, common):
+        self._sub, self._common = sub, common
+
+    def add_parser(self, name, **kwargs):
+        return self._sub.add_parser(name, parents=[self._common], **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watch", description="Watch privacy policies and report material changes.")
+    parser.add_argument("--config", default="config.toml", help="configuration file (default: ./config.toml)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="configuration file (default: ./config.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    wrapped = _Subcommands(sub, common)
+    for add in COMMANDS:
+        add(wrapped)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WatchError as exc:
+        print(f"watch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("watch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

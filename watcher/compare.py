@@ -1,0 +1,29 @@
+"""The diff pipeline on two documents: segment -> align/diff -> classify -> route -> Report."""
+
+from __future__ import annotations
+
+from watcher import classify, route
+from watcher.diff import diff_clauses
+from watcher.models import Document, Report
+from watcher.normalize import language
+from watcher.segment import segment
+
+
+def compare(old: Document, new: Document) -> Report:
+    lang = language(new.text or old.text)
+    old_clauses = segment(old)
+    new_clauses = segment(new)
+    changes, summary = diff_clauses(old_clauses, new_clauses)
+    classify.classify(changes, old_clauses, new_clauses, lang)
+    revision_clause, notify = route.route(changes, old_clauses, lang)
+    return Report(
+        old_source=old.source,
+        new_source=new.source,
+        old_clauses=len(old_clauses),
+        new_clauses=len(new_clauses),
+        changes=changes,
+        summary=summary,
+        language=lang,
+        revision_clause=revision_clause,
+        notify=notify,
+    )

@@ -1,0 +1,68 @@
+"""Comparison keys: two texts that differ only in formatting get the same key.
+
+The original text is always kept for display; only keys are compared. A key is
+NFKC-folded (full-width digits and letters, ① -> 1), with punctuation variants unified,
+Markdown emphasis dropped, and whitespace removed wherever a Japanese character is on
+either side (Japanese has no word spaces, so a reflow or a `<br>` must not count).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bump when the keys change: stored snapshots are then re-derived, never reported as changes.
+VERSION = 1
+
+_PUNCT = str.maketrans({
+    "，": "、", "､": "、", "．": "。", "｡": "。",
+    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-", "－": "-",
+    "〜": "~", "～": "~",
+    "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+    "‘": "'", "’": "'", "‚": "'",
+    "「": "「", "『": "「", "』": "」",
+    "•": "・", "●": "・", "◦": "・", "▪": "・", "·": "・", "･": "・",
+    "\u00a0": " ", "\u3000": " ", "\u200b": "", "\ufeff": "",
+})
+
+# A Japanese (or other wide) character: CJK ideographs, kana, full-width forms, CJK punctuation.
+_WIDE = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_SPACE_NEAR_WIDE = re.compile(rf"(?<=[{_WIDE}])\s+|\s+(?=[{_WIDE}])")
+_SPACES = re.compile(r"\s+")
+_EMPHASIS = re.compile(r"(\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`)")
+# "、" and "。" after NFKC: NFKC maps full-width comma to ASCII ",", so put them back between wide chars.
+_ASCII_COMMA_JA = re.compile(rf"(?<=[{_WIDE}]),|,(?=[{_WIDE}])")
+_ASCII_STOP_JA = re.compile(rf"(?<=[{_WIDE}])\.(?!\d)")
+_JA_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def key(text: str) -> str:
+    """The comparison key of a piece of text."""
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKC", text.translate(_PUNCT)).translate(_PUNCT)
+    folded = _EMPHASIS.sub("", folded)
+    folded = _SPACE_NEAR_WIDE.sub("", folded)
+    folded = _ASCII_COMMA_JA.sub("、", folded)
+    folded = _ASCII_STOP_JA.sub("。", folded)
+    return _SPACES.sub(" ", folded).strip()
+
+
+def join_wrapped(left: str, right: str) -> str:
+    """Join two pieces of one sentence that a line wrap or `<br>` separated."""
+    left, right = left.rstrip(), right.lstrip()
+    if not left or not right:
+        return left + right
+    if re.match(rf"[{_WIDE}]", left[-1]) or re.match(rf"[{_WIDE}]", right[0]):
+        return left + right
+    return f"{left} {right}"
+
+
+def language(text: str) -> str:
+    """'ja' when the text has a fair share of kana/kanji, else 'en'."""
+    sample = text[:20000]
+    if not sample:
+        return "ja"
+    ja = len(_JA_CHAR.findall(sample))
+    letters = sum(1 for ch in sample if ch.isalpha())
+    return "ja" if letters and ja / letters > 0.2 else "en"

@@ -1,0 +1,269 @@
+"""Render a Report: JSON (policy-watcher/diff/v1), terminal text, Markdown, HTML 新旧対照表."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from watcher.diff import inline_ops
+from watcher.models import Clause, ClauseChange, Report
+from watcher.normalize import key
+
+SCHEMA = "policy-watcher/diff/v1"
+FORMATS = ("text", "json", "md", "html")
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def _ref(clause: Clause | None, full_text: bool) -> dict | None:
+    if clause is None:
+        return None
+    title = clause.title or ("前文" if clause.kind == "preamble" else "")
+    ref = {"number": clause.number or None, "title": title}
+    if full_text:
+        ref["text"] = clause.full_text()
+    return ref
+
+
+def change_to_dict(change: ClauseChange, full_text: bool = False) -> dict:
+    return {
+        "type": change.type,
+        "old": _ref(change.old, full_text),
+        "new": _ref(change.new, full_text),
+        "categories": list(change.categories),
+        "severity": change.severity,
+        "reasons": list(change.reasons),
+        "evidence": list(change.evidence),
+        "items": [
+            {"op": it.op, "number": it.number, "old_number": it.old_number, "text": it.text,
+             "old_text": it.old_text, "title": it.title,
+             "hunks": [{"op": h.op, "old": h.old, "new": h.new} for h in it.hunks]}
+            for it in change.items
+        ],
+        "hunks": [{"op": h.op, "old": h.old, "new": h.new} for h in change.hunks],
+    }
+
+
+def report_to_dict(report: Report, full_text: bool = False) -> dict:
+    """The JSON v1 object. `full_text` adds each clause's text to old/new (for mail rendering)."""
+    rc = report.revision_clause
+    return {
+        "schema": SCHEMA,
+        "old": {"source": report.old_source, "clauses": report.old_clauses},
+        "new": {"source": report.new_source, "clauses": report.new_clauses},
+        "severity": report.severity,
+        "material": report.material,
+        "summary": dict(report.summary),
+        "changes": [change_to_dict(c, full_text) for c in report.changes],
+        "revision_clause": None if rc is None else {
+            "number": rc.number or None, "title": rc.title,
+            "promises": {
+                "notify_users": rc.promises.notify_users,
+                "consent_when_required": rc.promises.consent_when_required,
+                "channels": list(rc.promises.channels),
+                "lead_time_days": rc.promises.lead_time_days,
+                "deemed_consent": rc.promises.deemed_consent,
+            },
+        },
+        "notify": {"users": report.notify.users, "staff": report.notify.staff,
+                   "actions": list(report.notify.actions), "notes": list(report.notify.notes)},
+    }
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    if fmt == "json":
+        return json.dumps(report_to_dict(report), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "text":
+        return render_text(report, color)
+    if fmt == "md":
+        return render_markdown(report)
+    if fmt == "html":
+        return render_html(report)
+    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _label(change: ClauseChange) -> str:
+    if change.old and change.new and change.old.number != change.new.number and change.old.number:
+        return f"{change.new.label}  (旧 {change.old.number})"
+    return (change.new or change.old).label
+
+
+def _item_lines(change: ClauseChange) -> list[tuple[str, str]]:
+    """(style, line) pairs describing what changed inside a clause."""
+    out: list[tuple[str, str]] = []
+    for it in change.items:
+        number = it.number or it.old_number or ""
+        if it.op == "added":
+            out.append(("added", f"+ {number} {it.text}".replace("  ", " ")))
+        elif it.op == "removed":
+            out.append(("removed", f"- {number} {it.old_text}".replace("  ", " ")))
+        else:
+            out.append(("edited", f"~ {number} {_inline(it.old_text or '', it.text or '')}".replace("  ", " ")))
+    return out
+
+
+def _inline(old: str, new: str, context: int = 24) -> str:
+    """An edit as one line: unchanged text shortened to some context, [-removed-]{+added+}."""
+    parts = []
+    ops = inline_ops(key(old), key(new))
+    for k, (op, o, n) in enumerate(ops):
+        if op == "equal":
+            if k == 0 and len(o) > context:
+                o = "…" + o[-context:]
+            elif k == len(ops) - 1 and len(o) > context:
+                o = o[:context] + "…"
+            elif len(o) > 2 * context:
+                o = o[:context] + "…" + o[-context:]
+            parts.append(o)
+        else:
+            parts.append((f"[-{o}-]" if o else "") + (f"{{+{n}+}}" if n else ""))
+    return "".join(parts)
+
+
+def render_text(report: Report, color: bool = False) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
+                      width=100, highlight=False, emoji=False, soft_wrap=True)
+    sev_style = {"consent": "bold red", "notice": "bold yellow", "minor": "cyan", "none": "dim"}
+    s = report.summary
+    console.print(Text(f"{report.old_source} → {report.new_source}", style="bold"))
+    console.print(f"severity: {report.severity}   material: {'yes' if report.material else 'no'}   "
+                  f"added {s['added']}, removed {s['removed']}, modified {s['modified']}, moved {s['moved']}, "
+                  f"renumbered {s['renumbered']}, unchanged {s['unchanged']}")
+    if not report.changes:
+        console.print("no changes")
+    for change in report.changes:
+        console.print()
+        head = Text()
+        head.append(f"[{change.severity}] ", style=sev_style[change.severity])
+        head.append(f"{change.type} ", style="bold")
+        head.append(_label(change))
+        if change.categories:
+            head.append(f"  ({', '.join(change.categories)})", style="magenta")
+        console.print(head)
+        for reason in change.reasons:
+            console.print(f"  reason: {reason}")
+        for ev in change.evidence:
+            console.print(f"  evidence: 「{ev}」")
+        if change.type in ("added", "removed"):
+            clause = change.new or change.old
+            style, sign = ("green", "+") if change.type == "added" else ("red", "-")
+            for line in clause.full_text().splitlines():
+                console.print(Text(f"  {sign} {line}", style=style))
+        for style, line in _item_lines(change):
+            console.print(Text(f"  {line}", style={"added": "green", "removed": "red"}.get(style, "yellow")))
+    _print_routing(console, report)
+    return buf.getvalue()
+
+
+def _print_routing(console, report: Report) -> None:
+    rc = report.revision_clause
+    console.print()
+    if rc:
+        p = rc.promises
+        console.print(f"revision clause: {rc.number} {rc.title}".strip() + f" — notify_users={p.notify_users}, "
+                      f"consent_when_required={p.consent_when_required}, channels={','.join(p.channels)}"
+                      + (f", lead_time_days={p.lead_time_days}" if p.lead_time_days is not None else "")
+                      + (", deemed_consent" if p.deemed_consent else ""))
+    else:
+        console.print("revision clause: none found in the old version")
+    n = report.notify
+    console.print(f"notify: users={'yes' if n.users else 'no'}, staff={'yes' if n.staff else 'no'}"
+                  + (f", actions: {', '.join(n.actions)}" if n.actions else ""))
+    for note in n.notes:
+        console.print(f"  note: {note}")
+
+
+def render_markdown(report: Report) -> str:
+    s = report.summary
+    out = [f"# Policy diff: `{report.old_source}` → `{report.new_source}`", "",
+           f"**Severity:** {report.severity} · **Material:** {'yes' if report.material else 'no'} · "
+           f"added {s['added']}, removed {s['removed']}, modified {s['modified']}, moved {s['moved']}, "
+           f"renumbered {s['renumbered']}, unchanged {s['unchanged']}", ""]
+    for change in report.changes:
+        out.append(f"## {change.type}: {_label(change)} — {change.severity}")
+        if change.categories:
+            out.append(f"*Categories:* {', '.join(change.categories)}")
+        for reason in change.reasons:
+            out.append(f"- reason: {reason}")
+        for ev in change.evidence:
+            out.append(f"- evidence: 「{ev}」")
+        body = []
+        if change.type in ("added", "removed"):
+            sign = "+" if change.type == "added" else "-"
+            body = [f"{sign} {line}" for line in (change.new or change.old).full_text().splitlines()]
+        body += [line for _, line in _item_lines(change)]
+        if body:
+            out += ["", "```diff", *body, "```"]
+        out.append("")
+    rc, n = report.revision_clause, report.notify
+    out.append("## Routing")
+    if rc:
+        p = rc.promises
+        out.append(f"- revision clause: {rc.number} {rc.title} (notify_users={p.notify_users}, "
+                   f"consent_when_required={p.consent_when_required}, channels={', '.join(p.channels)})")
+    else:
+        out.append("- revision clause: none found in the old version")
+    out.append(f"- users: {'yes' if n.users else 'no'}; staff: {'yes' if n.staff else 'no'}"
+               + (f"; actions: {', '.join(n.actions)}" if n.actions else ""))
+    out += [f"- note: {note}" for note in n.notes]
+    return "\n".join(out) + "\n"
+
+
+def marked_pair(old_text: str, new_text: str) -> tuple[Markup, Markup]:
+    """Both texts as HTML with the changed spans marked (inline styles: survives mail clients)."""
+    old_parts: list[str] = []
+    new_parts: list[str] = []
+    for op, o, n in inline_ops(old_text, new_text):
+        if op == "equal":
+            old_parts.append(html.escape(o))
+            new_parts.append(html.escape(n))
+            continue
+        if o:
+            old_parts.append(f'<span class="del" style="background:#fde2e1;color:#8a1c1c;'
+                             f'text-decoration:line-through">{html.escape(o)}</span>')
+        if n:
+            new_parts.append(f'<span class="ins" style="background:#dcf5dc;color:#11561b;'
+                             f'text-decoration:underline;font-weight:bold">{html.escape(n)}</span>')
+    return Markup("".join(old_parts).replace("\n", "<br>")), Markup("".join(new_parts).replace("\n", "<br>"))
+
+
+def comparison_rows(report: Report) -> list[dict]:
+    """One row per changed clause for a 新旧対照表: label, severity, verdict, marked old/new text."""
+    rows = []
+    for change in report.changes:
+        old_text = change.old.full_text() if change.old else ""
+        new_text = change.new.full_text() if change.new else ""
+        if key(old_text) == key(new_text):
+            old_html = Markup(html.escape(old_text).replace("\n", "<br>"))
+            new_html = Markup(html.escape(new_text).replace("\n", "<br>"))
+        else:
+            old_html, new_html = marked_pair(old_text, new_text)
+        rows.append({
+            "type": change.type,
+            "label": _label(change),
+            "old_label": change.old.label if change.old else "",
+            "new_label": change.new.label if change.new else "",
+            "severity": change.severity,
+            "categories": change.categories,
+            "reasons": change.reasons,
+            "evidence": change.evidence,
+            "old_html": old_html,
+            "new_html": new_html,
+        })
+    return rows
+
+
+def render_html(report: Report) -> str:
+    template = _env.get_template("report.html.j2")
+    return template.render(report=report, rows=comparison_rows(report), summary=report.summary)

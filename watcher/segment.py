@@ -1,0 +1,363 @@
+"""Segment a Document into a clause tree.
+
+A line may start with a numbering marker (第N条, `N.`, `N `, `N.title`, `N. (title)`, `N-M.`,
+(N), ①, イ/ア, ・, ...) or be an HTML/Markdown heading. The strongest marker style that
+repeats in the document is the top level (article / section); everything else nests under
+it by a stack: a marker style seen again closes the deeper levels (its list continues), a
+new style opens a level. The text before the first top-level clause is the preamble (前文);
+the date / 改定履歴 lines at the end are metadata, not policy content.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from watcher.models import Clause, Document, Line
+from watcher.normalize import key
+
+_D = r"[0-9０-９]+"
+_K = r"[〇零一二三四五六七八九十百千]+"
+_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳㉑㉒㉓㉔㉕㉖㉗㉘㉙㉚㉛㉜㉝㉞㉟㊱㊲㊳㊴㊵㊶㊷㊸㊹㊺㊻㊼㊽㊾㊿"
+_PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
+_IROHA = "イロハニホヘトチリヌルヲワカヨタレソツネナラムウヰノオクヤマケフコエテアサキユメミシヱヒモセス"
+_GOJUON = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
+
+# Marker styles, strongest first. The strength decides which repeated style is the top level.
+STRENGTH = {
+    "chapter": 100, "article": 90, "dotparen": 76, "bracket": 74, "square": 73, "dotnospace": 70,
+    "spacenum": 66, "dot": 62, "closeparen": 56, "paren": 52, "hyphen": 50, "circled": 46,
+    "alpha": 42, "kana": 40, "parenkana": 38, "bullet": 10,
+}
+# Headings without a number: h1 strongest; they rank between articles and numbered sections.
+for _level in range(1, 7):
+    STRENGTH[f"h{_level}"] = 86 - _level
+
+# Variants of one numbering that a careless page mixes ("3.利用目的" then "4. 通知・公表...").
+_FAMILY = {"dot": "dot", "dotnospace": "dot", "dotparen": "dot", "spacenum": "dot", "closeparen": "dot"}
+
+_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("chapter", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*章)[\s　.．、:：]*")),
+    ("article", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*条(?:\s*の\s*(?:{_D}|{_K}))?)[\s　.．、:：]*")),
+    ("hyphen", re.compile(rf"^({_D}\s*[-‐－]\s*{_D}(?:\s*[-‐－]\s*{_D})*\s*[.．]?)[\s　]*(?=\S)")),
+    ("dotparen", re.compile(rf"^({_D}\s*[.．])\s*(?=[（(][^）)]{{1,40}}[）)])")),
+    ("dot", re.compile(rf"^({_D}\s*[.．])(?![0-9０-９])[\s　]+")),
+    ("dotnospace", re.compile(rf"^({_D}[.．])(?![0-9０-９])(?=\S)")),
+    ("closeparen", re.compile(rf"^({_D}\s*[)）])[\s　]*")),
+    ("paren", re.compile(rf"^([（(]\s*{_D}\s*[)）]|[{_PAREN_DIGITS}])[\s　]*")),
+    ("circled", re.compile(rf"^([{_CIRCLED}])[\s　]*")),
+    ("spacenum", re.compile(rf"^({_D})[\s　]+(?=[^\s0-9０-９年月日%％円])")),
+    ("parenkana", re.compile(r"^([（(]\s*[ア-ンa-zａ-ｚ]\s*[)）])[\s　]*")),
+    ("kana", re.compile(rf"^([{_GOJUON}{_IROHA}][.．、\s　])[\s　]*")),
+    ("alpha", re.compile(r"^([a-zA-Z][.)）])[\s　]+")),
+    ("bracket", re.compile(r"^【([^】]{1,40})】\s*$")),
+    ("square", re.compile(r"^([■□◆◇▼▽▶►◎〇])[\s　]*")),
+    ("bullet", re.compile(r"^([・･•●○◦▪\-*+])[\s　]*")),
+]
+# A "- " that an extractor put before another marker ("- (1) ...", "- ・...") is not itself a level.
+_LEADING_DASH = re.compile(r"^[-*]\s+(?=\S)")
+
+_ERA = r"(?:令和|平成|昭和)\s*(?:元|[0-9０-９]{1,2})"
+_DATE = rf"(?:(?:[0-9０-９]{{4}}|{_ERA})\s*年\s*[0-9０-９]{{1,2}}\s*月(?:\s*[0-9０-９]{{1,2}}\s*日)?|[0-9]{{4}}[./-][0-9]{{1,2}}[./-][0-9]{{1,2}}|(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{4}})"
+_DATE_RE = re.compile(_DATE, re.I)
+_DATE_WORDS = re.compile(
+    r"制定|改定|改訂|改正|変更|更新|最終|施行|効力発生|発効|作成|公開|適用|開始|日付|年月日|日|版|附則|"
+    r"last\s+(?:updated|modified|revised)|effective(?:\s+date)?|updated|revised|version|date|as\s+of|on|from",
+    re.I,
+)
+_HISTORY_HEADINGS = re.compile(r"^[【\[(（]?\s*(改定履歴|改訂履歴|変更履歴|更新履歴|沿革|附\s*則|制定日?・?改定日?|revision history|change log|changelog)\s*[】\])）:：]?$", re.I)
+_TERMINATOR = re.compile(r"^以\s*上$")
+
+
+@dataclass
+class Marker:
+    style: str
+    number: str          # the marker as written
+    ordinal: int | None
+    rest: str            # the text after the marker
+
+
+def parse_number(text: str) -> int | None:
+    """The value of a marker's number: '第十二条' -> 12, '（３）' -> 3, '④' -> 4, 'ロ' -> 2."""
+    folded = unicodedata.normalize("NFKC", text)
+    digits = re.findall(r"\d+", folded)
+    if digits:
+        return int(digits[0])
+    for ch in text:
+        if ch in _CIRCLED:
+            return _CIRCLED.index(ch) + 1
+        if ch in _PAREN_DIGITS:
+            return _PAREN_DIGITS.index(ch) + 1
+    kanji = re.search(_K, text)
+    if kanji:
+        return _kanji_to_int(kanji.group())
+    letter = re.search(r"[a-zA-Z]", folded)
+    if letter:
+        return ord(letter.group().lower()) - ord("a") + 1
+    kana = re.search(rf"[{_GOJUON}]", text)
+    if kana:
+        ch = kana.group()
+        # ア/イ/ウ lists and イ/ロ/ハ lists both exist; ロ, ハ, ニ... only occur in iroha order.
+        return (_IROHA.index(ch) + 1) if ch in "ロハニホヘト" else (_GOJUON.index(ch) + 1)
+    return None
+
+
+def _kanji_to_int(text: str) -> int | None:
+    total, current = 0, 0
+    for ch in text:
+        if ch in _KANJI_DIGITS:
+            current = _KANJI_DIGITS[ch]
+        elif ch in "十百千":
+            unit = {"十": 10, "百": 100, "千": 1000}[ch]
+            total += (current or 1) * unit
+            current = 0
+    return total + current
+
+
+def parse_marker(text: str) -> Marker | None:
+    """The numbering marker at the start of a line, if any."""
+    s = text.strip()
+    if _LEADING_DASH.match(s):
+        inner = _LEADING_DASH.sub("", s, count=1)
+        found = parse_marker(inner)
+        if found and found.style != "bullet":
+            return found
+        if found:  # "- ・item": one bullet
+            return found
+    for style, pattern in _PATTERNS:
+        m = pattern.match(s)
+        if not m:
+            continue
+        if style == "bracket":
+            return Marker(style, "", None, m.group(1).strip())
+        number = m.group(1).strip()
+        rest = s[m.end():].strip()
+        if not rest and style not in ("article", "chapter"):
+            continue
+        if style == "kana" and not _kana_is_marker(number, rest):
+            continue
+        if style == "bullet":
+            return Marker(style, number, None, rest)
+        if style == "square":
+            return Marker(style, number, None, rest)
+        return Marker(style, number, parse_number(number), rest)
+    return None
+
+
+def _kana_is_marker(number: str, rest: str) -> bool:
+    # "イ. 氏名" or "ア　..." are markers; "イベント" is a word. A separator must follow the kana.
+    return number[-1] in ".．、 　" and bool(rest)
+
+
+def split_title(marker: Marker, line: Line) -> tuple[str, list[str]]:
+    """Split the text after a marker into (title, body lines)."""
+    rest = marker.rest
+    m = re.match(r"^[（(]([^）)]{1,40})[）)]\s*(.*)$", rest)
+    if m and marker.style in ("article", "dotparen", "chapter", "spacenum", "dot", "dotnospace", "hyphen"):
+        title, after = m.group(1).strip(), m.group(2).strip()
+        return title, [after] if after else []
+    if marker.style == "bullet" or not rest:
+        return "", [rest] if rest else []
+    if looks_like_title(rest) or line.heading:
+        return rest, []
+    return "", [rest]
+
+
+def looks_like_title(text: str) -> bool:
+    folded = key(text)
+    return 0 < len(folded) <= 40 and not folded.endswith(("。", ".", ":", "：")) and "。" not in folded
+
+
+def is_date_line(text: str) -> bool:
+    """'2018年11月21日 作成', '【2022年4月1日制定】', 'Last updated: May 1, 2025' — but not a sentence."""
+    if len(text) > 80 or not _DATE_RE.search(text):
+        return False
+    rest = _DATE_RE.sub("", text)
+    rest = _DATE_WORDS.sub("", rest)
+    rest = re.sub(r"[\s\W_]+", "", rest)
+    return len(rest) <= 4
+
+
+@dataclass
+class _Entry:
+    clause: Clause
+    style: str
+    ordinal: int | None
+    heading: int
+
+
+def _style_of(line: Line, marker: Marker | None) -> str:
+    if marker:
+        return marker.style
+    if line.heading:
+        return f"h{line.heading}"
+    return ""
+
+
+def _top_style(styles: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for s in styles:
+        if s:
+            counts[s] = counts.get(s, 0) + 1
+    repeated = [s for s, n in counts.items() if n >= 2 and s != "bullet"]
+    if not repeated:
+        return ""
+    return max(repeated, key=lambda s: STRENGTH.get(s, 0))
+
+
+def segment(doc: Document) -> list[Clause]:
+    """Top-level clauses of the document: [preamble?] + sections + [metadata?]."""
+    lines = [ln for ln in doc.lines if ln.text.strip()]
+    markers = [parse_marker(ln.text) for ln in lines]
+    styles = [_style_of(ln, mk) for ln, mk in zip(lines, markers, strict=True)]
+    top = _top_style(styles)
+    top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
+
+    # Where the policy ends: the date / history lines after the last top-level clause,
+    # or 以上, are metadata.
+    end = _metadata_start(lines, styles, top)
+
+    preamble = Clause(kind="preamble", title="")
+    metadata = Clause(kind="metadata", title="制定・改定日")
+    clauses: list[Clause] = []
+    stack: list[_Entry] = []
+    last_top_ordinal: int | None = None
+
+    for i, (line, marker, style) in enumerate(zip(lines, markers, styles, strict=True)):
+        text = line.text.strip()
+        if i >= end:
+            metadata.children.append(Clause(body=[text], index=len(metadata.children)))
+            continue
+        if is_date_line(text) or _HISTORY_HEADINGS.match(key(text)):
+            metadata.children.append(Clause(body=[text], index=len(metadata.children)))
+            continue
+        is_top = False
+        if top and style:
+            if style == top or (top == "article" and style == "chapter"):
+                ordinal = marker.ordinal if marker else None
+                is_top = _continues_top(ordinal, last_top_ordinal, stack, style, text)
+            elif (marker and _FAMILY.get(style) and _FAMILY.get(style) == _FAMILY.get(top)
+                  and marker.ordinal is not None and last_top_ordinal is not None
+                  and marker.ordinal == last_top_ordinal + 1 and looks_like_title(marker.rest)
+                  and not any(e.style == style and e.ordinal is not None and e.ordinal + 1 == marker.ordinal
+                              for e in stack[1:])):
+                is_top = True   # the next section, written with a variant of the section numbering
+            elif (not marker and line.heading and top_heading and line.heading <= top_heading and clauses):
+                is_top = True   # an unnumbered heading at the level of the numbered sections
+        if is_top:
+            clause = _new_clause(line, marker, style)
+            clause.index = len(clauses)
+            clauses.append(clause)
+            stack = [_Entry(clause, style, clause.ordinal, line.heading)]
+            if marker and marker.ordinal is not None:
+                last_top_ordinal = marker.ordinal
+            continue
+        if not clauses:
+            _add_to_preamble(preamble, line, marker, style)
+            continue
+        if not style:
+            _attach_body(stack, text)
+            continue
+        _nest(stack, line, marker, style)
+
+    result: list[Clause] = []
+    if preamble.body or preamble.children:
+        result.append(preamble)
+    result.extend(clauses)
+    if metadata.children:
+        metadata.index = len(result)
+        result.append(metadata)
+    for i, clause in enumerate(result):
+        clause.index = i
+    return result
+
+
+def _continues_top(ordinal: int | None, last: int | None, stack: list[_Entry], style: str, text: str) -> bool:
+    """Is a line of the top style a new top-level clause, or an item of a nested list of the same style?"""
+    if ordinal is None or last is None:
+        return True
+    if ordinal <= last:
+        return False  # a list restarting at 1 inside a section
+    nested = next((e for e in reversed(stack[1:]) if e.style == style), None)
+    if nested is not None and nested.ordinal is not None and ordinal == nested.ordinal + 1:
+        # Both readings fit ("2." after section 1 holding one item 1.): a title-like line is a section.
+        return ordinal == last + 1 and looks_like_title(text) and not looks_like_title(nested.clause.label)
+    return True
+
+
+def _new_clause(line: Line, marker: Marker | None, style: str) -> Clause:
+    if marker:
+        title, body = split_title(marker, line)
+        return Clause(number=marker.number, ordinal=marker.ordinal, title=title, body=body, style=style)
+    return Clause(title=line.text.strip(), style=style)
+
+
+def _add_to_preamble(preamble: Clause, line: Line, marker: Marker | None, style: str) -> None:
+    # The preamble keeps its lines as items so an edit to one of them is reported as that line.
+    preamble.children.append(Clause(number=marker.number if marker else "", body=[line.text.strip()],
+                                    style=style, index=len(preamble.children)))
+
+
+def _attach_body(stack: list[_Entry], text: str) -> None:
+    # Bullets are one-line items: a paragraph after a bullet list belongs to the list's parent.
+    for entry in reversed(stack):
+        if entry.style != "bullet" or entry is stack[0]:
+            entry.clause.body.append(text)
+            return
+
+
+def _nest(stack: list[_Entry], line: Line, marker: Marker | None, style: str) -> None:
+    ordinal = marker.ordinal if marker else None
+    heading = line.heading
+    pos = _sibling_position(stack, style, ordinal, heading)
+    if pos is not None:
+        del stack[pos:]
+    parent = stack[-1].clause
+    clause = _new_clause(line, marker, style)
+    clause.index = len(parent.children)
+    parent.children.append(clause)
+    stack.append(_Entry(clause, style, ordinal, heading))
+
+
+def _sibling_position(stack: list[_Entry], style: str, ordinal: int | None, heading: int) -> int | None:
+    """Index in the stack of the entry this line is a sibling of (None: it opens a new level)."""
+    if style.startswith("h") and style[1:].isdigit():
+        level = int(style[1:])
+        for i in range(1, len(stack)):
+            s = stack[i].style
+            if s.startswith("h") and s[1:].isdigit() and int(s[1:]) >= level:
+                return i
+        return None
+    same = [i for i in range(1, len(stack)) if stack[i].style == style]
+    if not same:
+        return None
+    if ordinal is not None:
+        for i in reversed(same):
+            prev = stack[i].ordinal
+            if prev is not None and ordinal == prev + 1:
+                return i
+        if ordinal == 1:
+            return None  # a new list inside the current item
+    return same[-1]
+
+
+def _metadata_start(lines: list[Line], styles: list[str], top: str) -> int:
+    """Index of the first trailing metadata line (len(lines) if none)."""
+    last_top = max((i for i, s in enumerate(styles) if s and s == top), default=-1)
+    for i in range(max(last_top + 1, 0), len(lines)):
+        text = lines[i].text.strip()
+        if _TERMINATOR.match(text) or is_date_line(text) or _HISTORY_HEADINGS.match(key(text)):
+            return i
+    return len(lines)
+
+
+def outline(clauses: list[Clause], depth: int = 0) -> list[str]:
+    """A readable outline of the clause tree, one line per node."""
+    out = []
+    for c in clauses:
+        label = c.label if depth == 0 else (" ".join(p for p in (c.number, c.title) if p) or (c.body[0] if c.body else ""))
+        out.append("  " * depth + label[:80])
+        out.extend(outline(c.children, depth + 1))
+    return out
