@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
 
 # Below this similarity (0-100) two units are different units, not an edit of one.
 MATCH_THRESHOLD = 55.0
 # A leftover unit this much contained in a paired unit was split from it / merged into it.
 CONTAINED_THRESHOLD = 90.0
+# Units shorter than this (in key characters) pair only if the edit keeps this share of the shorter one.
+SHORT_UNIT = 30
+SHORT_UNIT_KEPT = 0.75
 
 
 @dataclass
@@ -79,6 +83,8 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
                 break
             if a in used_o or b in used_n:
                 continue
+            if not _plausible_edit(old[rest_old[a]].key, new[rest_new[b]].key):
+                continue
             used_o.add(a)
             used_n.add(b)
             pairs[rest_old[a]] = rest_new[b]
@@ -100,6 +106,15 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
         if host is not None:
             result.merged_into[i] = host
     return result
+
+
+def _plausible_edit(a: str, b: str) -> bool:
+    """Short texts look alike by their boilerplate ("…のため"): an edit must keep most of the shorter one."""
+    shorter = min(len(a), len(b))
+    if shorter >= SHORT_UNIT or shorter == 0:
+        return True
+    common = (len(a) + len(b) - Indel.distance(a, b)) / 2
+    return common / shorter >= SHORT_UNIT_KEPT
 
 
 def _closest(candidates: list[int], i: int, old: list[Unit], new: list[Unit], u: Unit) -> int:

@@ -21,7 +21,7 @@ from watcher.models import Clause, ClauseChange, Hunk, ItemChange
 from watcher.normalize import key
 from watcher.segment import is_date_line
 
-_TOKEN = re.compile(r"[A-Za-z0-9_'’\-]+|\s+|.", re.S)
+_TOKEN = re.compile(r"\d[\d,.]*\d|[A-Za-z0-9_'’\-]+|\s+|.", re.S)
 
 
 @dataclass
@@ -133,6 +133,7 @@ def _is_date_item(item: ItemChange) -> bool:
 
 
 _SENTENCE_END = re.compile(r"[。．.!?！？:：」)）]$")
+_CONTINUES = re.compile(r"[、,のをにがはとでやもへ]$")
 
 
 def paragraphs(lines: list[str]) -> list[str]:
@@ -146,7 +147,7 @@ def paragraphs(lines: list[str]) -> list[str]:
     for line in lines:
         current.append(line)
         folded = key(line)
-        if _SENTENCE_END.search(folded) or len(folded) < 30:
+        if _SENTENCE_END.search(folded) or (len(folded) < 25 and not _CONTINUES.search(folded)):
             out.append("\n".join(current))
             current = []
     if current:

@@ -50,6 +50,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("circled", re.compile(rf"^([{_CIRCLED}])[\s　]*")),
     ("spacenum", re.compile(rf"^({_D})[\s　]+(?=[^\s0-9０-９年月日%％円])")),
     ("parenkana", re.compile(r"^([（(]\s*[ア-ンa-zａ-ｚ]\s*[)）])[\s　]*")),
+    # "イ. 氏名" or "ア　住所" are markers; "イベント" is a word: a separator must follow the kana.
     ("kana", re.compile(rf"^([{_GOJUON}{_IROHA}][.．、\s　])[\s　]*")),
     ("alpha", re.compile(r"^([a-zA-Z][.)）])[\s　]+")),
     ("bracket", re.compile(r"^【([^】]{1,40})】\s*$")),
@@ -136,19 +137,12 @@ def parse_marker(text: str) -> Marker | None:
         rest = s[m.end():].strip()
         if not rest and style not in ("article", "chapter"):
             continue
-        if style == "kana" and not _kana_is_marker(number, rest):
-            continue
         if style == "bullet":
             return Marker(style, number, None, rest)
         if style == "square":
             return Marker(style, number, None, rest)
         return Marker(style, number, parse_number(number), rest)
     return None
-
-
-def _kana_is_marker(number: str, rest: str) -> bool:
-    # "イ. 氏名" or "ア　..." are markers; "イベント" is a word. A separator must follow the kana.
-    return number[-1] in ".．、 　" and bool(rest)
 
 
 def split_title(marker: Marker, line: Line) -> tuple[str, list[str]]:
@@ -276,8 +270,8 @@ def segment(doc: Document) -> list[Clause]:
 
 def _continues_top(ordinal: int | None, last: int | None, stack: list[_Entry], style: str, text: str) -> bool:
     """Is a line of the top style a new top-level clause, or an item of a nested list of the same style?"""
-    if ordinal is None or last is None:
-        return True
+    if ordinal is None or last is None or style in ("article", "chapter"):
+        return True  # 第N条 is never an item of a list; 第2条の2 follows 第2条
     if ordinal <= last:
         return False  # a list restarting at 1 inside a section
     nested = next((e for e in reversed(stack[1:]) if e.style == style), None)

@@ -1,0 +1,212 @@
+"""Segmenter: numbering conventions, preamble, metadata, nesting, and the normalizer's keys."""
+
+from pathlib import Path
+
+import pytest
+
+from watcher.models import Document, Line
+from watcher.normalize import join_wrapped, key, language
+from watcher.segment import is_date_line, parse_marker, parse_number, segment
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seeds"
+
+
+def doc(text: str, headings: dict[int, int] | None = None) -> Document:
+    lines = [ln for ln in text.strip("\n").splitlines() if ln.strip()]
+    headings = headings or {}
+    return Document("t", [Line(ln, headings.get(i, 0)) for i, ln in enumerate(lines)])
+
+
+def labels(clauses):
+    return [c.label for c in clauses]
+
+
+# --- normalize ---------------------------------------------------------------------------
+def test_key_folds_width_spaces_and_wraps():
+    assert key("第１条　（目的）") == key("第1条(目的)")
+    assert key("個人情報を\n取得します。") == key("個人情報を取得します。")
+    assert key("ユーザー の 情報") == key("ユーザーの情報")
+    assert key("we  collect\n your data") == "we collect your data"
+    assert key("当社は，情報を取得します．") == key("当社は、情報を取得します。")
+    assert key("**重要**な変更") == key("重要な変更")
+
+
+def test_key_keeps_real_differences():
+    assert key("1,000円") != key("3,000円")
+    assert key("提供します") != key("提供しません")
+
+
+def test_join_wrapped_no_space_between_japanese():
+    assert join_wrapped("個人情報を", "取得します") == "個人情報を取得します"
+    assert join_wrapped("we collect", "data") == "we collect data"
+
+
+def test_language_detection():
+    assert language("当社は個人情報を適切に取り扱います。") == "ja"
+    assert language("We collect your personal information.") == "en"
+
+
+# --- markers -----------------------------------------------------------------------------
+@pytest.mark.parametrize("text,style,number,ordinal", [
+    ("第1条 取得する情報", "article", "第1条", 1),
+    ("第１２条（改定）", "article", "第１２条", 12),
+    ("第十二条 目的", "article", "第十二条", 12),
+    ("第3条の2 追加", "article", "第3条の2", 3),
+    ("1. 認証サービスのため", "dot", "1.", 1),
+    ("1.個人情報の定義", "dotnospace", "1.", 1),
+    ("3. (利用目的)", "dotparen", "3.", 3),
+    ("2 サービス利用情報", "spacenum", "2", 2),
+    ("4-1. 以下の利用者情報", "hyphen", "4-1.", 4),
+    ("(2) 当社が取得する情報", "paren", "(2)", 2),
+    ("（３）連絡先", "paren", "（３）", 3),
+    ("③機器情報", "circled", "③", 3),
+    ("ロ　氏名", "kana", "ロ", 2),
+    ("ア. 住所", "kana", "ア.", 1),
+    ("(ア) 電話番号", "parenkana", "(ア)", None),
+    ("・会員に適した", "bullet", "・", None),
+    ("• 位置情報", "bullet", "•", None),
+    ("- (1)「利用者」とは", "paren", "(1)", 1),
+])
+def test_parse_marker(text, style, number, ordinal):
+    m = parse_marker(text)
+    assert m is not None and m.style == style and m.number == number
+    if ordinal is not None:
+        assert m.ordinal == ordinal
+
+
+@pytest.mark.parametrize("text", ["イベント情報を配信します", "2022年7月29日 制定", "1.5倍の料金", "100%の保証"])
+def test_not_markers(text):
+    m = parse_marker(text)
+    assert m is None or m.style not in ("kana", "spacenum", "dot", "dotnospace")
+
+
+def test_parse_number_forms():
+    assert parse_number("第二十三条") == 23
+    assert parse_number("⑫") == 12
+    assert parse_number("（１０）") == 10
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("2018年11月21日 作成", True), ("【2022年4月1日制定】", True), ("制定日：令和4年4月1日", True),
+    ("Last updated: May 1, 2025", True), ("2024年4月1日より、手数料を変更します。詳細は以下の通りです。", False),
+])
+def test_date_lines(line, expected):
+    assert is_date_line(line) is expected
+
+
+# --- clause trees ------------------------------------------------------------------------
+def test_articles_with_items_preamble_and_dates():
+    clauses = segment(doc("""
+プライバシーポリシー
+株式会社サンプル(以下「当社」)は、以下のとおり定めます。
+第1条（利用目的）
+当社は、次の目的で利用します。
+1. サービスの提供のため
+2. お問い合わせ対応のため
+第2条（第三者提供）
+当社は、法令に基づく場合を除き、第三者に提供しません。
+第3条（改定）
+当社は本ポリシーを改定することがあります。
+2024年4月1日 制定
+2025年1月1日 改定
+"""))
+    assert [c.kind for c in clauses] == ["preamble", "clause", "clause", "clause", "metadata"]
+    art1 = clauses[1]
+    assert art1.number == "第1条" and art1.title == "利用目的" and art1.ordinal == 1
+    assert [c.number for c in art1.children] == ["1.", "2."]
+    assert len(clauses[-1].children) == 2
+
+
+def test_dot_sections_with_dot_items_of_another_spacing():
+    # seed 002's convention: "1.title" sections, "1. text" items inside them
+    clauses = segment(doc("""
+1.個人情報の定義
+本ポリシーにおける個人情報とは、生存する個人に関する情報をいいます。
+2.利用目的
+1. 本サービスの提供のため
+2. 広告の配信のため
+3. お問い合わせ対応のため
+3.第三者提供
+当社は、第三者に提供しません。
+"""))
+    assert labels(clauses) == ["1. 個人情報の定義", "2. 利用目的", "3. 第三者提供"]
+    assert len(clauses[1].children) == 3
+
+
+def test_same_style_sections_and_items_restart():
+    # the same "1. " marker for sections and for the items inside them
+    clauses = segment(doc("""
+1. 取得する情報
+1. 氏名、住所、電話番号を取得します。
+2. メールアドレスを取得します。
+2. 利用目的
+1. 本サービスの提供に利用します。
+3. 第三者提供
+第三者には提供しません。
+"""))
+    assert labels(clauses) == ["1. 取得する情報", "2. 利用目的", "3. 第三者提供"]
+    assert [c.number for c in clauses[0].children] == ["1.", "2."]
+
+
+def test_paren_title_sections_circled_and_kana_items():
+    clauses = segment(doc("""
+1. (取得する情報)
+当社は以下の情報を取得します。
+(1) 登録情報
+①氏名
+②住所
+(2) 利用情報
+イ　閲覧履歴
+ロ　端末情報
+2. (お問い合わせ)
+窓口までご連絡ください。
+"""))
+    assert labels(clauses) == ["1. 取得する情報", "2. お問い合わせ"]
+    first = clauses[0]
+    assert [c.number for c in first.children] == ["(1)", "(2)"]
+    assert [c.number for c in first.children[0].children] == ["①", "②"]
+    assert [c.number for c in first.children[1].children] == ["イ", "ロ"]
+
+
+def test_markdown_headings_without_numbers():
+    d = doc("""
+Firefox プライバシー通知
+はじめに
+この通知はデータの扱いを説明します。
+収集するデータ
+- 技術データ
+- 操作データ
+データの共有
+パートナーと共有します。
+""", headings={0: 1, 1: 2, 3: 2, 6: 2})
+    clauses = segment(d)
+    assert labels(clauses) == ["前文", "はじめに", "収集するデータ", "データの共有"]
+    assert [c.number for c in clauses[2].children] == ["-", "-"]
+
+
+def test_html_headings_do_not_override_numbering():
+    # a site builder puts both 第1条 and "1 ご提供いただく情報" in <h2>
+    d = doc("""
+第1条 取得する情報
+1 ご提供いただく情報
+①アカウント名
+2 サービス利用情報
+第2条 利用目的
+当社は以下の目的で利用します。
+""", headings={0: 2, 1: 2, 3: 2, 4: 2})
+    clauses = segment(d)
+    assert labels(clauses) == ["第1条 取得する情報", "第2条 利用目的"]
+    assert [c.number for c in clauses[0].children] == ["1", "2"]
+
+
+@pytest.mark.skipif(not SEEDS.exists(), reason="shared corpus not available")
+@pytest.mark.parametrize("seed,top", [
+    ("000_e00ebf84e0ab835f.txt", 11), ("001_b5fad133b5170cf9.txt", 10), ("002_f0a82a2012552222.txt", 11),
+    ("003_d71c19f622d62293.txt", 14), ("004_5f4b0d30e1db3437.txt", 9),
+])
+def test_seed_top_level_clause_counts(seed, top):
+    text = (SEEDS / seed).read_text(encoding="utf-8")
+    clauses = segment(doc(text))
+    numbered = [c for c in clauses if c.kind == "clause"]
+    assert len(numbered) == top
+    assert [c.ordinal for c in numbered] == list(range(1, top + 1))
