@@ -1,0 +1,535 @@
+"""Turn JSON v1 reports into mails: users' notices, staff alerts and the daily staff digest.
+
+Reports come in as the dicts of `watch diff --format json` (schema policy-watcher/diff/v1).
+This module builds plain view dicts from them and renders the jinja2 templates in
+watcher/templates (HTML autoescaped, inline CSS only: mail clients drop <style>, <ins>, <del>).
+The words live in templates/messages.toml and templates/categories.toml.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+from rapidfuzz.distance import Indel
+
+from watcher.mail import Mail, header_text
+from watcher.models import SEVERITY_RANK
+
+TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGES = ("ja", "en")
+MATERIAL = ("notice", "consent")
+SEVERITY_ORDER = ("consent", "notice", "minor")
+
+# Inline styles (the only styling mail clients keep). Trusted constants, hence Markup.
+STYLE = {k: Markup(v) for k, v in {
+    "body": "margin:0;padding:0;background:#f4f5f7;",
+    "wrap": "width:100%;background:#f4f5f7;padding:16px 0;",
+    "card": "max-width:760px;margin:0 auto;background:#ffffff;border:1px solid #d0d5dd;border-radius:6px;"
+            "font-family:'Hiragino Sans','Hiragino Kaku Gothic ProN','Noto Sans CJK JP','Noto Sans JP',"
+            "Meiryo,'Segoe UI',Arial,sans-serif;color:#1d2939;font-size:14px;line-height:1.6;",
+    "pad": "padding:20px 24px;",
+    "h1": "margin:0 0 8px 0;font-size:20px;line-height:1.4;color:#101828;",
+    "h2": "margin:24px 0 8px 0;font-size:16px;color:#101828;border-bottom:2px solid #eaecf0;padding-bottom:4px;",
+    "h3": "margin:16px 0 6px 0;font-size:15px;color:#101828;",
+    "p": "margin:0 0 10px 0;",
+    "muted": "color:#667085;font-size:12px;",
+    "ul": "margin:4px 0 10px 0;padding-left:20px;",
+    "table": "border-collapse:collapse;width:100%;margin:6px 0 12px 0;table-layout:fixed;",
+    "th": "border:1px solid #d0d5dd;background:#f2f4f7;padding:6px 8px;text-align:left;font-size:13px;"
+          "width:50%;",
+    "td": "border:1px solid #d0d5dd;padding:6px 8px;vertical-align:top;font-size:13px;"
+          "word-break:break-word;overflow-wrap:anywhere;",
+    "label": "font-weight:bold;color:#344054;font-size:12px;display:block;margin-bottom:2px;",
+    "box": "background:#fffaeb;border:1px solid #fedf89;border-radius:4px;padding:10px 12px;margin:12px 0;",
+    "alertbox": "background:#fef3f2;border:1px solid #fecdca;border-radius:4px;padding:10px 12px;margin:12px 0;",
+    "code": "font-family:Menlo,Consolas,monospace;font-size:12px;background:#f2f4f7;padding:1px 4px;"
+            "border-radius:3px;",
+    "ins": "background:#d1fadf;color:#05603a;text-decoration:underline;font-weight:bold;",
+    "del": "background:#fee4e2;color:#912018;text-decoration:line-through;",
+    "link": "color:#175cd3;",
+    "gap": "color:#98a2b3;letter-spacing:2px;",
+    "consent": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:bold;"
+               "background:#fee4e2;color:#b42318;",
+    "notice": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:bold;"
+              "background:#fef0c7;color:#b54708;",
+    "minor": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:bold;"
+             "background:#eaecf0;color:#344054;",
+    "none": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#f2f4f7;"
+            "color:#667085;",
+    "cat": "display:inline-block;padding:0 6px;margin:0 4px 2px 0;border:1px solid #d0d5dd;border-radius:3px;"
+           "font-size:12px;font-family:Menlo,Consolas,monospace;color:#344054;",
+}.items()}
+
+_TOKEN = re.compile(r"[A-Za-z0-9_]+|\s+|.", re.S)
+_DATE = re.compile(
+    r"(?:(?:令和|平成)\s*(?:\d{1,2}|元)\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{1,2},\s*\d{4})"
+)
+
+
+@cache
+def messages() -> dict:
+    with open(TEMPLATES / "messages.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+@cache
+def category_texts() -> dict:
+    with open(TEMPLATES / "categories.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def language(value: str | None, fallback: str = "ja") -> str:
+    value = (value or "").strip().lower()[:2]
+    return value if value in LANGUAGES else (fallback if fallback in LANGUAGES else "ja")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline marks: which parts of a clause were added or removed (rapidfuzz opcodes, never difflib)
+
+
+def segments(old: str, new: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(old side, new side) as lists of (kind, text); kind is 'same', 'del' (old) or 'ins' (new).
+
+    Tokens are ASCII words or single other characters, so English is marked by word and
+    Japanese by character. A one-token equal run between two edits is folded into the
+    edit: '[-閲覧-]の[+購買+]' reads worse than one replaced phrase.
+    """
+    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
+    blocks: list[list] = []   # [equal?, old tokens, new tokens]
+    for op in Indel.opcodes(a, b):
+        equal = op.tag == "equal"
+        olds, news = a[op.src_start:op.src_end], b[op.dest_start:op.dest_end]
+        if blocks and blocks[-1][0] == equal:
+            blocks[-1][1] += olds
+            blocks[-1][2] += news
+        else:
+            blocks.append([equal, list(olds), list(news)])
+    merged: list[list] = []
+    for i, (equal, olds, news) in enumerate(blocks):
+        if equal and 0 < i < len(blocks) - 1 and len(olds) <= 1 and not "".join(olds).isspace():
+            equal = False    # the token stays on both sides, now inside the edit
+        if merged and not equal and not merged[-1][0]:
+            merged[-1][1] += olds
+            merged[-1][2] += news
+        else:
+            merged.append([equal, list(olds), list(news)])
+    old_side, new_side = [], []
+    for equal, olds, news in merged:
+        if equal:
+            old_side.append(("same", "".join(olds)))
+            new_side.append(("same", "".join(news)))
+        else:
+            if olds:
+                old_side.append(("del", "".join(olds)))
+            if news:
+                new_side.append(("ins", "".join(news)))
+    return old_side, new_side
+
+
+def _lines(segs) -> list[list[tuple[str, str]]]:
+    lines: list[list[tuple[str, str]]] = [[]]
+    for kind, text in _split_breaks(segs):
+        if text == "\n":
+            lines.append([])
+        else:
+            lines[-1].append((kind, text))
+    return lines
+
+
+def elide(old_segs, new_segs, context: int = 1, min_lines: int = 10):
+    """Shorten a long clause to its changed lines, their neighbours and its first line; the
+    unchanged lines in between become one gap mark. The old column keeps the lines that
+    correspond (by a line-level alignment) to the lines kept in the new column, so both show
+    the same context."""
+    new_lines, old_lines = _lines(new_segs), _lines(old_segs)
+    if max(len(new_lines), len(old_lines)) < min_lines:
+        return old_segs, new_segs
+
+    def changed(line):
+        return any(kind in ("ins", "del") and text.strip() for kind, text in line)
+
+    def around(lines):
+        keep = {0}
+        for i, line in enumerate(lines):
+            if changed(line):
+                keep.update(range(i - context, i + context + 1))
+        return keep
+
+    keep_new, keep_old = around(new_lines), around(old_lines)
+    # old line -> new line: equal lines one to one, edited runs paired in order.
+    texts = lambda lines: ["".join(t for _, t in line) for line in lines]  # noqa: E731
+    olds, news = [], []
+    for op in Indel.opcodes(texts(old_lines), texts(new_lines)):
+        if op.tag == "equal":
+            for j, i in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end), strict=True):
+                _pair(olds, news, keep_old, keep_new, j, i)
+        else:
+            olds += range(op.src_start, op.src_end)
+            news += range(op.dest_start, op.dest_end)
+    _pair(olds, news, keep_old, keep_new)
+
+    def rebuild(lines, keep):
+        out, gap = [], 0
+        for i, line in enumerate(lines):
+            if i in keep:
+                if gap:
+                    out += [("gap", str(gap)), ("same", "\n")]
+                    gap = 0
+                out += line + [("same", "\n")]
+            else:
+                gap += 1
+        if gap:
+            out += [("gap", str(gap)), ("same", "\n")]
+        return out[:-1] if out else out
+
+    return rebuild(old_lines, keep_old), rebuild(new_lines, keep_new)
+
+
+def _pair(olds, news, keep_old, keep_new, j=None, i=None):
+    """Flush the pending edited run (pairing its lines in order), then pair j with i."""
+    for a, b in zip(olds, news, strict=False):
+        if a in keep_old or b in keep_new:
+            keep_old.add(a)
+            keep_new.add(b)
+    olds.clear()
+    news.clear()
+    if j is not None and (j in keep_old or i in keep_new):
+        keep_old.add(j)
+        keep_new.add(i)
+
+
+def html_marks(segs) -> Markup:
+    """Segments as HTML: escaped text, line breaks as <br>, edits in inline-styled spans."""
+    out = []
+    for kind, text in _split_breaks(segs):
+        if text == "\n":
+            out.append(Markup("<br>"))
+        elif kind in ("ins", "del"):
+            out.append(Markup('<span style="{}">{}</span>').format(STYLE[kind], text))
+        elif kind == "gap":
+            out.append(Markup('<span style="{}">⋯</span>').format(STYLE["gap"]))
+        else:
+            out.append(escape(text))
+    return Markup("").join(out)
+
+
+def _split_breaks(segs):
+    """Line breaks as their own unmarked pieces, so a mark never spans two lines."""
+    for kind, text in segs or []:
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                yield "same", "\n"
+            if part:
+                yield kind, part
+
+
+def text_marks(segs) -> str:
+    out = []
+    for kind, text in _split_breaks(segs):
+        if kind == "gap":
+            text = "⋯"
+        elif text.strip() and kind in ("ins", "del"):
+            text = ("[+" if kind == "ins" else "[-") + text + ("+]" if kind == "ins" else "-]")
+        out.append(text)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views: plain dicts the templates read
+
+
+def _label(side: dict | None) -> str:
+    if not side:
+        return ""
+    return " ".join(p for p in (side.get("number") or "", side.get("title") or "") if p).strip()
+
+
+def _row(new_label, old_label, old_text, new_text) -> dict:
+    if old_text is None:
+        old_segs, new_segs = [], [("ins", new_text or "")]
+    elif new_text is None:
+        old_segs, new_segs = [("del", old_text)], []
+    else:
+        old_segs, new_segs = elide(*segments(old_text, new_text))
+    return {"new_label": new_label or "", "old_label": old_label or "", "new": new_segs, "old": old_segs,
+            "added": old_text is None, "removed": new_text is None}
+
+
+def _body(side: dict | None) -> str | None:
+    """A clause's full text without its heading line (the label above the cell shows it)."""
+    if not side or side.get("text") is None:
+        return None
+    text, title = side["text"], (side.get("title") or "").strip()
+    first, _, rest = text.partition("\n")
+    return rest if title and first.strip() == title else text
+
+
+def clause_rows(change: dict) -> list[dict]:
+    """The 新旧対照表 rows of one changed clause: whole clause texts when the report carries
+    them (report_to_dict(full_text=True)), otherwise its changed items, otherwise its hunks."""
+    old, new = change.get("old"), change.get("new")
+    old_label, new_label = _label(old), _label(new)
+    if (old or {}).get("text") is not None or (new or {}).get("text") is not None:
+        old_text = _body(old)
+        new_text = _body(new)
+        return [_row(new_label, old_label, old_text, new_text)]
+    rows = []
+    for item in change.get("items") or []:
+        op = item.get("op")
+        nl = " ".join(p for p in (item.get("title") or "", item.get("number") or "") if p)
+        ol = " ".join(p for p in (item.get("title") or "", item.get("old_number") or "") if p)
+        rows.append(_row(nl, ol, None if op == "added" else item.get("old_text") or "",
+                         None if op == "removed" else item.get("text") or ""))
+    if rows:
+        return rows
+    for hunk in change.get("hunks") or []:
+        op = hunk.get("op")
+        if op == "insert":
+            rows.append(_row(new_label, old_label, None, hunk.get("new") or ""))
+        elif op == "delete":
+            rows.append(_row(new_label, old_label, hunk.get("old") or "", None))
+        else:
+            rows.append(_row(new_label, old_label, hunk.get("old") or "", hunk.get("new") or ""))
+    if rows:
+        return rows
+    if new_label or old_label:   # renumbered / moved: the labels are the change
+        return [{"new_label": new_label, "old_label": old_label, "new": [], "old": [],
+                 "added": not old, "removed": not new}]
+    return []
+
+
+def change_view(change: dict, lang: str) -> dict:
+    t = messages()[lang]
+    texts = category_texts()
+    categories = list(change.get("categories") or [])
+    severity = change.get("severity") or "none"
+    return {
+        "label": _label(change.get("new")) or _label(change.get("old")),
+        "type": change.get("type") or "modified",
+        "type_label": t["type"].get(change.get("type") or "modified", change.get("type") or ""),
+        "severity": severity,
+        "severity_label": t["severity"].get(severity, severity),
+        "categories": categories,
+        "meanings": _unique(texts[c][lang] for c in categories if c in texts),
+        "reasons": list(change.get("reasons") or []),
+        "evidence": list(change.get("evidence") or []),
+        "rows": clause_rows(change),
+    }
+
+
+def _unique(values) -> list:
+    seen, out = set(), []
+    for v in values:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def effective_date(report: dict) -> str | None:
+    """The date the revised policy takes effect, when the report or the changed text says it."""
+    if report.get("effective_date"):
+        return str(report["effective_date"])
+    for change in report.get("changes") or []:
+        if "effective_date_changed" not in (change.get("categories") or []):
+            continue
+        texts = [h.get("new") or "" for h in change.get("hunks") or []]
+        texts += [i.get("text") or "" for i in change.get("items") or []]
+        texts.append(((change.get("new") or {}).get("text")) or "")
+        for text in texts:
+            found = _DATE.findall(text)
+            if found:
+                return re.sub(r"\s+", "", found[-1]) if "年" in found[-1] else found[-1]
+    return None
+
+
+def consent_view(report: dict, lang: str) -> dict:
+    """How the (old) revision clause says consent is obtained and changes are announced."""
+    t = messages()[lang]
+    clause = report.get("revision_clause") or {}
+    promises = clause.get("promises") or {}
+    channels = [t["channel"].get(c, c) for c in promises.get("channels") or []]
+    lines = [t["consent_promise_yes"] if promises.get("consent_when_required") else t["consent_promise_no"]]
+    if promises.get("deemed_consent"):
+        lines.append(t["deemed_consent"])
+    if channels:
+        lines.append(t["announce_how"].format(channels="、".join(channels) if lang == "ja" else ", ".join(channels)))
+    return {"lines": lines, "clause_label": _label(clause), "clause_text": clause.get("text") or ""}
+
+
+def user_view(policy: dict, report: dict, lang: str) -> dict:
+    t = messages()[lang]
+    changes = report.get("changes") or []
+    material = [c for c in changes if (c.get("severity") or "none") in MATERIAL]
+    material.sort(key=lambda c: -SEVERITY_RANK.get(c.get("severity") or "none", 0))
+    minor = [c for c in changes if c.get("severity") == "minor"]
+    severity = report.get("severity") or "none"
+    promises = (report.get("revision_clause") or {}).get("promises") or {}
+    lead = promises.get("lead_time_days")
+    return {
+        "t": t, "S": STYLE, "lang": lang, "audience": "users",
+        "policy": policy,
+        "severity": severity,
+        "severity_label": t["severity"].get(severity, severity),
+        "intro": t["user_intro"].format(policy=policy.get("name") or ""),
+        "changes": [change_view(c, lang) for c in material],
+        "other_count": len(minor),
+        "consent": any(c.get("severity") == "consent" for c in material),
+        "consent_info": consent_view(report, lang),
+        "effective_date": effective_date(report),
+        "lead_time": t["lead_time"].format(days=lead) if isinstance(lead, int) and lead > 0 else "",
+    }
+
+
+def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
+    """One policy in a staff mail: its changes of severity minor or more, grouped by severity."""
+    t = messages()[lang]
+    groups: dict[str, list] = {s: [] for s in SEVERITY_ORDER}
+    actions, notes, refs, promises, missing, users = [], [], [], None, False, False
+    for entry in reports:
+        report = entry["report"]
+        for change in report.get("changes") or []:
+            sev = change.get("severity") or "none"
+            if sev in groups:
+                view = change_view(change, lang)
+                view["ref"] = entry.get("ref") or {}
+                groups[sev].append(view)
+        notify = report.get("notify") or {}
+        actions += [a for a in notify.get("actions") or [] if a not in actions]
+        notes += [n for n in notify.get("notes") or [] if n not in notes]
+        users = users or bool(entry.get("users_notified", notify.get("users")))
+        clause = report.get("revision_clause")
+        if clause:
+            promises = clause
+        else:
+            missing = True
+        if entry.get("ref"):
+            refs.append(entry["ref"])
+    prom = (promises or {}).get("promises") or {}
+    promise_text = ""
+    if promises:
+        channels = ", ".join(t["channel"].get(c, c) for c in prom.get("channels") or [])
+        promise_text = (f"{_label(promises)}: {t['notify_users'].get(prom.get('notify_users'), prom.get('notify_users'))}"
+                        f"; consent_when_required={str(bool(prom.get('consent_when_required'))).lower()}"
+                        f"; {channels}")
+        if prom.get("lead_time_days"):
+            promise_text += f"; lead_time_days={prom['lead_time_days']}"
+        if prom.get("deemed_consent"):
+            promise_text += "; deemed_consent=true"
+    top = next((s for s in SEVERITY_ORDER if groups[s]), "none")
+    return {
+        "name": policy.get("name") or "",
+        "url": policy.get("url") or "",
+        "severity": top,
+        "severity_label": t["severity"].get(top, top),
+        "groups": [{"severity": s, "label": t["severity"][s], "changes": groups[s]} for s in SEVERITY_ORDER
+                   if groups[s]],
+        "count": sum(len(v) for v in groups.values()),
+        "actions": [{"key": a, "label": t["action"].get(a, a)} for a in actions],
+        "notes": notes,
+        "refs": refs,
+        "promise": promise_text,
+        "revision_missing": missing and not promises,
+        "users_notified": t["yes"] if users else t["no"],
+    }
+
+
+def alert_views(alerts) -> list[dict]:
+    out = []
+    for a in alerts or []:
+        when = a.get("when")
+        out.append({
+            "when": when.strftime("%Y-%m-%d %H:%M") if isinstance(when, datetime) else str(when or ""),
+            "policy": a.get("policy") or "",
+            "message": a.get("message") or "",
+            "url": a.get("url") or "",
+        })
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        # HTML templates are escaped; the text parts are plain text and must not be.
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["html_marks"] = html_marks
+    env.filters["text_marks"] = text_marks
+    env.filters["indent_text"] = lambda s, n=4: "\n".join((" " * n + line) if line else line
+                                                          for line in str(s).split("\n"))
+    return env
+
+
+def _render(name: str, view: dict) -> tuple[str, str]:
+    env = environment()
+    text = env.get_template(f"{name}.txt").render(**view)
+    html = env.get_template(f"{name}.html").render(**view)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html
+
+
+def user_mail(policy: dict, report: dict, lang: str) -> Mail:
+    """The plain-language notice to a user who follows `policy` (dict: name, url)."""
+    lang = language(lang)
+    view = user_view(policy, report, lang)
+    t = view["t"]
+    subject = t["user_subject"].format(policy=header_text(policy.get("name") or "", 40),
+                                       severity=view["severity_label"])
+    text, html = _render("user", view)
+    return Mail(subject=header_text(subject), text=text, html=html)
+
+
+def staff_mail(policy: dict, report: dict, lang: str, ref: dict | None = None) -> Mail:
+    """The immediate staff alert for one recorded change (severity notice or consent)."""
+    lang = language(lang)
+    t = messages()[lang]
+    block = policy_block(policy, [{"report": report, "ref": ref or {}}], lang)
+    view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "alert",
+            "title": t["staff_intro"].format(policy=policy.get("name") or "", severity=block["severity_label"]),
+            "intro": "", "policies": [block], "alerts": [], "show_alerts": False}
+    subject = t["staff_subject"].format(policy=header_text(policy.get("name") or "", 40),
+                                        severity=t["severity"].get(report.get("severity"), ""),
+                                        count=block["count"])
+    text, html = _render("staff", view)
+    return Mail(subject=header_text(subject), text=text, html=html)
+
+
+def digest_mail(entries: list[dict], alerts: list[dict], lang: str, day: datetime) -> Mail:
+    """The daily staff digest. entries: [{"policy": {name, url}, "report": dict, "ref": {...}}]."""
+    lang = language(lang)
+    t = messages()[lang]
+    by_policy: dict[str, list] = {}
+    policies: dict[str, dict] = {}
+    for entry in entries:
+        name = entry["policy"].get("name") or ""
+        by_policy.setdefault(name, []).append(entry)
+        policies[name] = entry["policy"]
+    blocks = [policy_block(policies[name], by_policy[name], lang) for name in sorted(by_policy)]
+    blocks.sort(key=lambda b: -SEVERITY_RANK.get(b["severity"], 0))
+    count = sum(b["count"] for b in blocks)
+    date = day.strftime(t["date_format"])
+    view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "digest",
+            "title": t["digest_subject"].format(date=date, changes=count, alerts=len(alerts)),
+            "intro": t["digest_intro"] if (blocks or alerts) else t["digest_empty"],
+            "policies": blocks, "alerts": alert_views(alerts), "show_alerts": True}
+    text, html = _render("staff", view)
+    subject = t["digest_subject"].format(date=date, changes=count, alerts=len(alerts))
+    return Mail(subject=header_text(subject), text=text, html=html)

@@ -1,0 +1,236 @@
+"""Who is told what, and when.
+
+Recipients
+  staff = [notify] staff + the policy's own staff (in notify.language);
+  users = the policy's `users` + its `users_file` rows (each in their own language).
+Routing (shared/TAXONOMY.md §Routing; the verdict is the report's `notify` block)
+  users are emailed when `notify_users` is "auto" and the report says so (notify.users: the old
+  revision clause promises it), always for a material change when it is "always", never when
+  "never";
+  staff are emailed for every change of severity minor or more.
+Cadence
+  consent / notice -> one mail per recipient at once (rows in the outbox, sent by the next drain);
+  minor            -> a digest item, collected into the daily staff digest (notify.digest_time),
+                      together with the operational alerts (failed fetches) not yet sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watcher import compose
+from watcher.mail import Mail
+from watcher.outbox import Delivery, Digest, DigestItem, DrainResult, add_delivery, drain
+from watcher.store import AlertRow, ChangeRow, SnapshotRow, Store, pending_alerts, utcnow
+
+MATERIAL = ("notice", "consent")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    language: str
+
+
+def _dedupe(recipients) -> list[Recipient]:
+    seen, out = set(), []
+    for r in recipients:
+        key = r.email.strip().lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def staff_recipients(settings, policy=None) -> list[Recipient]:
+    lang = compose.language(settings.notify.language)
+    emails = list(settings.notify.staff) + (list(getattr(policy, "staff", []) or []) if policy else [])
+    return _dedupe(Recipient(e, lang) for e in emails)
+
+
+def user_recipients(settings, policy) -> list[Recipient]:
+    """The policy's users with their languages (users_file rows carry their own)."""
+    fallback = compose.language(getattr(policy, "language", None), settings.notify.language)
+    return _dedupe(Recipient(u.email, compose.language(u.language, fallback)) for u in policy.recipients())
+
+
+def users_wanted(policy, report: dict) -> bool:
+    """The per-policy override of the routing verdict: auto | always | never."""
+    mode = getattr(policy, "notify_users", "auto") or "auto"
+    if mode == "never":
+        return False
+    if mode == "always":
+        return (report.get("severity") or "none") in MATERIAL
+    return bool((report.get("notify") or {}).get("users"))
+
+
+def safe_url(url: str | None) -> str:
+    """Only http(s) links go into a mail (a file:// or javascript: URL is shown nowhere)."""
+    url = (url or "").strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") and not any(c.isspace() for c in url) else ""
+
+
+def policy_view(policy, fallback_name: str = "", fallback_url: str = "") -> dict:
+    return {"name": getattr(policy, "name", None) or fallback_name,
+            "url": safe_url(getattr(policy, "url", None) or fallback_url)}
+
+
+def snapshot_ref(session: Session, name: str, change_row) -> dict:
+    """Commands that show the stored versions behind a change."""
+    old = session.get(SnapshotRow, change_row.old_snapshot_id) if change_row.old_snapshot_id else None
+    new = session.get(SnapshotRow, change_row.new_snapshot_id) if change_row.new_snapshot_id else None
+    if old is None or new is None:
+        return {"change_id": change_row.id}
+    return {"change_id": change_row.id,
+            "show": f"watch show {name}@{new.version}",
+            "diff": f"watch diff {name}@{old.version} {name}@{new.version}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Queueing a recorded change (called through watcher.outbox.enqueue inside the check transaction)
+
+
+def queue_change(session: Session, settings, policy, change_row, report: dict) -> list[Delivery]:
+    severity = report.get("severity") or "none"
+    if severity == "none":
+        return []
+    now = utcnow()
+    view = policy_view(policy)
+    staff = staff_recipients(settings, policy)
+    deliveries: list[Delivery] = []
+    if severity in MATERIAL:
+        ref = snapshot_ref(session, view["name"], change_row)
+        mails: dict[str, Mail] = {}
+        for r in staff:
+            if r.language not in mails:
+                mails[r.language] = compose.staff_mail(view, report, r.language, ref)
+            deliveries.append(add_delivery(session, settings, kind="alert", audience="staff", recipient=r.email,
+                                           language=r.language, mail=mails[r.language], policy=view["name"],
+                                           change_id=change_row.id, now=now))
+        if users_wanted(policy, report):
+            mails = {}
+            for r in user_recipients(settings, policy):
+                if r.language not in mails:
+                    mails[r.language] = compose.user_mail(view, report, r.language)
+                deliveries.append(add_delivery(session, settings, kind="notice", audience="users",
+                                               recipient=r.email, language=r.language, mail=mails[r.language],
+                                               policy=view["name"], change_id=change_row.id, now=now))
+    elif staff:
+        session.add(DigestItem(change_id=change_row.id, policy=view["name"], created_at=now,
+                               recipients=[[r.email, r.language] for r in staff]))
+    return deliveries
+
+
+# ---------------------------------------------------------------------------------------------
+# The daily staff digest
+
+
+@dataclass
+class DigestMail:
+    recipient: str
+    language: str
+    mail: Mail
+    items: int
+    alerts: int
+
+
+@dataclass
+class DigestRun:
+    mails: list[DigestMail] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)
+    drained: DrainResult | None = None
+
+
+def _alert_view(session: Session, alert: AlertRow) -> dict:
+    name = alert.policy.name if alert.policy is not None else ""
+    return {"when": alert.opened_at, "policy": name, "message": alert.message,
+            "url": safe_url(alert.policy.url) if alert.policy is not None else ""}
+
+
+def _alert_recipients(settings, alert: AlertRow) -> list[Recipient]:
+    name = alert.policy.name if alert.policy is not None else None
+    policy = settings.policy(name) if name and settings.has_policy(name) else None
+    return staff_recipients(settings, policy)
+
+
+def build_digests(session: Session, settings, *, now: datetime | None = None, record: bool = True) -> DigestRun:
+    """Render the pending digest for every staff recipient. With record=True (in the caller's
+    transaction) the mails become outbox deliveries and their items and alerts are marked taken,
+    so the next digest never repeats them; with record=False nothing is written (dry run)."""
+    now = now or utcnow()
+    items = list(session.scalars(select(DigestItem).where(DigestItem.digest_id.is_(None)).order_by(DigestItem.id)))
+    alerts = pending_alerts(session)
+    entries: dict[tuple[str, str], list] = {}
+    alerts_for: dict[tuple[str, str], list] = {}
+    order: list[tuple[str, str]] = []
+
+    def slot(email: str, lang: str) -> tuple[str, str]:
+        key = (email.lower(), lang)
+        if key not in entries:
+            entries[key], alerts_for[key] = [], []
+            order.append(key)
+        return key
+
+    addresses: dict[tuple[str, str], str] = {}
+    for item in items:
+        change = session.get(ChangeRow, item.change_id)
+        if change is None:
+            continue
+        policy = settings.policy(item.policy) if settings.has_policy(item.policy) else None
+        entry = {"policy": policy_view(policy, item.policy, change.policy.url if change.policy else ""),
+                 "report": change.report or {}, "ref": snapshot_ref(session, item.policy, change)}
+        for email, lang in item.recipients or []:
+            key = slot(email, compose.language(lang))
+            addresses[key] = email
+            entries[key].append(entry)
+    taken_alerts = []
+    for alert in alerts:
+        recipients = _alert_recipients(settings, alert)
+        if recipients:
+            taken_alerts.append(alert)
+        for r in recipients:
+            key = slot(r.email, r.language)
+            addresses[key] = r.email
+            alerts_for[key].append(_alert_view(session, alert))
+
+    run = DigestRun()
+    for key in order:
+        if not entries[key] and not alerts_for[key]:
+            continue
+        mail = compose.digest_mail(entries[key], alerts_for[key], key[1], now)
+        run.mails.append(DigestMail(addresses[key], key[1], mail, len(entries[key]), len(alerts_for[key])))
+    if not record or not run.mails:
+        return run
+    digest = Digest(created_at=now, items=len(items), alerts=len(taken_alerts))
+    session.add(digest)
+    session.flush()
+    for dm in run.mails:
+        row = add_delivery(session, settings, kind="digest", audience="staff", recipient=dm.recipient,
+                           language=dm.language, mail=dm.mail, digest_id=digest.id, now=now)
+        run.deliveries.append(row.id)
+    for item in items:
+        item.digest_id = digest.id
+    for alert in taken_alerts:
+        alert.notified_at = now
+    return run
+
+
+def send_daily_digest(settings, store: Store | None = None, *, now: datetime | None = None,
+                      transport=None) -> DigestRun:
+    """Build the daily staff digest into the outbox, then send what is due. The daemon runs this
+    at notify.digest_time."""
+    own = store is None
+    store = store or Store(settings.store)
+    try:
+        with store.session() as s:
+            run = build_digests(s, settings, now=now)
+        run.drained = drain(settings, store, transport=transport, now=now)
+        return run
+    finally:
+        if own:
+            store.close()
