@@ -1,0 +1,533 @@
+"""config.toml -> typed, validated settings.
+
+Every mistake raises ConfigError naming the file and the key, e.g.
+`config.toml: policy[2].schedule: cannot parse "every 6 parsecs"` (policies are
+counted from 1, as a person reads the file). Secrets never live in the file: the
+SMTP password is read from the environment variable named by `password_env`.
+Relative paths (the SQLite store, bodies_dir, outbox_dir, users_file, local policy
+files) are resolved against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from watcher import __version__
+from watcher.errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+USER_AGENT = f"policy-watcher/{__version__}"
+LANGUAGES = ("ja", "en")
+NOTIFY_USERS = ("auto", "always", "never")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")   # no "@": NAME@REF must stay unambiguous
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+_UNITS = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`every 6h` -> kind "interval" with seconds; a 5-field crontab -> kind "cron" with cron."""
+
+    text: str
+    kind: str                  # "interval" | "cron"
+    seconds: float = 0.0
+    cron: str = ""
+
+
+@dataclass
+class StoreSettings:
+    url: str = "sqlite:///snapshots/watch.db"
+    bodies_dir: Path = Path("snapshots/bodies")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass
+class FetchSettings:
+    user_agent: str = USER_AGENT
+    timeout_connect: float = 10.0
+    timeout_read: float = 30.0
+    retries: int = 2                 # extra attempts after the first
+    backoff: float = 1.0             # seconds before the first retry; doubled each time
+    retry_after_max: float = 60.0    # a server's Retry-After is honoured up to this many seconds
+    max_bytes: int = 5_000_000
+    per_host: int = 2
+    concurrency: int = 16
+    failures_before_alert: int = 3
+
+
+@dataclass
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str = ""
+    password_env: str = "WATCH_SMTP_PASSWORD"
+    sender: str = "policy-watcher <watcher@localhost>"
+    timeout: float = 30.0
+
+    @property
+    def password(self) -> str:
+        """Read at use time so a rotated secret is picked up without a restart."""
+        return os.environ.get(self.password_env, "") if self.password_env else ""
+
+
+@dataclass
+class NotifySettings:
+    staff: list[str] = field(default_factory=list)
+    language: str = "ja"
+    outbox_dir: Path = Path("snapshots/outbox")
+    digest_time: str = "09:00"
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    language: str
+
+
+@dataclass
+class PolicySettings:
+    name: str
+    url: str                         # http(s):// or file:// (local paths are turned into file:// URLs)
+    schedule: Schedule
+    select: str | None = None
+    remove: list[str] = field(default_factory=list)
+    jitter: int = 0                  # seconds
+    confirm: int = 1                 # 2 = a change must be seen on two checks in a row
+    users: list[str] = field(default_factory=list)
+    users_file: Path | None = None
+    staff: list[str] = field(default_factory=list)
+    notify_users: str = "auto"
+    language: str = "ja"
+
+    def recipients(self) -> list[User]:
+        """`users` (in the policy's language) plus the rows of `users_file` (email,language).
+
+        The file is read at call time, so editing it needs no restart; a broken file is a ConfigError.
+        """
+        out = [User(email, self.language) for email in self.users]
+        if self.users_file is not None:
+            out.extend(read_users_file(self.users_file, self.language))
+        seen: set[str] = set()
+        unique = []
+        for user in out:
+            if user.email.lower() not in seen:
+                seen.add(user.email.lower())
+                unique.append(user)
+        return unique
+
+
+@dataclass
+class Settings:
+    path: Path | None
+    store: StoreSettings = field(default_factory=StoreSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    smtp: SmtpSettings | None = None
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    policies: list[PolicySettings] = field(default_factory=list)
+
+    def policy(self, name: str) -> PolicySettings:
+        for policy in self.policies:
+            if policy.name == name:
+                return policy
+        where = self.path.name if self.path else DEFAULT_CONFIG
+        known = ", ".join(p.name for p in self.policies) or "none"
+        raise ConfigError(f"{where}: no policy named {name!r} (known: {known})")
+
+    def has_policy(self, name: str) -> bool:
+        return any(p.name == name for p in self.policies)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Read and validate a config file. Raises ConfigError (one line naming the key)."""
+    given = str(path) if path is not None else DEFAULT_CONFIG
+    p = Path(given)
+    if not p.is_file():
+        raise ConfigError(f"{given}: config file not found (use --config PATH)")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{given}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{given}: invalid TOML: {e}") from None
+    return parse_settings(raw, base_dir=p.resolve().parent, label=given, path=p.resolve())
+
+
+def default_settings(base_dir: Path | None = None) -> Settings:
+    """Settings when there is no config file (e.g. `watch diff` on a URL): defaults only."""
+    return parse_settings({}, base_dir=base_dir or Path.cwd(), label=DEFAULT_CONFIG, path=None)
+
+
+def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, path: Path | None = None) -> Settings:
+    v = _Validator(label, base_dir)
+    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy"})
+    store = _store(v, v.table(raw, "store"))
+    fetch = _fetch(v, v.table(raw, "fetch"))
+    smtp = _smtp(v, raw["smtp"]) if "smtp" in raw else None
+    if "smtp" in raw and not isinstance(raw["smtp"], dict):
+        v.fail("smtp", "must be a table")
+    notify = _notify(v, v.table(raw, "notify"))
+    raw_policies = raw.get("policy", [])
+    if not isinstance(raw_policies, list):
+        v.fail("policy", "must be an array of tables ([[policy]])")
+    policies: list[PolicySettings] = []
+    first_index: dict[str, int] = {}
+    for i, entry in enumerate(raw_policies, start=1):
+        key = f"policy[{i}]"
+        if not isinstance(entry, dict):
+            v.fail(key, "must be a table")
+        policy = _policy(v, key, entry, notify)
+        if policy.name in first_index:
+            v.fail(f"{key}.name", f"duplicate policy name {policy.name!r} (first at policy[{first_index[policy.name]}])")
+        first_index[policy.name] = i
+        policies.append(policy)
+    return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies)
+
+
+class _Validator:
+    def __init__(self, label: str, base_dir: Path):
+        self.label = label
+        self.base_dir = base_dir
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        raise ConfigError(f"{self.label}: {key}: {message}" if key else f"{self.label}: {message}")
+
+    def keys(self, table: dict, prefix: str, allowed: set[str]):
+        for k in table:
+            if k not in allowed:
+                name = f"{prefix}.{k}" if prefix else k
+                self.fail(name, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def table(self, raw: dict, key: str) -> dict:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        return value
+
+    def str_(self, table: dict, prefix: str, key: str, default, *, empty_ok=True):
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, str):
+            self.fail(f"{prefix}.{key}", f"must be a string, not {_type_name(value)}")
+        if not empty_ok and not value.strip():
+            self.fail(f"{prefix}.{key}", "must not be empty")
+        return value
+
+    def bool_(self, table: dict, prefix: str, key: str, default: bool) -> bool:
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, bool):
+            self.fail(f"{prefix}.{key}", f"must be true or false, not {_type_name(value)}")
+        return value
+
+    def int_(self, table: dict, prefix: str, key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(f"{prefix}.{key}", f"must be an integer, not {_type_name(value)}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            self.fail(f"{prefix}.{key}", f"must be {bound}, not {value}")
+        return value
+
+    def float_(self, table: dict, prefix: str, key: str, default: float, *, positive=True) -> float:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(f"{prefix}.{key}", f"must be a number, not {_type_name(value)}")
+        if positive and value <= 0:
+            self.fail(f"{prefix}.{key}", f"must be greater than 0, not {value}")
+        return float(value)
+
+    def str_list(self, table: dict, prefix: str, key: str) -> list[str]:
+        if key not in table:
+            return []
+        value = table[key]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            self.fail(f"{prefix}.{key}", "must be a list of strings")
+        return list(value)
+
+    def emails(self, table: dict, prefix: str, key: str) -> list[str]:
+        values = self.str_list(table, prefix, key)
+        for i, email in enumerate(values):
+            if not EMAIL_RE.match(_bare_address(email)):
+                self.fail(f"{prefix}.{key}[{i}]", f"not an email address: {email!r}")
+        return values
+
+    def choice(self, table: dict, prefix: str, key: str, default: str, choices) -> str:
+        value = self.str_(table, prefix, key, default)
+        if value not in choices:
+            self.fail(f"{prefix}.{key}", f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}")
+        return value
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+def _type_name(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _bare_address(text: str) -> str:
+    """`Name <a@b.c>` -> `a@b.c`."""
+    m = re.search(r"<([^<>]+)>\s*$", text)
+    return (m.group(1) if m else text).strip()
+
+
+def _store(v: _Validator, t: dict) -> StoreSettings:
+    v.keys(t, "store", {"url", "bodies_dir"})
+    url = v.str_(t, "store", "url", StoreSettings.url, empty_ok=False)
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        v.fail("store.url", f"unsupported database {url!r} (use sqlite:///PATH or postgresql+psycopg://...)")
+    if scheme == "sqlite":
+        url = _resolve_sqlite(v, url)
+    bodies = v.path(v.str_(t, "store", "bodies_dir", str(StoreSettings.bodies_dir), empty_ok=False))
+    return StoreSettings(url=url, bodies_dir=bodies)
+
+
+def _resolve_sqlite(v: _Validator, url: str) -> str:
+    """`sqlite:///snapshots/watch.db` is relative to the config file; `sqlite:////abs` is absolute."""
+    m = re.match(r"^(sqlite(?:\+\w+)?):///(.*)$", url)
+    if not m:
+        v.fail("store.url", f"cannot parse {url!r} (use sqlite:///relative/path.db or sqlite:////absolute/path.db)")
+    driver, rest = m.groups()
+    if rest in ("", ":memory:"):
+        return url
+    path, _, query = rest.partition("?")
+    resolved = v.path(path)
+    return f"{driver}:///{resolved}" + (f"?{query}" if query else "")
+
+
+def _fetch(v: _Validator, t: dict) -> FetchSettings:
+    d = FetchSettings()
+    allowed = {"user_agent", "timeout_connect", "timeout_read", "retries", "backoff", "retry_after_max",
+               "max_bytes", "per_host", "concurrency", "failures_before_alert"}
+    v.keys(t, "fetch", allowed)
+    return FetchSettings(
+        user_agent=v.str_(t, "fetch", "user_agent", d.user_agent, empty_ok=False),
+        timeout_connect=v.float_(t, "fetch", "timeout_connect", d.timeout_connect),
+        timeout_read=v.float_(t, "fetch", "timeout_read", d.timeout_read),
+        retries=v.int_(t, "fetch", "retries", d.retries, maximum=10),
+        backoff=v.float_(t, "fetch", "backoff", d.backoff, positive=False),
+        retry_after_max=v.float_(t, "fetch", "retry_after_max", d.retry_after_max, positive=False),
+        max_bytes=v.int_(t, "fetch", "max_bytes", d.max_bytes, minimum=1),
+        per_host=v.int_(t, "fetch", "per_host", d.per_host, minimum=1),
+        concurrency=v.int_(t, "fetch", "concurrency", d.concurrency, minimum=1, maximum=512),
+        failures_before_alert=v.int_(t, "fetch", "failures_before_alert", d.failures_before_alert, minimum=1),
+    )
+
+
+def _smtp(v: _Validator, t: dict) -> SmtpSettings:
+    d = SmtpSettings()
+    allowed = {"host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout"}
+    if "password" in t:
+        v.fail("smtp.password", "secrets are not read from the file: put the password in an environment "
+                                "variable and name it in password_env")
+    v.keys(t, "smtp", allowed)
+    ssl = v.bool_(t, "smtp", "ssl", d.ssl)
+    starttls = v.bool_(t, "smtp", "starttls", d.starttls)
+    if ssl and starttls:
+        v.fail("smtp.starttls", "ssl and starttls are exclusive (ssl = implicit TLS, port 465)")
+    default_port = 465 if ssl else (587 if starttls else 25)
+    password_env = v.str_(t, "smtp", "password_env", d.password_env)
+    if password_env and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", password_env):
+        v.fail("smtp.password_env", f"must be the NAME of an environment variable, not {password_env!r}")
+    sender = v.str_(t, "smtp", "from", d.sender, empty_ok=False)
+    if not EMAIL_RE.match(_bare_address(sender)):
+        v.fail("smtp.from", f"not an email address: {sender!r}")
+    return SmtpSettings(
+        host=v.str_(t, "smtp", "host", d.host, empty_ok=False),
+        port=v.int_(t, "smtp", "port", default_port, minimum=1, maximum=65535),
+        starttls=starttls,
+        ssl=ssl,
+        username=v.str_(t, "smtp", "username", d.username),
+        password_env=password_env,
+        sender=sender,
+        timeout=v.float_(t, "smtp", "timeout", d.timeout),
+    )
+
+
+def _notify(v: _Validator, t: dict) -> NotifySettings:
+    d = NotifySettings()
+    v.keys(t, "notify", {"staff", "language", "outbox_dir", "digest_time"})
+    digest_time = v.str_(t, "notify", "digest_time", d.digest_time)
+    m = re.match(r"^(\d{1,2}):(\d{2})$", digest_time)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        v.fail("notify.digest_time", f"must be HH:MM (24-hour), not {digest_time!r}")
+    return NotifySettings(
+        staff=v.emails(t, "notify", "staff"),
+        language=v.choice(t, "notify", "language", d.language, LANGUAGES),
+        outbox_dir=v.path(v.str_(t, "notify", "outbox_dir", str(d.outbox_dir), empty_ok=False)),
+        digest_time=f"{int(m.group(1)):02d}:{m.group(2)}",
+    )
+
+
+def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicySettings:
+    allowed = {"name", "url", "select", "remove", "schedule", "jitter", "confirm", "users", "users_file",
+               "staff", "notify_users", "language"}
+    v.keys(t, key, allowed)
+    for required in ("name", "url"):
+        if required not in t:
+            v.fail(f"{key}.{required}", "missing (required)")
+    name = v.str_(t, key, "name", "", empty_ok=False)
+    if not NAME_RE.match(name):
+        v.fail(f"{key}.name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
+    url = _policy_url(v, f"{key}.url", v.str_(t, key, "url", "", empty_ok=False))
+    schedule_text = v.str_(t, key, "schedule", "every 6h", empty_ok=False)
+    try:
+        schedule = parse_schedule(schedule_text)
+    except ValueError:
+        v.fail(f"{key}.schedule", f'cannot parse "{schedule_text}" (use "every 6h", "every 30m", "every 1d" '
+                                   'or a 5-field cron expression such as "0 9 * * 1")')
+    jitter = _jitter(v, f"{key}.jitter", t.get("jitter", 0))
+    select = v.str_(t, key, "select", None)
+    if select is not None and not select.strip():
+        v.fail(f"{key}.select", "must not be empty (leave it out for automatic detection)")
+    users_file = None
+    if "users_file" in t:
+        users_file = v.path(v.str_(t, key, "users_file", "", empty_ok=False))
+        if not users_file.is_file():
+            v.fail(f"{key}.users_file", f"file not found: {users_file}")
+    language = v.choice(t, key, "language", notify.language, LANGUAGES)
+    policy = PolicySettings(
+        name=name,
+        url=url,
+        schedule=schedule,
+        select=select,
+        remove=v.str_list(t, key, "remove"),
+        jitter=jitter,
+        confirm=v.int_(t, key, "confirm", 1, minimum=1, maximum=10),
+        users=v.emails(t, key, "users"),
+        users_file=users_file,
+        staff=v.emails(t, key, "staff"),
+        notify_users=v.choice(t, key, "notify_users", "auto", NOTIFY_USERS),
+        language=language,
+    )
+    if users_file is not None:
+        try:
+            read_users_file(users_file, language)
+        except ConfigError as e:
+            v.fail(f"{key}.users_file", str(e))
+    return policy
+
+
+def _policy_url(v: _Validator, key: str, url: str) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            v.fail(key, f"no host in {url!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            v.fail(key, f"bad port in {url!r}")
+        if any(c.isspace() for c in url):
+            v.fail(key, f"spaces in {url!r}")
+        return url
+    if scheme == "file":
+        if not parts.path:
+            v.fail(key, f"no path in {url!r}")
+        return url
+    if scheme and len(scheme) > 1:   # "C:" style drive letters are paths
+        v.fail(key, f"unsupported URL scheme {scheme!r} in {url!r} (use http, https, file or a local path)")
+    return v.path(url).resolve().as_uri()
+
+
+def _jitter(v: _Validator, key: str, value) -> int:
+    if isinstance(value, bool):
+        v.fail(key, "must be seconds or a duration such as \"10m\"")
+    if isinstance(value, int | float):
+        if value < 0:
+            v.fail(key, f"must not be negative, not {value}")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(parse_duration(value))
+        except ValueError:
+            v.fail(key, f'cannot parse "{value}" (use seconds or a duration such as "10m")')
+    v.fail(key, f"must be seconds or a duration, not {_type_name(value)}")
+
+
+def parse_duration(text: str) -> float:
+    """`30m` / `6 h` / `1 day` -> seconds. ValueError when it is not a positive duration."""
+    m = _DURATION_RE.match(text.lower())
+    if not m or m.group(2) not in _UNITS:
+        raise ValueError(text)
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(text)
+    return seconds
+
+
+def parse_schedule(text: str) -> Schedule:
+    """`every 6h` / `every 30 minutes` -> interval; a 5-field crontab -> cron. ValueError otherwise."""
+    s = text.strip()
+    m = re.match(r"^every\s+(.+)$", s, re.IGNORECASE)
+    if m:
+        return Schedule(text=s, kind="interval", seconds=parse_duration(m.group(1)))
+    fields = s.split()
+    if len(fields) == 5:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(s, timezone="UTC")
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(text) from e
+        return Schedule(text=s, kind="cron", cron=s)
+    raise ValueError(text)
+
+
+def read_users_file(path: Path, default_language: str) -> list[User]:
+    """CSV `email,language` (header optional, language optional) -> users. ConfigError on a bad row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    users = []
+    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if lineno == 1 and cells[0].lower() in ("email", "e-mail", "mail", "address"):
+            continue
+        email = cells[0]
+        language = (cells[1] if len(cells) > 1 and cells[1] else default_language).lower()
+        if not EMAIL_RE.match(email):
+            raise ConfigError(f"{path}: line {lineno}: not an email address: {email!r}")
+        if language not in LANGUAGES:
+            raise ConfigError(f"{path}: line {lineno}: language must be ja or en, not {language!r}")
+        users.append(User(email, language))
+    return users
