@@ -44,6 +44,7 @@ class Page:
     fail_status: int = 503
     retry_after: str | None = None          # sent with those failures
     dynamic: object = None                  # callable(request_no) -> bytes: a new body on every request
+    chunked: bool = False                   # no Content-Length: Transfer-Encoding: chunked
     served: int = 0
 
 
@@ -53,6 +54,8 @@ class PageServer:
         self.hits: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []   # (path, headers) of every request
+        self.in_flight = 0
+        self.max_in_flight = 0                                  # most requests being answered at once
         self.keep_log = True
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -78,6 +81,7 @@ class PageServer:
             self.hits.clear()
             self.statuses.clear()
             self.requests.clear()
+            self.max_in_flight = 0
 
     def start(self) -> PageServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -104,6 +108,16 @@ def _handler_for(server: PageServer):
             pass
 
         def do_GET(self):
+            with server.lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                self._get()
+            finally:
+                with server.lock:
+                    server.in_flight -= 1
+
+        def _get(self):
             path = self.path.split("?", 1)[0]
             with server.lock:
                 server.hits[path] += 1
@@ -141,7 +155,26 @@ def _handler_for(server: PageServer):
                         since = None
                     if since is not None and int(page.last_modified) <= since:
                         return self._send(304, None, None, headers)
+            if page.chunked:
+                return self._send_chunked(page.status, body or b"", page.content_type, headers)
             self._send(page.status, body, page.content_type, headers)
+
+        def _send_chunked(self, status: int, body: bytes, content_type: str, headers: dict):
+            with server.lock:
+                server.statuses[status] += 1
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 8192):
+                    piece = body[i:i + 8192]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
 
         def _send(self, status: int, body: bytes | None, content_type: str | None, headers: dict | None = None):
             with server.lock:
