@@ -17,8 +17,8 @@ from rapidfuzz.distance import Indel
 
 # Below this similarity (0-100) two units are different units, not an edit of one.
 MATCH_THRESHOLD = 55.0
-# A leftover unit this much contained in a paired unit was split from it / merged into it.
-CONTAINED_THRESHOLD = 90.0
+# A leftover unit whose text is this share of what left a paired unit was split out of it (or merged into it).
+CONTAINED_SHARE = 0.8
 # Units shorter than this (in key characters) pair only if the edit keeps this share of the shorter one.
 SHORT_UNIT = 30
 SHORT_UNIT_KEPT = 0.75
@@ -95,17 +95,47 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
     ordered = sorted(pairs.items(), key=lambda p: p[1])
     result = Alignment(pairs=ordered, removed=removed, added=added, moved=_moved(pairs))
 
-    # 4. Splits and merges: a leftover unit contained in a paired unit of the other side.
-    inverse = {j: i for i, j in pairs.items()}
-    for j in added:
-        host = _container(new[j], [(i, old[i]) for i in pairs])
-        if host is not None:
-            result.split_from[j] = host
-    for i in removed:
-        host = _container(old[i], [(j, new[j]) for j in inverse])
-        if host is not None:
-            result.merged_into[i] = host
+    # 4. Splits and merges: a leftover unit whose text is what left a paired unit (split),
+    #    or what a paired unit gained (merge).
+    changed = [(i, j) for i, j in ordered if old[i].key != new[j].key]
+    if changed and (added or removed):
+        # How many characters each changed pair lost and gained (cheap), before any opcodes (costly).
+        sizes = {}
+        for i, j in changed:
+            dist = Indel.distance(old[i].key, new[j].key)
+            delta = len(old[i].key) - len(new[j].key)
+            sizes[(i, j)] = ((dist + delta) // 2, (dist - delta) // 2)
+        moved_text: dict[tuple[int, int], tuple[str, str]] = {}
+
+        def moved(pair):
+            if pair not in moved_text:
+                moved_text[pair] = _moved_text(old[pair[0]].key, new[pair[1]].key)
+            return moved_text[pair]
+
+        for j in added:
+            need = len(new[j].key) * CONTAINED_SHARE
+            hosts = [(p[0], moved(p)[0]) for p in changed if sizes[p][0] >= need]
+            host = _container(new[j].key, hosts)
+            if host is not None:
+                result.split_from[j] = host
+        for i in removed:
+            need = len(old[i].key) * CONTAINED_SHARE
+            hosts = [(p[1], moved(p)[1]) for p in changed if sizes[p][1] >= need]
+            host = _container(old[i].key, hosts)
+            if host is not None:
+                result.merged_into[i] = host
     return result
+
+
+def _moved_text(a: str, b: str) -> tuple[str, str]:
+    """(text only in a, text only in b) between two versions of one unit."""
+    only_a, only_b = [], []
+    for op in Indel.opcodes(a, b):
+        if op.tag in ("delete", "replace"):
+            only_a.append(a[op.src_start:op.src_end])
+        if op.tag in ("insert", "replace"):
+            only_b.append(b[op.dest_start:op.dest_end])
+    return "".join(only_a), "".join(only_b)
 
 
 def _plausible_edit(a: str, b: str) -> bool:
@@ -141,16 +171,20 @@ def _scores(old: list[Unit], new: list[Unit]) -> np.ndarray:
     return np.where(kinds_ok, content, 0.0)
 
 
-def _container(unit: Unit, others: list[tuple[int, Unit]]) -> int | None:
-    if len(unit.key) < 8:
+def _container(text: str, candidates: list[tuple[int, str]]) -> int | None:
+    """The candidate whose moved-out (or moved-in) text is mostly this text, if any."""
+    size = len(text)
+    if size < 8:
         return None
-    best, best_score = None, 0.0
-    for idx, other in others:
-        if len(other.key) <= len(unit.key):
+    best, best_kept = None, CONTAINED_SHARE
+    for idx, moved in candidates:
+        if len(moved) < size * CONTAINED_SHARE:
             continue
-        score = fuzz.partial_ratio(unit.key, other.key, score_cutoff=CONTAINED_THRESHOLD)
-        if score > best_score:
-            best, best_score = idx, score
+        common = (len(moved) + size - Indel.distance(text, moved)) / 2
+        # Most of the unit is found in what moved, and what moved is mostly this unit.
+        kept = min(common / size, common / len(moved) + (1 - CONTAINED_SHARE))
+        if kept >= best_kept:
+            best, best_kept = idx, kept
     return best
 
 

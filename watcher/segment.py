@@ -207,6 +207,7 @@ def segment(doc: Document) -> list[Clause]:
     markers = [parse_marker(ln.text) for ln in lines]
     styles = [_style_of(ln, mk) for ln, mk in zip(lines, markers, strict=True)]
     top = _top_style(styles)
+    _drop_table_of_contents(markers, styles, top)
     top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
 
     # Where the policy ends: the date / history lines after the last top-level clause,
@@ -266,6 +267,25 @@ def segment(doc: Document) -> list[Clause]:
     for i, clause in enumerate(result):
         clause.index = i
     return result
+
+
+def _drop_table_of_contents(markers: list[Marker | None], styles: list[str], top: str) -> None:
+    """A numbered list of the section titles before the sections themselves is a table of contents.
+
+    Seen as: section 1's title appears twice with the top style, first in a run of bare
+    titles. The run becomes plain preamble lines, so the real sections are the top level.
+    """
+    firsts = [i for i, (m, s) in enumerate(zip(markers, styles, strict=True))
+              if s == top and m is not None and m.ordinal == 1]
+    if len(firsts) < 2:
+        return
+    a, b = firsts[0], firsts[1]
+    if key(markers[a].rest).rstrip("。.") != key(markers[b].rest).rstrip("。."):
+        return
+    for k in range(a, b):
+        if styles[k] == top:
+            markers[k] = None
+            styles[k] = ""
 
 
 def _continues_top(ordinal: int | None, last: int | None, stack: list[_Entry], style: str, text: str) -> bool:
