@@ -35,6 +35,10 @@ from soupsieve import SelectorSyntaxError
 from watcher.errors import ConfigError, InputError
 from watcher.models import Document, Line
 
+# Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
+# stored snapshots are then re-derived instead of reported as changed.
+VERSION = 1
+
 RULES_PATH = Path(__file__).parent / "rules" / "boilerplate.toml"
 
 KINDS = ("html", "markdown", "text")
@@ -859,13 +863,15 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
     para: list[str] = []
 
     def end_para() -> None:
+        # Emphasis may span the wrapped lines ("**Dept.  \nCompany**"): it goes after the join.
         if para:
             joined = ""
             for piece in para:
                 joined = join_pieces(joined, piece)
             para.clear()
-            if joined:
-                out.append(Line(joined, 0))
+            text = _md_finish(joined)
+            if text:
+                out.append(Line(text, 0))
 
     i = 0
     while i < len(src):
@@ -899,8 +905,9 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
         setext = _SETEXT.match(line)
         if setext and len(para) == 1 and para[0]:
             level = 1 if setext.group(1)[0] == "=" else 2
-            heading = para.pop()
-            out.append(Line(_IAL_TRAILING.sub("", heading), level))
+            heading = _md_finish(para.pop())
+            if heading:
+                out.append(Line(heading, level))
             continue
         if _HR.match(line) or _IAL_LINE.match(line) or _LINK_DEF.match(line):
             end_para()
@@ -911,7 +918,9 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
                 i += 1
             continue
         block = _HTML_BLOCK.match(line)
-        if block and block.group(2).lower() in _MD_HTML_BLOCKS:
+        # "<Summary>" in mixed case is prose that lost its escaping, not a tag.
+        tag_name = block.group(2) if block else ""
+        if block and tag_name.lower() in _MD_HTML_BLOCKS and tag_name in (tag_name.lower(), tag_name.upper()):
             end_para()
             i = _md_html_block(src, i - 1, block.group(2).lower(), out)
             continue
@@ -927,7 +936,7 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
             continue
         if _LIST_LINE.match(stripped):
             end_para()
-        piece = _md_inline(stripped)
+        piece = _md_line(stripped)
         if piece:
             para.append(piece)
     end_para()
@@ -955,7 +964,11 @@ def _md_html_block(src: list[str], start: int, tag: str, out: list[Line]) -> int
     fragment = "\n".join(src[start:end])
     if tag in ("style", "script"):
         return end
-    out.extend(Line(line.text, line.heading) for line in html_fragment_lines(fragment))
+    for line in html_fragment_lines(fragment):
+        # Markdown links and emphasis left inside HTML (converters leave them there) go too.
+        text = _md_inline(line.text)
+        if text:
+            out.append(Line(text, line.heading))
     return end
 
 
@@ -974,36 +987,56 @@ _MD_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])*)\]\((?:[^()]|\([^)]*\))*\)")
 _MD_REF_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\[[^\]]*\]")
 _MD_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+|[^>\s@]+@[^>\s@]+\.[^>\s@]+)>")
 _MD_CODE = re.compile(r"(`+)(.+?)\1")
-_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=[^\s*_])(.+?)(?:(?<=\S)\1|(\s+)\1(?=\w))")
 # `*` may mark emphasis inside a word (and Japanese has no word breaks); `_` may not (snake_case).
-_MD_EM_STAR = re.compile(r"(?<![*\\])\*(?=[^\s*])(.+?)(?<=[^\s*\\])\*(?!\*)")
-_MD_EM_UNDER = re.compile(r"(?<![\w\\])_(?=[^\s_])(.+?)(?<=[^\s_\\])_(?!\w)")
+_MD_EM_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)")
+_MD_EM_UNDER = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
 _MD_BR = re.compile(r"<br\s*/?>", re.I)
 _MD_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# Escaped and code-span characters wait in the private use area while emphasis is stripped.
+_PROTECT_BASE = 0xF0000
+_PROTECTED = re.compile("[\U000F0000-\U000F007F]")
 
 
-def _md_inline(text: str) -> str:
-    """Markdown inline markup to plain text: links keep their text, emphasis marks go."""
-    text = _IAL_TRAILING.sub("", text)
+def _protect(text: str) -> str:
+    return "".join(chr(_PROTECT_BASE + ord(ch)) if ch in "*_\\`[]<>|" else ch for ch in text)
+
+
+def _md_line(text: str) -> str:
+    """One source line's inline markup to text, emphasis marks still in place (see _md_finish)."""
+    text = _IAL_TRAILING.sub("", text.rstrip())
+    if text.endswith("\\"):
+        text = text[:-1]        # a backslash hard break
+    text = _MD_ESCAPE.sub(lambda m: _protect(m.group(1)), text)
+    text = _MD_CODE.sub(lambda m: _protect(m.group(2).strip()), text)
     text = _MD_IMAGE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_REF_LINK.sub(r"\1", text)
-    text = _MD_AUTOLINK.sub(r"\1", text)
-    text = _MD_CODE.sub(lambda m: m.group(2).strip(), text)
+    text = _MD_AUTOLINK.sub(lambda m: _protect(m.group(1)), text)
     if "<" in text:
         parts = [_MD_TAG.sub("", p) for p in _MD_BR.split(text)]
         text = ""
         for p in parts:
             text = join_pieces(text, p.strip())
+    return text.strip()
+
+
+def _md_finish(text: str) -> str:
+    """Strip emphasis from a (joined) piece of Markdown text and restore protected characters."""
     for _ in range(2):      # nested: ***x*** / **_x_**
-        text = _MD_STRONG.sub(r"\2", text)
+        text = _MD_STRONG.sub(lambda m: m.group(2) + (" " if m.group(3) else ""), text)
         text = _MD_EM_STAR.sub(r"\1", text)
         text = _MD_EM_UNDER.sub(r"\1", text)
-    text = _MD_ESCAPE.sub(r"\1", text)
+    text = _PROTECTED.sub(lambda m: chr(ord(m.group(0)) - _PROTECT_BASE), text)
     if "&" in text:
         text = htmllib.unescape(text)
-    return clean(text.rstrip("\\"))
+    return clean(text)
+
+
+def _md_inline(text: str) -> str:
+    """Markdown inline markup of one piece of text (a heading, a cell) to plain text."""
+    return _md_finish(_md_line(text))
 
 
 # --------------------------------------------------------------------------- plain text
