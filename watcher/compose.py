@@ -13,6 +13,7 @@ import tomllib
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -86,6 +87,16 @@ def messages() -> dict:
 def category_texts() -> dict:
     with open(TEMPLATES / "categories.toml", "rb") as fh:
         return tomllib.load(fh)
+
+
+def safe_url(url: str | None) -> str:
+    """Only http(s) links go into a mail (a file:// or javascript: URL is shown nowhere)."""
+    url = (url or "").strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") and not any(c.isspace() for c in url) else ""
+
+
+def _policy(policy: dict) -> dict:
+    return {"name": policy.get("name") or "", "url": safe_url(policy.get("url"))}
 
 
 def language(value: str | None, fallback: str = "ja") -> str:
@@ -402,7 +413,7 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
             sev = change.get("severity") or "none"
             if sev in groups:
                 view = change_view(change, lang)
-                view["ref"] = entry.get("ref") or {}
+                view["ref"] = {"show": "", "diff": "", **(entry.get("ref") or {})}
                 groups[sev].append(view)
         notify = report.get("notify") or {}
         actions += [a for a in notify.get("actions") or [] if a not in actions]
@@ -466,7 +477,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         # HTML templates are escaped; the text parts are plain text and must not be.
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=True),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -489,6 +500,7 @@ def _render(name: str, view: dict) -> tuple[str, str]:
 def user_mail(policy: dict, report: dict, lang: str) -> Mail:
     """The plain-language notice to a user who follows `policy` (dict: name, url)."""
     lang = language(lang)
+    policy = _policy(policy)
     view = user_view(policy, report, lang)
     t = view["t"]
     subject = t["user_subject"].format(policy=header_text(policy.get("name") or "", 40),
@@ -501,6 +513,7 @@ def staff_mail(policy: dict, report: dict, lang: str, ref: dict | None = None) -
     """The immediate staff alert for one recorded change (severity notice or consent)."""
     lang = language(lang)
     t = messages()[lang]
+    policy = _policy(policy)
     block = policy_block(policy, [{"report": report, "ref": ref or {}}], lang)
     view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "alert",
             "title": t["staff_intro"].format(policy=policy.get("name") or "", severity=block["severity_label"]),
@@ -521,7 +534,7 @@ def digest_mail(entries: list[dict], alerts: list[dict], lang: str, day: datetim
     for entry in entries:
         name = entry["policy"].get("name") or ""
         by_policy.setdefault(name, []).append(entry)
-        policies[name] = entry["policy"]
+        policies[name] = _policy(entry["policy"])
     blocks = [policy_block(policies[name], by_policy[name], lang) for name in sorted(by_policy)]
     blocks.sort(key=lambda b: -SEVERITY_RANK.get(b["severity"], 0))
     count = sum(b["count"] for b in blocks)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watcher import compose
+from watcher.compose import safe_url
 from watcher.mail import Mail
 from watcher.outbox import Delivery, Digest, DigestItem, DrainResult, add_delivery, drain
 from watcher.store import AlertRow, ChangeRow, SnapshotRow, Store, pending_alerts, utcnow
@@ -67,12 +67,6 @@ def users_wanted(policy, report: dict) -> bool:
     if mode == "always":
         return (report.get("severity") or "none") in MATERIAL
     return bool((report.get("notify") or {}).get("users"))
-
-
-def safe_url(url: str | None) -> str:
-    """Only http(s) links go into a mail (a file:// or javascript: URL is shown nowhere)."""
-    url = (url or "").strip()
-    return url if urlsplit(url).scheme.lower() in ("http", "https") and not any(c.isspace() for c in url) else ""
 
 
 def policy_view(policy, fallback_name: str = "", fallback_url: str = "") -> dict:
