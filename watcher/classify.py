@@ -1,19 +1,774 @@
-"""Classify clause changes under APPI (TAXONOMY.md): categories, severity, reasons, evidence."""
+"""Classify clause changes under APPI (TAXONOMY.md): categories, severity, reasons, evidence.
+
+The judgement itself is data: watcher/rules/<language>.toml holds the topics, the word
+lists and the rules (see the header of that file). This module only cuts each changed
+clause into units (items / paragraphs added, removed or edited), finds what each unit
+is about, runs the rules on the words that came or went, and sums the findings up.
+"""
 
 from __future__ import annotations
 
-from watcher.models import Clause, ClauseChange
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from watcher.diff import inline_ops
+from watcher.errors import ConfigError
+from watcher.models import SEVERITIES, SEVERITY_RANK, Clause, ClauseChange, max_severity
+from watcher.normalize import key
+from watcher.route import find_revision_clause, parse_promises, weakened_promises
 
 # Verdicts the diff stage sets before we run; they are kept as they are.
-_STRUCTURAL = {"moved", "renumbered", "formatting", "effective_date_changed"}
+STRUCTURAL = {"moved", "renumbered", "formatting", "effective_date_changed"}
+
+_SENTENCE_END = "。\n!?！？"
+_PHRASE_END = "。、\n;；「」()（）"
+_EVIDENCE_MAX = 160
+# An added item this similar (0-100) to an item of the old clause is "the same kind of use".
+_SIMILAR_OLD = 72.0
+# An added unit this similar to a unit anywhere in the old document is text that moved.
+_MOVED_TEXT = 95.0
+
+
+RULES_DIR = Path(__file__).parent / "rules"
+
+# The closed vocabulary of TAXONOMY.md.
+CATEGORIES = (
+    "purpose_added", "purpose_modified", "purpose_removed", "data_added", "data_removed", "sensitive_data_added",
+    "third_party_added", "third_party_removed", "opt_out_added", "joint_use_changed", "foreign_transfer_added",
+    "processor_changed", "tracking_changed", "retention_changed", "rights_changed", "fee_changed", "security_changed",
+    "contact_changed", "controller_changed", "children_changed", "anonymization_changed", "revision_clause_changed",
+    "editorial", "effective_date_changed", "formatting", "moved", "renumbered",
+)
+CHANGE_KINDS = ("added", "removed", "gained", "lost", "clause_added", "clause_removed")
+BUILTINS = ("@item", "@similar_old", "@rename_only")
+PSEUDO_TOPICS = ("preamble", "metadata")
+
+
+# ---------------------------------------------------------------------------
+# The rules file
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Topic:
+    name: str
+    label: str
+    headings: re.Pattern | None
+    not_headings: re.Pattern | None
+    markers: re.Pattern | None
+    overrides: list[str]
+    fallback: dict | None
+
+
+@dataclass
+class Adjust:
+    severity: str
+    reason: str
+    if_new: list[str]
+    if_present: list[str]
+    if_all_evidence: str
+    novel: str
+
+
+@dataclass
+class Rule:
+    id: str
+    topics: frozenset[str] | None       # None: any topic
+    topics_not: frozenset[str]
+    change: frozenset[str]
+    any: list[str]
+    also: list[str]
+    unless: list[str]
+    unit_any: list[str]
+    unit_none: list[str]
+    novel: str
+    category: str
+    severity: str
+    reason: str
+    stop: bool
+    adjusts: list[Adjust]
+
+    def applies_to(self, topics: set[str]) -> bool:
+        if self.topics_not & topics:
+            return False
+        return self.topics is None or bool(self.topics & topics)
+
+
+@dataclass
+class Rules:
+    language: str
+    lexicons: dict[str, re.Pattern]
+    topics: dict[str, Topic]
+    topic_order: list[str]
+    rules: list[Rule]
+    fold_re: re.Pattern | None
+    fold_map: dict[str, str]
+    filler_re: re.Pattern
+    revision: dict[str, re.Pattern]
+
+    def search(self, lexicon: str, text: str):
+        return self.lexicons[lexicon].search(text) if text else None
+
+    def finditer(self, lexicon: str, text: str):
+        return self.lexicons[lexicon].finditer(text) if text else iter(())
+
+    def fullmatch(self, lexicon: str, text: str) -> bool:
+        return bool(self.lexicons[lexicon].fullmatch(text))
+
+    def fold(self, text: str) -> str:
+        """Spelling variants to one spelling (頂く/いただく, 収集/取得), for deciding what really changed."""
+        text = text.lower()
+        if self.fold_re is None:
+            return text
+        return self.fold_re.sub(lambda m: self.fold_map[m.group(0)], text)
+
+    def heading_topics(self, heading: str) -> set[str]:
+        if not heading:
+            return set()
+        found = set()
+        for topic in self.topics.values():
+            if topic.headings and topic.headings.search(heading):
+                if not (topic.not_headings and topic.not_headings.search(heading)):
+                    found.add(topic.name)
+        return found
+
+    def marker_topics(self, text: str) -> set[str]:
+        return {t.name for t in self.topics.values() if t.markers and t.markers.search(text)}
+
+
+def _alternation(where: str, terms: list[str], patterns: list[str]) -> re.Pattern:
+    parts = [re.escape(key(t)) for t in sorted(terms, key=len, reverse=True) if t]
+    parts += [f"(?:{p})" for p in patterns]
+    if not parts:
+        raise ConfigError(f"{where}: no terms or patterns")
+    try:
+        return re.compile("|".join(parts), re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"{where}: bad regular expression: {exc}") from exc
+
+
+def _regex_list(where: str, patterns: list[str]) -> re.Pattern | None:
+    return _alternation(where, [], patterns) if patterns else None
+
+
+@lru_cache(maxsize=8)
+def load_rules(language: str = "ja") -> Rules:
+    """The rules for a language (rules/<language>.toml; Japanese when there is no file for it)."""
+    path = RULES_DIR / f"{language}.toml"
+    if not path.exists():
+        path = RULES_DIR / "ja.toml"
+    return parse_rules(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_rules(text: str, where: str = "rules") -> Rules:
+    """Read and check a rules file; any mistake raises ConfigError naming the entry."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+    lexicons = {name: _alternation(f"{where}: lexicon.{name}", lex.get("terms", []), lex.get("patterns", []))
+                for name, lex in data.get("lexicon", {}).items()}
+    topics: dict[str, Topic] = {}
+    for name, t in data.get("topic", {}).items():
+        fallback = t.get("fallback")
+        if fallback is not None:
+            _check_verdict(f"{where}: topic.{name}.fallback", fallback.get("category"), fallback.get("severity"))
+        topics[name] = Topic(
+            name=name, label=t.get("label", name),
+            headings=_regex_list(f"{where}: topic.{name}.headings", t.get("headings", [])),
+            not_headings=_regex_list(f"{where}: topic.{name}.not_headings", t.get("not_headings", [])),
+            markers=_regex_list(f"{where}: topic.{name}.markers", t.get("markers", [])),
+            overrides=list(t.get("overrides", [])), fallback=fallback,
+        )
+    known_topics = set(topics) | set(PSEUDO_TOPICS)
+    for t in topics.values():
+        for other in t.overrides:
+            if other not in known_topics:
+                raise ConfigError(f"{where}: topic.{t.name}.overrides: unknown topic {other!r}")
+
+    def lex_names(rule_where: str, names: list[str], builtins: bool = False) -> list[str]:
+        for name in names:
+            if name in lexicons or (builtins and name in BUILTINS):
+                continue
+            raise ConfigError(f"{rule_where}: unknown lexicon {name!r}")
+        return list(names)
+
+    rules: list[Rule] = []
+    for n, r in enumerate(data.get("rule", [])):
+        rid = r.get("id", f"#{n + 1}")
+        rw = f"{where}: rule {rid}"
+        _check_verdict(rw, r.get("category"), r.get("severity"))
+        for kind in r.get("change", []):
+            if kind not in CHANGE_KINDS:
+                raise ConfigError(f"{rw}: unknown change kind {kind!r} (one of {', '.join(CHANGE_KINDS)})")
+        raw_topics = r.get("topics", ["*"])
+        for t in list(raw_topics) + list(r.get("topics_not", [])):
+            if t != "*" and t not in known_topics:
+                raise ConfigError(f"{rw}: unknown topic {t!r}")
+        novel = r.get("novel", "unit")
+        if novel not in ("unit", "clause", "document"):
+            raise ConfigError(f"{rw}: novel must be unit, clause or document")
+        adjusts = []
+        for a in r.get("adjust", []):
+            _check_verdict(f"{rw}: adjust", r.get("category"), a.get("severity"))
+            evidence_lex = a.get("if_all_evidence", "")
+            if evidence_lex:
+                lex_names(rw, [evidence_lex])
+            adjusts.append(Adjust(
+                severity=a["severity"], reason=a.get("reason", ""),
+                if_new=lex_names(rw, a.get("if_new", [])),
+                if_present=lex_names(rw, a.get("if_present", []), builtins=True),
+                if_all_evidence=evidence_lex, novel=a.get("novel", ""),
+            ))
+        rules.append(Rule(
+            id=rid,
+            topics=None if "*" in raw_topics else frozenset(raw_topics),
+            topics_not=frozenset(r.get("topics_not", [])),
+            change=frozenset(r.get("change", [])),
+            any=lex_names(rw, r.get("any", [])),
+            also=lex_names(rw, r.get("also", [])),
+            unless=lex_names(rw, r.get("unless", [])),
+            unit_any=lex_names(rw, r.get("unit_any", []), builtins=True),
+            unit_none=lex_names(rw, r.get("unit_none", []), builtins=True),
+            novel=novel, category=r["category"], severity=r["severity"], reason=r.get("reason", ""),
+            stop=bool(r.get("stop", False)), adjusts=adjusts,
+        ))
+    wording = data.get("wording", {})
+    fold_map: dict[str, str] = {}
+    for group in wording.get("equivalents", []):
+        canonical = unicodedata.normalize("NFKC", group[0]).lower()
+        for variant in group:
+            fold_map[unicodedata.normalize("NFKC", variant).lower()] = canonical
+    fold_re = re.compile("|".join(re.escape(v) for v in sorted(fold_map, key=len, reverse=True))) if fold_map else None
+    filler = sorted(wording.get("filler", []), key=len, reverse=True)
+    filler_re = re.compile("|".join(re.escape(f) for f in filler) + r"|\s+") if filler else re.compile(r"\s+")
+    revision = {name: _alternation(f"{where}: revision.{name}", [], pats)
+                for name, pats in data.get("revision", {}).items() if pats}
+    return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
+                 rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, revision=revision)
+
+
+def _check_verdict(where: str, category, severity) -> None:
+    if category not in CATEGORIES:
+        raise ConfigError(f"{where}: unknown category {category!r} (see TAXONOMY.md)")
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}: unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+
+
+# ---------------------------------------------------------------------------
+# Classification
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Unit:
+    """One changed item / paragraph of a clause, as comparison keys."""
+
+    kind: str            # added | removed | edited | clause_added | clause_removed
+    old: str
+    new: str
+    heading: str = ""    # the heading of the item's parent inside the clause
+    is_item: bool = False
+    gained: list[str] = field(default_factory=list)   # inserted pieces (edited units)
+    lost: list[str] = field(default_factory=list)     # deleted pieces (edited units)
+
+
+@dataclass
+class Finding:
+    category: str
+    severity: str
+    reason: str
+    evidence: list[str]
+
+
+@dataclass
+class _Context:
+    """What the rules may look at besides the unit: the clauses and documents around it."""
+
+    rules: Rules
+    old_clause_text: str
+    new_clause_text: str
+    old_doc_text: str
+    new_doc_text: str
+    old_items: list[str]
+    old_keys: set[str]
+    new_keys: set[str]
+    old_topic_text: str = ""
+    new_topic_text: str = ""
+    cache: dict = field(default_factory=dict)
 
 
 def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses: list[Clause], language: str) -> None:
     """Fills change.categories / severity / reasons / evidence in place."""
+    rules = load_rules(language)
+    old_doc = _doc_text(old_clauses)
+    new_doc = _doc_text(new_clauses)
+    old_keys = {key_lines(n.own_text()) for c in old_clauses for n in c.walk()}
+    new_keys = {key_lines(n.own_text()) for c in new_clauses for n in c.walk()}
+    old_topics = [(clause_topics(c, rules), c) for c in old_clauses]
+    new_topics = [(clause_topics(c, rules), c) for c in new_clauses]
+    rc_old = find_revision_clause(old_clauses, language)
+    rc_new = find_revision_clause(new_clauses, language)
     for change in changes:
-        if change.categories and set(change.categories) <= _STRUCTURAL:
+        if change.categories and set(change.categories) <= STRUCTURAL:
             continue
-        if not change.categories:
-            change.categories = ["editorial"]
-            change.severity = "minor"
-            change.reasons = ["substantive rewording that fits no other category"]
+        _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new)
+
+
+def key_lines(text: str) -> str:
+    """Comparison key line by line: key() drops line breaks between Japanese characters, sentences need them."""
+    return "\n".join(k for k in (key(line) for line in text.splitlines()) if k)
+
+
+def _doc_text(clauses: list[Clause]) -> str:
+    return "\n".join(key_lines(n.own_text()) for c in clauses for n in c.walk())
+
+
+def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new) -> None:
+    topics = set()
+    for clause in (change.old, change.new):
+        if clause is not None:
+            topics |= clause_topics(clause, rules)
+    ctx = _Context(
+        rules=rules,
+        old_clause_text=_clause_text(change.old),
+        new_clause_text=_clause_text(change.new),
+        old_doc_text=old_doc,
+        new_doc_text=new_doc,
+        old_items=[key_lines(n.own_text()) for n in change.old.walk()] if change.old else [],
+        old_keys=old_keys,
+        new_keys=new_keys,
+    )
+    # A whole new (or deleted) clause is compared with the other version's clauses on the same topics.
+    if change.old is None:
+        ctx.old_clause_text = key_lines("\n".join(c.full_text() for t, c in old_topics if t & topics))
+    if change.new is None:
+        ctx.new_clause_text = key_lines("\n".join(c.full_text() for t, c in new_topics if t & topics))
+
+    findings: list[Finding] = []
+    reworded = False
+    units = build_units(change, rules)
+    if change.type == "modified" and not units:
+        change.categories = ["moved"]
+        change.severity = "none"
+        change.reasons = ["the same items in another order inside the clause"]
+        return
+    findings.extend(_revision_findings(change, rc_old, rc_new, rules))
+    for unit in units:
+        if _moved_text(unit, ctx):
+            continue
+        if unit.kind == "edited" and not (_meaningful(unit.gained, rules) or _meaningful(unit.lost, rules)):
+            reworded = True
+            continue
+        unit_topics = _unit_topics(unit, topics, change, rules)
+        found = run_rules(unit, unit_topics, ctx)
+        if not found:
+            found = _fallback(unit, unit_topics, rules)
+        findings.extend(found)
+    _summarise(change, findings, reworded, units)
+
+
+def _clause_text(clause: Clause | None) -> str:
+    return key_lines(clause.full_text()) if clause is not None else ""
+
+
+# ---------------------------------------------------------------------------
+# Units
+# ---------------------------------------------------------------------------
+
+def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:
+    """The items / paragraphs that changed in a clause change."""
+    if change.type == "added" and change.new is not None:
+        return list(_tree_units(change.new, "clause_added"))
+    if change.type == "removed" and change.old is not None:
+        return list(_tree_units(change.old, "clause_removed"))
+    root_texts = {c.own_text() for c in (change.old, change.new) if c is not None}
+    units = []
+    for item in change.items:
+        is_root = (item.text in root_texts) or (item.old_text in root_texts)
+        is_item = not is_root and bool(item.number or item.old_number)
+        old, new = key_lines(item.old_text or ""), key_lines(item.text or "")
+        if item.op == "added":
+            units.append(Unit("added", "", new, key(item.title), is_item))
+        elif item.op == "removed":
+            units.append(Unit("removed", old, "", key(item.title), is_item))
+        else:
+            unit = Unit("edited", old, new, key(item.title), is_item)
+            unit.gained, unit.lost = _edit_pieces(rules.fold(old), rules.fold(new))
+            units.append(unit)
+    return units
+
+
+def _tree_units(clause: Clause, kind: str):
+    def visit(node: Clause, heading: str, is_root: bool):
+        text = key_lines(node.own_text())
+        if text:
+            unit = Unit(kind, text if kind == "clause_removed" else "", text if kind == "clause_added" else "",
+                        heading, is_item=not is_root and bool(node.number))
+            yield unit
+        for child in node.children:
+            yield from visit(child, "" if is_root else key(node.title), False)
+
+    yield from visit(clause, "", True)
+
+
+def _edit_pieces(old: str, new: str) -> tuple[list[str], list[str]]:
+    gained, lost = [], []
+    for op, a, b in inline_ops(old, new):
+        if op == "equal":
+            continue
+        if b:
+            gained.append(b)
+        if a:
+            lost.append(a)
+    return gained, lost
+
+
+def _meaningful(pieces: list[str], rules: Rules) -> bool:
+    """Whether inserted / deleted pieces carry words, not just particles, punctuation or spelling variants."""
+    for piece in pieces:
+        rest = rules.fold(piece)
+        rest = rules.filler_re.sub("", rest) if rules.filler_re else rest
+        if rest.strip():
+            return True
+    return False
+
+
+def _moved_text(unit: Unit, ctx: _Context) -> bool:
+    """An added unit whose text was already in the old document (or a removed one still in the new) moved."""
+    if unit.kind in ("added", "clause_added"):
+        return unit.new in ctx.old_keys and len(unit.new) > 8
+    if unit.kind in ("removed", "clause_removed"):
+        return unit.old in ctx.new_keys and len(unit.old) > 8
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Topics
+# ---------------------------------------------------------------------------
+
+def clause_topics(clause: Clause, rules: Rules) -> set[str]:
+    """What a top-level clause is about, from its title (or its first sentence when untitled)."""
+    if clause.kind == "preamble":
+        return {"preamble"}
+    if clause.kind == "metadata":
+        return {"metadata"}
+    topics = rules.heading_topics(key(clause.title))
+    if not topics:
+        first = key(clause.body[0]) if clause.body else ""
+        first = first.split("。")[0][:80]
+        topics = rules.heading_topics(first)
+    return topics
+
+
+def _unit_topics(unit: Unit, clause_topics_: set[str], change: ClauseChange, rules: Rules) -> set[str]:
+    topics = set(clause_topics_)
+    if unit.heading and "preamble" not in topics:
+        topics |= rules.heading_topics(unit.heading)
+    text = unit.new or unit.old
+    topics |= rules.marker_topics(unit.old + "\n" + unit.new)
+    for name in list(topics):
+        topic = rules.topics.get(name)
+        if topic is not None:
+            topics -= set(topic.overrides) - {name}
+    # A clause about both collected data and purposes: an item is one or the other.
+    if {"purposes", "data_collected"} <= topics:
+        if rules.search("collection_shape", text):
+            topics.discard("purposes")
+        elif rules.search("purpose_shape", text):
+            topics.discard("data_collected")
+    return topics
+
+
+# ---------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------
+
+_SIDES = {
+    "added": ("new", "added"), "clause_added": ("new", "clause_added"), "gained": ("new", "gained"),
+    "removed": ("old", "removed"), "clause_removed": ("old", "clause_removed"), "lost": ("old", "lost"),
+}
+
+
+def _change_kinds(unit: Unit, rules: Rules) -> list[str]:
+    if unit.kind == "edited":
+        return [kind for kind, pieces in (("gained", unit.gained), ("lost", unit.lost)) if _meaningful(pieces, rules)]
+    return [unit.kind]
+
+
+def run_rules(unit: Unit, topics: set[str], ctx: _Context) -> list[Finding]:
+    found: list[Finding] = []
+    rules = ctx.rules
+    for kind in _change_kinds(unit, rules):
+        for rule in rules.rules:
+            if kind not in rule.change or not rule.applies_to(topics):
+                continue
+            finding = _apply(rule, unit, kind, ctx)
+            if finding is None:
+                continue
+            found.append(finding)
+            if rule.stop:
+                break
+    return found
+
+
+def _apply(rule: Rule, unit: Unit, kind: str, ctx: _Context) -> Finding | None:
+    rules = ctx.rules
+    side = unit.new if _SIDES[kind][0] == "new" else unit.old
+    if rule.unit_any and not any(_unit_has(name, unit, side, kind, ctx) for name in rule.unit_any):
+        return None
+    if rule.unit_none and any(_unit_has(name, unit, side, kind, ctx) for name in rule.unit_none):
+        return None
+    if rule.any:
+        terms = _new_terms(rule.any, unit, kind, rule.novel, ctx, also=rule.also, unless=rule.unless)
+        if not terms:
+            return None
+        evidence = _dedupe(phrase for _, phrase in terms)
+        matched = [m for m, _ in terms]
+    else:
+        pieces = (unit.gained if kind == "gained" else unit.lost) if kind in ("gained", "lost") else [side]
+        evidence = _dedupe(_clip(p) for p in pieces if rules.filler_re.sub("", rules.fold(p)).strip())
+        matched = []
+    severity, reason = rule.severity, rule.reason
+    for adjust in rule.adjusts:
+        outcome = _adjust(adjust, rule, unit, kind, side, matched, ctx)
+        if outcome is not None:
+            severity = adjust.severity
+            reason = f"{rule.reason} {adjust.reason}{outcome}".strip()
+            break
+    return Finding(rule.category, severity, reason, evidence)
+
+
+def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[str], ctx: _Context) -> str | None:
+    """None when the adjustment does not apply, else a note for the reason (possibly '')."""
+    rules = ctx.rules
+    note = ""
+    if adjust.if_new:
+        terms = _new_terms(adjust.if_new, unit, kind, adjust.novel or rule.novel, ctx, unless=["negation"])
+        if not terms:
+            return None
+        note += " [" + ", ".join(_dedupe(m for m, _ in terms)[:6]) + "]"
+    for name in adjust.if_present:
+        hit = _unit_has(name, unit, side, kind, ctx)
+        if not hit:
+            return None
+        if isinstance(hit, str):
+            note += f" [{hit}]"
+    if adjust.if_all_evidence:
+        if not matched or not all(rules.fullmatch(adjust.if_all_evidence, m) for m in matched):
+            return None
+    return note
+
+
+def _unit_has(name: str, unit: Unit, side: str, kind: str, ctx: _Context):
+    """A unit-level condition: a lexicon anywhere in the unit, or a built-in '@' test."""
+    if name == "@item":
+        return unit.is_item
+    if name == "@similar_old":
+        return _similar_old(side, ctx)
+    if name == "@rename_only":
+        return kind == "gained" and _rename_only(unit, ctx)
+    return bool(ctx.rules.search(name, side))
+
+
+def _similar_old(text: str, ctx: _Context) -> str | bool:
+    """The old item this text closely resembles ('the same kind of use'), if any."""
+    best, best_score = "", 0.0
+    core = _strip_purpose_tail(text)
+    for old in ctx.old_items:
+        if not old or len(old) > 4 * max(len(text), 1):
+            continue
+        score = fuzz.ratio(core, _strip_purpose_tail(old))
+        if score > best_score:
+            best, best_score = old, score
+    return _clip(best, 60) if best_score >= _SIMILAR_OLD else False
+
+
+def _strip_purpose_tail(text: str) -> str:
+    return text.rstrip("。.").removesuffix("のため").removesuffix("ため")
+
+
+def _rename_only(unit: Unit, ctx: _Context) -> bool:
+    """Only company names were swapped, one for one; no new kind of party or data item."""
+    rules = ctx.rules
+    new_names = _gained_matches("company_names", unit.new, unit.old, rules)
+    old_names = _gained_matches("company_names", unit.old, unit.new, rules)
+    if not old_names or len(new_names) > len(old_names):
+        return False
+    return not (_gained_matches("joint_parties", unit.new, unit.old, rules)
+                or _gained_matches("data_terms", unit.new, unit.old, rules))
+
+
+def _gained_matches(lexicon: str, side: str, other: str, rules: Rules) -> list[str]:
+    found = [m.group(0) for m in rules.finditer(lexicon, side)]
+    before = Counter(rules.fold(m.group(0)) for m in rules.finditer(lexicon, other))
+    now = Counter(rules.fold(m) for m in found)
+    return [m for m in found if now[rules.fold(m)] > before[rules.fold(m)]]
+
+
+def _new_terms(lexicons: list[str], unit: Unit, kind: str, novel: str, ctx: _Context,
+               also: list[str] | None = None, unless: list[str] | None = None) -> list[tuple[str, str]]:
+    """(matched words, evidence phrase) for words of these lexicons that came (or went) with this change."""
+    rules = ctx.rules
+    new_side = _SIDES[kind][0] == "new"
+    side = unit.new if new_side else unit.old
+    other = (unit.old if new_side else unit.new) if kind in ("gained", "lost") else ""
+    if novel == "clause":
+        reference = ctx.old_clause_text if new_side else ctx.new_clause_text
+    elif novel == "document":
+        reference = ctx.old_doc_text if new_side else ctx.new_doc_text
+    else:
+        reference = ""
+    folded_reference = rules.fold(reference) if reference else ""
+    other_counts = Counter(rules.fold(m.group(0)) for name in lexicons for m in rules.finditer(name, other)) if other else Counter()
+    matches = [m for name in lexicons for m in rules.finditer(name, side)]
+    side_counts = Counter(rules.fold(m.group(0)) for m in matches)
+    out = []
+    for m in matches:
+        word = rules.fold(m.group(0))
+        if other and side_counts[word] <= other_counts[word]:
+            continue
+        if folded_reference and word in folded_reference:
+            continue
+        sentence = _sentence(side, m.start(), m.end())
+        if also and not any(rules.search(name, sentence) for name in also):
+            continue
+        if unless and any(_unless_hits(name, sentence, m, rules) for name in unless):
+            continue
+        out.append((m.group(0), _phrase(side, m.start(), m.end())))
+    return out
+
+
+def _unless_hits(name: str, sentence: str, match, rules: Rules) -> bool:
+    """An `unless` lexicon blocks a match when it occurs in the match's sentence (outside the match itself)."""
+    for hit in rules.finditer(name, sentence):
+        if hit.group(0) != match.group(0) or name == "negation":
+            return True
+    return False
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    left = max((text.rfind(ch, 0, start) for ch in _SENTENCE_END), default=-1)
+    rights = [i for i in (text.find(ch, end) for ch in _SENTENCE_END) if i != -1]
+    return text[left + 1:(min(rights) if rights else len(text))]
+
+
+def _phrase(text: str, start: int, end: int) -> str:
+    """The words around a match, cut at punctuation, for evidence."""
+    left = max((text.rfind(ch, 0, start) for ch in _PHRASE_END), default=-1)
+    rights = [i for i in (text.find(ch, end) for ch in _PHRASE_END) if i != -1]
+    right = min(rights) if rights else len(text)
+    left = max(left + 1, start - 50)
+    right = min(right, end + 50)
+    return text[left:right].strip()
+
+
+def _clip(text: str, limit: int = _EVIDENCE_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dedupe(items) -> list[str]:
+    seen, out = set(), []
+    for item in items:
+        if item and item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _fallback(unit: Unit, topics: set[str], rules: Rules) -> list[Finding]:
+    evidence = _dedupe(_clip(p) for p in (unit.gained or unit.lost or [unit.new or unit.old]))
+    for name in rules.topic_order:
+        if name in topics and rules.topics[name].fallback:
+            fb = rules.topics[name].fallback
+            return [Finding(fb["category"], fb["severity"], fb["reason"], evidence)]
+    return [Finding("editorial", "minor", "substantive rewording that fits no other category", evidence)]
+
+
+# ---------------------------------------------------------------------------
+# Revision clause
+# ---------------------------------------------------------------------------
+
+def _within(node: Clause | None, clause: Clause | None) -> Clause | None:
+    if node is None or clause is None:
+        return None
+    return node if any(n is node for n in clause.walk()) else None
+
+
+def _revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Clause | None, rules: Rules) -> list[Finding]:
+    """A change to the revision clause: are the promises to notify users / ask consent weaker?"""
+    old_node = _within(rc_old, change.old)
+    new_node = _within(rc_new, change.new)
+    if old_node is None and new_node is None:
+        return []
+    lang = rules.language
+    before = parse_promises(old_node.full_text(), lang) if old_node else None
+    after = parse_promises(new_node.full_text(), lang) if new_node else None
+    if before is not None and after is None:
+        if before.notify_users != "none" or before.consent_when_required:
+            return [Finding("revision_clause_changed", "notice",
+                            "the revision clause that promised to announce changes / ask consent was removed",
+                            [_clip(key(old_node.full_text()))])]
+        return [Finding("revision_clause_changed", "minor", "the revision clause was removed",
+                        [_clip(key(old_node.full_text()))])]
+    if before is None:
+        return [Finding("revision_clause_changed", "minor",
+                        "a revision clause was added; its promises apply from the next change on",
+                        [_clip(key(new_node.full_text()))])]
+    weaker = weakened_promises(before, after)
+    if weaker:
+        return [Finding("revision_clause_changed", "notice",
+                        "the revision clause now promises less to users: " + "; ".join(weaker)
+                        + " (the new promise applies from the next change on)", weaker)]
+    if before != after:
+        return [Finding("revision_clause_changed", "minor",
+                        "the revision clause's promises changed without being weakened; they apply from the next change on",
+                        [])]
+    return []
+
+
+# ---------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------
+
+def _summarise(change: ClauseChange, findings: list[Finding], reworded: bool, units: list[Unit]) -> None:
+    substantive = [f for f in findings if f.category != "editorial" or f.severity != "minor"]
+    if not findings:
+        if reworded:
+            findings = [Finding("editorial", "minor",
+                                "wording only (synonyms, spelling variants, particles); the meaning is unchanged", [])]
+        else:
+            # Every unit was text that moved between clauses.
+            change.categories = ["moved"]
+            change.severity = "none"
+            change.reasons = ["the text moved to / from another clause"]
+            return
+    elif substantive:
+        findings = substantive
+    by_category: dict[str, Finding] = {}
+    reasons: list[str] = []
+    evidence: list[str] = []
+    for f in findings:
+        current = by_category.get(f.category)
+        if current is None or SEVERITY_RANK[f.severity] > SEVERITY_RANK[current.severity]:
+            by_category[f.category] = f
+    ordered = sorted(by_category.values(), key=lambda f: -SEVERITY_RANK[f.severity])
+    for f in findings:
+        if f.reason not in reasons and (f is by_category[f.category] or f.severity == by_category[f.category].severity):
+            reasons.append(f.reason)
+        for e in f.evidence:
+            if e not in evidence:
+                evidence.append(e)
+    categories = [f.category for f in ordered]
+    if change.type == "modified" and change.old and change.new and key(change.old.number) != key(change.new.number):
+        categories.append("renumbered")
+    change.categories = categories
+    change.severity = max_severity(f.severity for f in ordered)
+    change.reasons = reasons
+    change.evidence = evidence[:12]

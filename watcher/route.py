@@ -1,18 +1,206 @@
-"""Read the old version's revision clause and decide who is told about a change."""
+"""Read the old version's revision clause and decide who is told about a change.
+
+The revision clause (本ポリシーの変更 / 改定 / Changes to this policy) of the OLD version
+is the promise in force when the change was made (TAXONOMY.md §Routing). Its wording
+is read with the regexes of the [revision] table in watcher/rules/<language>.toml.
+"""
 
 from __future__ import annotations
 
-from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Notify, Promises, RevisionClause
+import re
+
+from watcher.models import (
+    SEVERITY_RANK,
+    Clause,
+    ClauseChange,
+    Notify,
+    Promises,
+    RevisionClause,
+    max_severity,
+)
+from watcher.normalize import key
+
+_NOTIFY_RANK = {"none": 0, "material": 1, "all": 2}
+_PERSONAL = ("email", "app")
+_CHANNELS = ("website", "service", "email", "app", "unspecified")
+_SENTENCES = re.compile(r"(?<=[。！？!?])|\n|(?<=[.;])\s+(?=[A-Z0-9(\"'])")
+_UNIT_DAYS = {"日": 1, "週間": 7, "か月": 30, "ヶ月": 30, "カ月": 30, "箇月": 30,
+              "day": 1, "days": 1, "business day": 1, "business days": 1, "week": 7, "weeks": 7,
+              "month": 30, "months": 30}
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30,
+                 "forty-five": 45, "sixty": 60, "ninety": 90}
+
+
+def _rules(language: str):
+    # Imported here: classify imports this module for the revision-clause comparison.
+    from watcher.classify import load_rules
+
+    return load_rules(language)
+
+
+def _rx(rules, name: str) -> re.Pattern | None:
+    return rules.revision.get(name)
+
+
+def _hit(rules, name: str, text: str):
+    pattern = _rx(rules, name)
+    return pattern.search(text) if pattern is not None and text else None
+
+
+def is_revision_title(title: str, language: str = "ja") -> bool:
+    rules = _rules(language)
+    folded = key(title)
+    return bool(_hit(rules, "titles", folded)) and not _hit(rules, "not_titles", folded)
 
 
 def find_revision_clause(clauses: list[Clause], language: str = "ja") -> Clause | None:
+    """The clause (or nested section) that says how the policy itself is changed, if any."""
+    rules = _rules(language)
+    # 1. A titled clause: 本ポリシーの変更, 改定, プライバシーポリシーの変更・更新通知及び苦情について...
+    for depth_first in (True, False):
+        for clause in clauses:
+            if clause.kind != "clause":
+                continue
+            nodes = [clause] if depth_first else list(clause.walk())[1:]
+            for node in nodes:
+                if node.title and is_revision_title(node.title, language):
+                    return node
+    # 2. An untitled one: the clause whose text says the policy may be changed.
+    for clause in sorted(clauses, key=lambda c: c.kind != "clause"):
+        for node in clause.walk():
+            text = key(node.own_text())
+            if _hit(rules, "body", text) and not _hit(rules, "not_titles", key(node.title)):
+                return node
     return None
 
 
+def _sentences(text: str) -> list[str]:
+    lines = (key(line) for line in text.splitlines())
+    return [s.strip() for line in lines for s in _SENTENCES.split(line) if s and s.strip()]
+
+
 def parse_promises(text: str, language: str = "ja") -> Promises:
-    return Promises()
+    """What a revision clause promises: notice (all / material / none), consent, channels, lead time."""
+    rules = _rules(language)
+    sentences = _sentences(text)
+    no_notice = material = announce = consent = deemed = False
+    channel_text: list[str] = []
+    for sentence in sentences:
+        stripped = sentence
+        not_consent = _rx(rules, "not_consent")
+        if not_consent is not None:
+            stripped = not_consent.sub(" ", sentence)
+        if _hit(rules, "deemed_consent", sentence):
+            deemed = True
+        if _hit(rules, "consent", stripped):
+            consent = True
+        says_no_notice = bool(_hit(rules, "no_notice", sentence))
+        no_notice = no_notice or says_no_notice
+        says_announce = bool(_hit(rules, "announce", sentence))
+        if _hit(rules, "material", sentence) and says_announce:
+            material = True
+        if says_announce:
+            announce = True
+            channel_text.append(sentence)
+    if material:
+        notify = "material"
+    elif no_notice:
+        notify = "none"
+    elif announce:
+        notify = "all"
+    else:
+        notify = "none"
+    channels = [ch for ch in _CHANNELS if ch != "unspecified" and any(_hit(rules, ch, s) for s in channel_text)]
+    if any(_hit(rules, "unspecified", s) for s in channel_text) or not channels:
+        channels.append("unspecified")
+    return Promises(notify_users=notify, consent_when_required=consent, channels=channels,
+                    lead_time_days=_lead_time(rules, "\n".join(sentences)), deemed_consent=deemed)
+
+
+def _lead_time(rules, text: str) -> int | None:
+    pattern = _rx(rules, "lead_time")
+    if pattern is None:
+        return None
+    for m in pattern.finditer(text):
+        groups = [g for g in m.groups() if g]
+        if len(groups) < 2:
+            continue
+        number, unit = groups[0].lower(), groups[1].lower()
+        value = int(number) if number.isdigit() else _WORD_NUMBERS.get(number)
+        if value is None:
+            continue
+        return value * _UNIT_DAYS.get(unit, 1)
+    return None
+
+
+def weakened_promises(before: Promises, after: Promises) -> list[str]:
+    """How the new revision clause promises users less than the old one (empty when it does not)."""
+    weaker = []
+    if _NOTIFY_RANK[after.notify_users] < _NOTIFY_RANK[before.notify_users]:
+        weaker.append(f"notify_users {before.notify_users} → {after.notify_users}")
+    if before.consent_when_required and not after.consent_when_required:
+        weaker.append("no longer promises to obtain consent where the law requires it")
+    if before.notify_users != "none" and after.notify_users != "none":
+        lost = [ch for ch in _PERSONAL if ch in before.channels and ch not in after.channels]
+        if lost and not any(ch in after.channels for ch in _PERSONAL):
+            weaker.append(f"personal notice by {'/'.join(lost)} dropped")
+    if before.lead_time_days and (after.lead_time_days is None or after.lead_time_days < before.lead_time_days):
+        weaker.append(f"advance notice {before.lead_time_days} days → {after.lead_time_days or 'none'}")
+    if after.deemed_consent and not before.deemed_consent:
+        weaker.append("continued use now counts as consent (deemed consent)")
+    return weaker
 
 
 def route(changes: list[ClauseChange], old_clauses: list[Clause], language: str) -> tuple[RevisionClause | None, Notify]:
-    staff = any(SEVERITY_RANK[c.severity] >= SEVERITY_RANK["minor"] for c in changes)
-    return None, Notify(users=False, staff=staff)
+    """Who is told: users per the old revision clause's promises, staff for every change of minor or more."""
+    severity = max_severity(c.severity for c in changes)
+    material = severity in ("notice", "consent")
+    staff = SEVERITY_RANK[severity] >= SEVERITY_RANK["minor"]
+    categories = {cat for c in changes if c.severity != "none" for cat in c.categories}
+    node = find_revision_clause(old_clauses, language)
+    revision = None
+    users = False
+    notes: list[str] = []
+    if node is not None:
+        promises = parse_promises(node.full_text(), language)
+        revision = RevisionClause(number=node.number, title=node.title, promises=promises, text=node.full_text())
+        personal = set(promises.channels) - {"website", "service"}
+        users = material and (
+            (severity == "consent" and promises.consent_when_required)
+            or (promises.notify_users in ("material", "all") and bool(personal))
+        )
+        if material and not users:
+            notes.append("users are not emailed: the revision clause promises no personal notice for this change "
+                         f"(notify_users={promises.notify_users}, channels={'/'.join(promises.channels)})")
+    elif staff:
+        notes.append("the old version has no revision clause: users are not emailed, and the policy does not say "
+                     "how changes are announced")
+
+    actions: list[str] = []
+    if severity == "consent":
+        actions += ["obtain_consent", "legal_review"]
+        if node is None or not revision.promises.consent_when_required:
+            notes.append("consent is required, but the revision clause does not say how consent is obtained: "
+                         "obtain it (checkbox / button) before the new handling starts (APPI GL 2-16)")
+        if revision is not None and revision.promises.deemed_consent:
+            notes.append("the revision clause's deemed consent (continued use counts as consent) is not consent "
+                         "under APPI (GL 2-16)")
+    if material:
+        actions.append("notify_users")
+    if staff:
+        actions.append("publish")
+    if "opt_out_added" in categories:
+        actions.append("file_with_ppc")
+        notes.append("opt-out provision: file the items with the PPC and publish them before providing "
+                     "(APPI Art. 27(2)(3), 規則14条)")
+    review = {"purpose_added", "purpose_modified", "joint_use_changed", "foreign_transfer_added",
+              "sensitive_data_added", "controller_changed"}
+    if material and categories & review and "legal_review" not in actions:
+        actions.append("legal_review")
+    if "foreign_transfer_added" in categories and severity != "consent":
+        notes.append("provision abroad without consent: give the information on the recipient's measures on "
+                     "request (APPI Art. 28(3))")
+    if "revision_clause_changed" in categories:
+        notes.append("the revision clause itself changed: its new promise applies from the next change on")
+    return revision, Notify(users=users, staff=staff, actions=actions, notes=notes)
