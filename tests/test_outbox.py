@@ -350,3 +350,46 @@ def test_outage_then_once_on_postgresql(tmp_path, pg_url):
     finally:
         server.stop()
         store.close()
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def test_watch_outbox_lists_and_retries(tmp_path, capsys):
+    from watcher.cli import main
+
+    server = SmtpServer()
+    settings = settings_for(tmp_path, smtp_port=server.port, policies=policy_block())
+    store = open_store(settings)
+    record_change(store, settings, "enmono", report())
+    config = str(tmp_path / "config.toml")
+    assert main(["outbox", "--retry", "--config", config]) == 1          # server down: still unsent
+    out = capsys.readouterr().out
+    assert "0 sent, 2 deferred" in out and "cannot connect" in out and "pending" in out and USER in out
+    assert "【同意が必要】enmono" in out
+    server.start()
+    try:
+        assert main(["outbox", "--retry", "--config", config]) == 0      # sent now, without waiting
+        out = capsys.readouterr().out
+        assert "2 sent" in out and "total: 2 sent" in out
+        assert len(server.received) == 2
+    finally:
+        server.stop()
+
+
+def test_watch_digest_dry_run_then_send(tmp_path, smtp, capsys):
+    from watcher.cli import main
+
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block())
+    store = open_store(settings)
+    record_change(store, settings, "enmono", minor_report())
+    config = str(tmp_path / "config.toml")
+    assert main(["digest", "--config", config]) == 0
+    assert f"{STAFF}: [policy-watcher]" in capsys.readouterr().out
+    assert main(["digest", "--dry-run", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "第11条 お問い合わせ" in out and "[+privacy+]" in out and smtp.received == []
+    assert main(["digest", "--send", "--config", config]) == 0
+    assert "1 sent" in capsys.readouterr().out and len(smtp.sink.to(STAFF)) == 1
+    assert main(["digest", "--send", "--config", config]) == 0
+    assert "nothing to send" in capsys.readouterr().out and len(smtp.received) == 1

@@ -50,8 +50,41 @@ def _write(text: str, path: str | None) -> None:
         sys.stdout.flush()
 
 
+# --- digest / outbox (watcher.notify, watcher.outbox) ------------------------------------
+def add_digest(sub) -> None:
+    p = sub.add_parser("digest", help="the pending daily staff digest: list it, print it (--dry-run) or send it")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--send", action="store_true", help="queue the digest mails in the outbox and send them now")
+    mode.add_argument("--dry-run", action="store_true", help="print the digest mails in full; change nothing")
+    p.set_defaults(func=cmd_digest)
+
+
+def cmd_digest(args) -> int:
+    from watcher.config import load_settings
+    from watcher.notify import digest_command
+
+    _write(digest_command(load_settings(args.config), send=args.send, dry_run=args.dry_run), None)
+    return 0
+
+
+def add_outbox(sub) -> None:
+    p = sub.add_parser("outbox", help="list queued and sent mails (state, recipient, subject, attempts, error)")
+    p.add_argument("--retry", action="store_true", help="send every unsent mail now (exit 1 if some still fail)")
+    p.add_argument("--limit", type=int, default=50, help="show the last N mails (default 50)")
+    p.set_defaults(func=cmd_outbox)
+
+
+def cmd_outbox(args) -> int:
+    from watcher.config import load_settings
+    from watcher.outbox import outbox_command
+
+    text, status = outbox_command(load_settings(args.config), retry=args.retry, limit=args.limit)
+    _write(text, None)
+    return status
+
+
 # --- registration ---------------------------------------------------------------------
-COMMANDS = [add_diff]
+COMMANDS = [add_diff, add_digest, add_outbox]
 
 
 class _Subcommands:

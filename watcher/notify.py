@@ -228,3 +228,36 @@ def send_daily_digest(settings, store: Store | None = None, *, now: datetime | N
     finally:
         if own:
             store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (watch digest, watch outbox)
+
+
+def digest_command(settings, *, send: bool = False, dry_run: bool = False) -> str:
+    """`watch digest`: list the pending digest mails; --dry-run prints them in full; --send
+    queues them in the outbox and sends them (what the daemon does at notify.digest_time)."""
+    store = Store(settings.store)
+    try:
+        if send:
+            run = send_daily_digest(settings, store)
+            if not run.mails:
+                return "no pending digest: nothing to send\n"
+            lines = [f"queued {len(run.mails)} digest mail(s): {run.drained}"]
+            lines += [f"  {m.recipient}: {m.mail.subject}" for m in run.mails]
+            return "\n".join(lines) + "\n"
+        with store.Session() as s:
+            run = build_digests(s, settings, record=False)
+        if not run.mails:
+            return "no pending digest (no minor changes or alerts since the last one)\n"
+        out = []
+        for m in run.mails:
+            if dry_run:
+                out.append(f"To: {m.recipient}\nSubject: {m.mail.subject}\n\n{m.mail.text}\n{'-' * 72}")
+            else:
+                out.append(f"{m.recipient}: {m.mail.subject} ({m.items} change(s), {m.alerts} alert(s))")
+        if not dry_run:
+            out.append("(watch digest --dry-run prints them, --send sends them)")
+        return "\n".join(out) + "\n"
+    finally:
+        store.close()

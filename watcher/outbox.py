@@ -318,3 +318,37 @@ def list_deliveries(session: Session, states: tuple[str, ...] | None = None, lim
 def counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
     return {state: n for state, n in rows}
+
+
+def format_deliveries(rows: list[Delivery]) -> str:
+    """`watch outbox`: one line per delivery (state, attempts, recipient, subject, last error)."""
+    if not rows:
+        return "outbox is empty\n"
+    lines = [f"{'id':>6}  {'state':<8} {'tries':>5}  {'queued (UTC)':<16}  {'recipient':<28}  subject"]
+    for r in rows:
+        when = r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else ""
+        line = f"{r.id:>6}  {r.state:<8} {r.attempts:>5}  {when:<16}  {r.recipient[:28]:<28}  {r.subject}"
+        if r.state != "sent" and r.last_error:
+            due = f", next try {r.next_attempt_at:%Y-%m-%d %H:%M}" if r.state == "pending" else ""
+            line += f"\n{'':>8}error: {r.last_error[:160]}{due}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def outbox_command(settings, *, retry: bool = False, limit: int = 50) -> tuple[str, int]:
+    """`watch outbox [--retry]`: the deliveries, newest last; --retry sends every unsent one now.
+    Exit status 1 when mails are still unsent after --retry."""
+    store = Store(settings.store)
+    try:
+        head = ""
+        status = 0
+        if retry:
+            result = drain(settings, store, retry=True)
+            head = f"retry: {result}\n"
+            status = 1 if (result.deferred or result.failed) else 0
+        with store.Session() as s:
+            rows = list_deliveries(s, limit=limit)
+            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts(s).items()))
+        return head + format_deliveries(rows) + (f"total: {summary}\n" if summary else ""), status
+    finally:
+        store.close()
