@@ -83,8 +83,62 @@ def cmd_outbox(args) -> int:
     return status
 
 
+# --- check / history / show / daemon (watcher.commands) ----------------------------------
+def add_check(sub) -> None:
+    p = sub.add_parser("check", help="fetch policies now, store new versions, record changes, queue notifications")
+    p.add_argument("names", nargs="*", metavar="NAME", help="policies to check (default: all in the config)")
+    p.add_argument("--json", action="store_true", help='print [{"name","status","severity","error"}, ...]')
+    p.add_argument("--no-notify", action="store_true", help="record changes but queue no mail")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args) -> int:
+    from watcher.commands import check_command
+
+    return check_command(args.config, args.names, as_json=args.json, notify=not args.no_notify)
+
+
+def add_history(sub) -> None:
+    p = sub.add_parser("history", help="stored versions, changes and recent checks of one policy")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_history)
+
+
+def cmd_history(args) -> int:
+    from watcher.commands import history_command
+
+    return history_command(args.config, args.name, as_json=args.json)
+
+
+def add_show(sub) -> None:
+    p = sub.add_parser("show", help="the extracted text (or clause outline) of a stored version")
+    p.add_argument("spec", metavar="NAME[@REF]", help="REF: latest (default), -1, a version number, 2026-05-01")
+    p.add_argument("--outline", action="store_true", help="print the clause tree instead of the text")
+    p.set_defaults(func=cmd_show)
+
+
+def cmd_show(args) -> int:
+    from watcher.commands import show_command
+
+    return show_command(args.config, args.spec, outline=args.outline)
+
+
+def add_daemon(sub) -> None:
+    p = sub.add_parser("daemon", help="run the scheduler: check every policy on its schedule, send digests")
+    p.add_argument("--no-notify", action="store_true", help="record changes but queue and send no mail")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(func=cmd_daemon)
+
+
+def cmd_daemon(args) -> int:
+    from watcher.commands import daemon_command
+
+    return daemon_command(args.config, notify=not args.no_notify, log_level=args.log_level)
+
+
 # --- registration ---------------------------------------------------------------------
-COMMANDS = [add_diff, add_digest, add_outbox]
+COMMANDS = [add_diff, add_check, add_history, add_show, add_daemon, add_digest, add_outbox]
 
 
 class _Subcommands:

@@ -501,11 +501,57 @@ def parse_schedule(text: str) -> Schedule:
         from apscheduler.triggers.cron import CronTrigger
 
         try:
-            CronTrigger.from_crontab(s, timezone="UTC")
+            CronTrigger(**cron_fields(s), timezone="UTC")
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(text) from e
         return Schedule(text=s, kind="cron", cron=s)
     raise ValueError(text)
+
+
+_CRON_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def cron_fields(expr: str) -> dict[str, str]:
+    """A 5-field crontab as APScheduler 3 CronTrigger arguments.
+
+    Not CronTrigger.from_crontab: APScheduler numbers weekdays from Monday = 0, crontab from
+    Sunday = 0 (7 is Sunday too), so "0 9 * * 1" would run on Tuesdays. The weekday field is
+    rewritten as day names, which both read the same way.
+    """
+    minute, hour, day, month, dow = expr.split()
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _cron_weekdays(dow)}
+
+
+def _cron_weekdays(field_text: str) -> str:
+    if field_text in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field_text.lower().split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(field_text)
+        if body in ("*", ""):
+            lo, hi = 0, 6
+        elif "-" in body:
+            lo_text, hi_text = body.split("-", 1)
+            lo, hi = _cron_day(lo_text), _cron_day(hi_text, upper=True)
+        else:
+            lo = hi = _cron_day(body)
+            if step_text:
+                hi = 6
+        if lo > hi:
+            raise ValueError(field_text)
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in sorted(days))
+
+
+def _cron_day(token: str, upper: bool = False) -> int:
+    if token in _CRON_DAYS:
+        return _CRON_DAYS.index(token)
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token) if upper or int(token) != 7 else 0
+    raise ValueError(token)
 
 
 def read_users_file(path: Path, default_language: str) -> list[User]:

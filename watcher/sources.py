@@ -1,10 +1,86 @@
-"""Resolve an operand of `watch diff` (a file path, for now) into a Document."""
+"""Resolve an operand of `watch diff` into a Document.
+
+An operand is, in this order:
+- a URL (http://, https://, file://): fetched now, with the select/remove of a configured
+  policy whose URL it is;
+- an existing file (.html/.htm/.txt/.md);
+- a stored snapshot `NAME@REF` (REF: latest, -1, -N, a version number, 2026-05-01,
+  2026-05-01T12:00) or a bare policy NAME (its latest snapshot): needs the config file for the
+  store's location. A snapshot stored by older extraction code is re-derived from its raw body,
+  so a diff never shows a difference that only the code made.
+Without a config file, files and URLs still work.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from pathlib import Path
+
 from watcher import extract
+from watcher.config import Settings, default_settings, load_settings
+from watcher.errors import ConfigError, InputError
+from watcher.fetch import fetch_once, is_url
 from watcher.models import Document
+
+_REF = re.compile(r"^(latest|head|[+-]?\d+|\d{4}-\d{2}-\d{2}([T ][0-9:.]+([+-]\d{2}:?\d{2}|Z)?)?)$", re.I)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def split_ref(spec: str) -> tuple[str, str] | None:
+    """`name@ref` -> (name, ref) when it reads as a snapshot reference, else None."""
+    name, sep, ref = spec.rpartition("@")
+    if sep and _NAME.match(name) and _REF.match(ref):
+        return name, ref.lower() if ref.lower() in ("latest", "head") else ref
+    return None
 
 
 def load(spec: str, config_path: str | None = None) -> Document:
-    return extract.load_file(spec)
+    if is_url(spec):
+        return load_url(spec, config_path)
+    path = Path(spec)
+    if path.exists():
+        return extract.load_file(path)
+    named = split_ref(spec)
+    if named is None and _NAME.match(spec) and not Path(spec).suffix:
+        settings = _settings(config_path, required=False)
+        if settings is not None and settings.has_policy(spec):
+            named = (spec, "latest")
+    if named is not None:
+        return load_snapshot(named[0], named[1], config_path, label=spec)
+    return extract.load_file(path)    # raises the "no such file" InputError
+
+
+def _settings(config_path: str | None, *, required: bool) -> Settings | None:
+    given = config_path or "config.toml"
+    if not Path(given).is_file():
+        if required:
+            raise ConfigError(f"{given}: config file not found (needed to find the snapshot store; use --config)")
+        return None
+    return load_settings(given)
+
+
+def load_url(url: str, config_path: str | None = None) -> Document:
+    settings = _settings(config_path, required=False) or default_settings()
+    policy = next((p for p in settings.policies if p.url == url), None)
+    result = fetch_once(url, settings.fetch)
+    if result.body is None or not result.body.strip():
+        raise InputError(f"{url}: empty body (HTTP {result.status})")
+    return extract.extract(result.body, source=url, content_type=result.content_type or None,
+                           select=policy.select if policy else None, remove=policy.remove if policy else ())
+
+
+def load_snapshot(name: str, ref: str, config_path: str | None = None, *, label: str | None = None) -> Document:
+    from watcher.check import current_document
+    from watcher.store import Store
+
+    settings = _settings(config_path, required=True)
+    policy = next((p for p in settings.policies if p.name == name), None)
+    store = Store(settings.store)
+    try:
+        with store.Session() as session:
+            row = store.resolve_ref(session, name, ref)
+            doc, _ = current_document(store, session, row, policy, source=label or f"{name}@{ref}")
+    finally:
+        store.close()
+    return dataclasses.replace(doc, source=label or f"{name}@{ref}")
