@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Bump when the keys change: stored snapshots are then re-derived, never reported as changes.
 VERSION = 1
@@ -36,8 +37,9 @@ _ASCII_STOP_JA = re.compile(rf"(?<=[{_WIDE}])\.(?!\d)")
 _JA_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
+@lru_cache(maxsize=200_000)
 def key(text: str) -> str:
-    """The comparison key of a piece of text."""
+    """The comparison key of a piece of text (cached: segment, diff and classify key the same lines)."""
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", text.translate(_PUNCT)).translate(_PUNCT)
