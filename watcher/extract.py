@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import charset_normalizer
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
@@ -144,6 +145,7 @@ _ESC_JIS = re.compile(rb"\x1b\$[@B]|\x1b\(J|\x1b\$\(D")
 # C1 controls, replacement characters.
 _MOJIBAKE = re.compile(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\x80-\x9f\ufffd]")
 
 
@@ -230,7 +232,7 @@ def _japanese(data: bytes) -> str | None:
         text = _strict(data, name)
         if text is not None and _plausible(text, name, data):
             kana = len(_KANA.findall(text))
-            if kana >= 3 and kana * 10 >= sum(1 for ch in text if ord(ch) > 127):
+            if kana >= 3 and kana * 10 >= len(text) - len(_NON_ASCII.sub("", text)):
                 return name
     return None
 
@@ -248,7 +250,7 @@ def _plausible(text: str, codec: str, data: bytes) -> bool:
         return True
     if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
         return False
-    non_ascii = sum(1 for ch in text if ord(ch) > 127) if not text.isascii() else 0
+    non_ascii = len(text) - len(_NON_ASCII.sub("", text)) if not text.isascii() else 0
     if not non_ascii:
         return True
     odd = len(_MOJIBAKE.findall(text))
@@ -343,7 +345,7 @@ class _Rules:
     chrome_tags: frozenset[str]
     drop_roles: frozenset[str]
     noise_names: re.Pattern[str]
-    content_selectors: tuple[_SimpleSelector, ...]
+    content_index: _SelectorIndex
     min_share: float
     debris: re.Pattern[str]
 
@@ -358,7 +360,7 @@ def rules() -> _Rules:
         chrome_tags=frozenset(raw["tags"]["chrome"]),
         drop_roles=frozenset(raw["roles"]["drop"]),
         noise_names=re.compile("|".join(f"(?:{p})" for p in raw["names"]["noise"]), re.I),
-        content_selectors=tuple(_SimpleSelector.parse(sel) for sel in raw["content"]["selectors"]),
+        content_index=_SelectorIndex([_SimpleSelector.parse(sel) for sel in raw["content"]["selectors"]]),
         min_share=float(raw["content"]["min_share"]),
         debris=re.compile("|".join(f"(?:{p})" for p in raw["lines"]["drop"]), re.I),
     )
@@ -425,17 +427,23 @@ _LIST_STYLE = re.compile(r"list-style(?:-type)?\s*:\s*([a-z-]+)", re.I)
 _CONTENT_ROOTS = ("main", "article")
 
 
+# Comments and elements whose content is never policy text, removed from the source before
+# parsing (a large share of a modern page, and of the parse time). Matched left to right as
+# an HTML tokenizer would: a "<!--" inside a script is script, a "<script>" in a comment is comment.
+_RAW_NOISE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style|noscript|template|svg|math|iframe|textarea)\b[^>]*>.*?(?:</\1\s*>|\Z)",
+    re.I | re.S)
+
+
 def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = (),
                source: str = "<input>") -> tuple[list[Line], str]:
     """The policy lines and the title of an HTML page."""
-    soup = BeautifulSoup(text, "lxml")
+    soup = BeautifulSoup(_RAW_NOISE.sub(" ", text), "lxml")
     title = clean(soup.title.get_text()) if soup.title else ""
     r = rules()
-    for tag in soup.find_all(r.drop_tags):
-        tag.decompose()
     for sel in remove:
         for tag in _select(soup, sel, source, "remove"):
-            tag.decompose()
+            tag.extract()
     body = soup.body or soup
     if select:
         roots = _outermost(_select(soup, select, source, "select"))
@@ -445,8 +453,9 @@ def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = 
         for root in roots:
             _strip_noise(root, total, r)
     else:
-        _strip_noise(body, _text_len(body), r)
-        roots = [_main_content(body, r)]
+        candidates: list[Tag] = []
+        _strip_noise(body, _text_len(body), r, candidates)
+        roots = [_main_content(body, candidates, r)]
     builder = _LineBuilder()
     for root in roots:
         builder.block(root)
@@ -457,6 +466,9 @@ def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = 
 
 
 def _select(soup: BeautifulSoup, selector: str, source: str, what: str) -> list[Tag]:
+    simple = _simple_selectors(selector)
+    if simple:      # one quick walk; soupsieve costs tens of ms on a large page
+        return [t for t in soup.descendants if type(t) is Tag and any(sel.matches(t) for sel in simple)]
     try:
         return soup.select(selector)
     except (SelectorSyntaxError, ValueError, NotImplementedError) as err:
@@ -474,15 +486,20 @@ def _text_len(tag: Tag) -> int:
     return sum(map(len, tag.get_text().split()))      # get_text() skips comments and doctypes
 
 
-def _strip_noise(root: Tag, total: int, r: _Rules) -> None:
-    """Drop site chrome, hidden elements and boilerplate below `root` (never `root` itself)."""
+def _strip_noise(root: Tag, total: int, r: _Rules, candidates: list[Tag] | None = None) -> None:
+    """Drop site chrome, hidden elements and boilerplate below `root` (never `root` itself).
+
+    With `candidates`, also collect the main-content candidates that survive (same walk).
+    """
     keep_at = max(1, int(total * r.keep_share))
     stack = [c for c in root.children if isinstance(c, Tag)]
     while stack:
         tag = stack.pop()
-        if _is_noise(tag, r) and not _holds_content(tag, keep_at):
-            tag.decompose()
+        if tag.name in r.drop_tags or (_is_noise(tag, r) and not _holds_content(tag, keep_at)):
+            tag.extract()
             continue
+        if candidates is not None and r.content_index.matches(tag):
+            candidates.append(tag)
         stack.extend(c for c in tag.children if isinstance(c, Tag))
 
 
@@ -493,6 +510,8 @@ def _is_noise(tag: Tag, r: _Rules) -> bool:
         if name in ("header", "footer") and tag.find_parent(_CONTENT_ROOTS):
             return False      # the article's own header (its title) / footer
         return True
+    if not attrs:
+        return False
     if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
         return True
     style = attrs.get("style")
@@ -507,7 +526,12 @@ def _is_noise(tag: Tag, r: _Rules) -> bool:
     ident = attrs.get("id")
     if ident:
         names = [*names, ident]
-    return any(r.noise_names.search(n) for n in names)
+    return any(_noise_name(n) for n in names)
+
+
+@lru_cache(maxsize=8192)
+def _noise_name(name: str) -> bool:
+    return rules().noise_names.search(name) is not None
 
 
 def _holds_content(tag: Tag, keep_at: int) -> bool:
@@ -517,20 +541,68 @@ def _holds_content(tag: Tag, keep_at: int) -> bool:
     return _text_len(tag) >= keep_at
 
 
-def _main_content(body: Tag, r: _Rules) -> Tag:
+def _main_content(body: Tag, candidates: list[Tag], r: _Rules) -> Tag:
     """The candidate container holding the most text, or the body if none holds enough."""
     total = _text_len(body)
-    if not total:
-        return body
     best, best_len = None, 0
-    for tag in body.find_all(True):       # one pass: soupsieve would walk the tree once per selector
-        if any(sel.matches(tag) for sel in r.content_selectors):
-            n = _text_len(tag)
-            if n > best_len:       # ties keep the earlier, outer candidate
-                best, best_len = tag, n
+    for tag in candidates:      # in document order: ties keep the earlier, outer candidate
+        n = _text_len(tag)
+        if n > best_len:
+            best, best_len = tag, n
     if best is not None and best_len >= total * r.min_share:
         return best
     return body
+
+
+def _classes(tag: Tag) -> list[str]:
+    names = tag.get("class") or []
+    return names.split() if isinstance(names, str) else names
+
+
+@lru_cache(maxsize=256)
+def _simple_selectors(selector: str) -> tuple[_SimpleSelector, ...]:
+    """`#a, .b, main` as simple selectors, or () when any part needs the full CSS engine."""
+    parts = []
+    for part in selector.split(","):
+        m = _SimpleSelector.SYNTAX.match(part.strip())
+        if not m or not any(m.groups()):
+            return ()
+        parts.append(_SimpleSelector.parse(part))
+    return tuple(parts)
+
+
+class _SelectorIndex:
+    """Simple selectors indexed by tag name, id, class and attribute, to test a tag quickly."""
+
+    def __init__(self, selectors: Sequence[_SimpleSelector]) -> None:
+        self.by_tag: dict[str, list[_SimpleSelector]] = {}
+        self.by_id: dict[str, list[_SimpleSelector]] = {}
+        self.by_class: dict[str, list[_SimpleSelector]] = {}
+        self.by_attr: dict[str, list[_SimpleSelector]] = {}
+        for sel in selectors:
+            if sel.ident:
+                self.by_id.setdefault(sel.ident, []).append(sel)
+            elif sel.cls:
+                self.by_class.setdefault(sel.cls, []).append(sel)
+            elif sel.attr:
+                self.by_attr.setdefault(sel.attr[0], []).append(sel)
+            else:
+                self.by_tag.setdefault(sel.tag or "", []).append(sel)
+
+    def matches(self, tag: Tag) -> bool:
+        found = self.by_tag.get(tag.name, [])
+        attrs = tag.attrs
+        if attrs:
+            ident = attrs.get("id")
+            if ident in self.by_id:
+                found = found + self.by_id[ident]
+            for cls in attrs.get("class") or ():
+                if cls in self.by_class:
+                    found = found + self.by_class[cls]
+            for attr in self.by_attr:
+                if attr in attrs:
+                    found = found + self.by_attr[attr]
+        return any(sel.matches(tag) for sel in found)
 
 
 @dataclass(frozen=True)
@@ -542,12 +614,12 @@ class _SimpleSelector:
     cls: str | None
     attr: tuple[str, str] | None
 
-    _SYNTAX = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)?(?:#([\w-]+))?(?:\.([\w-]+))?"
+    SYNTAX: ClassVar[re.Pattern[str]] = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)?(?:#([\w-]+))?(?:\.([\w-]+))?"
                          r"(?:\[([\w-]+)=[\"']?([^\"'\]]+)[\"']?\])?$")
 
     @classmethod
     def parse(cls, text: str) -> _SimpleSelector:
-        m = cls._SYNTAX.match(text.strip())
+        m = cls.SYNTAX.match(text.strip())
         if not m or not any(m.groups()):
             raise ConfigError(f"{RULES_PATH.name}: content selector {text!r} is not a simple tag/#id/.class/[attr=value]")
         tag, ident, klass, attr, value = m.groups()
@@ -558,7 +630,7 @@ class _SimpleSelector:
             return False
         if self.ident and tag.get("id") != self.ident:
             return False
-        if self.cls and self.cls not in (tag.get("class") or ()):
+        if self.cls and self.cls not in _classes(tag):
             return False
         if self.attr and str(tag.get(self.attr[0], "")).lower() != self.attr[1].lower():
             return False
@@ -600,78 +672,118 @@ class _LineBuilder:
         if text:
             self.lines.append(Line(text, self.heading))
 
-    # -- walking
-    def block(self, tag: Tag) -> None:
-        self.flush()
-        self.children(tag)
+    # -- walking (with an explicit stack: real pages nest deeper than Python recursion allows)
+    def block(self, root: Tag) -> None:
+        """Walk `root` as a block: its content becomes lines."""
+        stack: list[object] = [self.flush, root]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Tag):
+                after = self.enter(item)
+                if after is not None:
+                    stack.append(after)
+                    stack.extend(reversed(item.contents))
+            elif type(item) in (NavigableString, CData):
+                self.segments[-1].append(str(item))
+            elif callable(item):
+                item()
         self.flush()
 
-    def children(self, tag: Tag) -> None:
-        for child in tag.children:
-            if isinstance(child, Tag):
-                self.element(child)
-            elif type(child) in (NavigableString, CData):
-                self.segments[-1].append(str(child))
-
-    def element(self, tag: Tag) -> None:
+    def enter(self, tag: Tag):
+        """Start an element; return what to do after its children, or None to skip them."""
         name = tag.name
         if name == "br":
             self.segments.append([])
-        elif name in _HEADINGS:
+            return None
+        if name in _HEADINGS:
             self.flush()
             outer, self.heading = self.heading, _HEADINGS[name]
-            self.children(tag)
-            self.flush()
-            self.heading = outer
-        elif name in ("pre", "listing", "xmp", "plaintext"):
+
+            def leave_heading() -> None:
+                self.flush()
+                self.heading = outer
+            return leave_heading
+        if name in ("pre", "listing", "xmp", "plaintext"):
             self.flush()
             for raw in tag.get_text().splitlines():
                 self.emit(raw)
-        elif name in _LIST_TAGS:
+            return None
+        if name in _LIST_TAGS:
+            self.flush()
             self.lists.append(_ListState.of(tag))
-            self.block(tag)
-            self.lists.pop()
-        elif name == "li":
+
+            def leave_list() -> None:
+                self.flush()
+                self.lists.pop()
+            return leave_list
+        if name == "li":
             self.flush()
             state = self.lists[-1] if self.lists else _ListState("disc", 1, 1)
             self.marker = state.next_marker(tag)
-            self.children(tag)
-            self.flush()
-            self.marker = None
-        elif name == "table":
-            self.table(tag)
-        elif name in ("hr", "img", "area", "wbr"):
-            if name == "hr":
-                self.flush()
-        elif name in _BLOCK_TAGS:
-            self.block(tag)
-        else:
-            self.children(tag)
 
-    def table(self, table: Tag) -> None:
-        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+            def leave_item() -> None:
+                self.flush()
+                self.marker = None
+            return leave_item
+        if name == "table" and self.data_table(tag):
+            return None
+        if name == "hr":
+            self.flush()
+            return None
+        if name in ("img", "area", "wbr"):
+            return None
+        if name in _BLOCK_TAGS:
+            self.flush()
+            return self.flush
+        return _NOTHING
+
+    def data_table(self, table: Tag) -> bool:
+        """Emit a data table as one line per row; False for a layout table (walked as blocks)."""
+        rows = _rows(table)
         layout = (
             str(table.get("role", "")).lower() in ("presentation", "none")
-            or table.find("table") is not None
-            or table.find(list(_HEADINGS)) is not None
+            or not rows
             or all(len(_cells(tr)) <= 1 for tr in rows)
+            or any(type(d) is Tag and d.name in _LAYOUT_SIGNS for d in table.descendants)
         )
         if layout:
-            self.block(table)
-            return
+            return False
         self.flush()
-        caption = table.find("caption")
-        if caption is not None and caption.find_parent("table") is table:
-            self.emit(caption.get_text(" "))
+        for child in table.children:
+            if type(child) is Tag and child.name == "caption":
+                self.emit(child.get_text(" "))
         for tr in rows:
             cells = [_cell_text(td) for td in _cells(tr)]
             text = " | ".join(c for c in cells if c)
             if text:
                 self.lines.append(Line(text, 0))
+        return True
+
+
+# A table holding another table or headings lays out a page; it is not a table of data.
+_LAYOUT_SIGNS = frozenset(("table", *_HEADINGS))
+
+
+def _rows(table: Tag) -> list[Tag]:
+    rows = []
+    for child in table.children:
+        if type(child) is Tag:
+            if child.name == "tr":
+                rows.append(child)
+            elif child.name in ("thead", "tbody", "tfoot"):
+                rows.extend(c for c in child.children if type(c) is Tag and c.name == "tr")
+    return rows
+
+
+def _nothing() -> None:
+    pass
+
+
+_NOTHING = _nothing
 
 
 def _cells(tr: Tag) -> list[Tag]:
-    return [c for c in tr.find_all(("td", "th")) if c.find_parent("tr") is tr]
+    return [c for c in tr.children if type(c) is Tag and c.name in ("td", "th")]
 
 
 def _cell_text(cell: Tag) -> str:
