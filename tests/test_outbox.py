@@ -98,6 +98,7 @@ def test_formatting_only_changes_queue_nothing(tmp_path):
     assert ids == []
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(DigestItem)) == 0
+    assert change_state(store, change_id) == "notified"     # nothing left pending for it
 
 
 def test_users_file_recipients_get_their_own_language(tmp_path, smtp):

@@ -426,17 +426,7 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
             missing = True
         if entry.get("ref"):
             refs.append(entry["ref"])
-    prom = (promises or {}).get("promises") or {}
-    promise_text = ""
-    if promises:
-        channels = ", ".join(t["channel"].get(c, c) for c in prom.get("channels") or [])
-        promise_text = (f"{_label(promises)}: {t['notify_users'].get(prom.get('notify_users'), prom.get('notify_users'))}"
-                        f"; consent_when_required={str(bool(prom.get('consent_when_required'))).lower()}"
-                        f"; {channels}")
-        if prom.get("lead_time_days"):
-            promise_text += f"; lead_time_days={prom['lead_time_days']}"
-        if prom.get("deemed_consent"):
-            promise_text += "; deemed_consent=true"
+    promise_text = _promise_text(promises, t) if promises else ""
     top = next((s for s in SEVERITY_ORDER if groups[s]), "none")
     return {
         "name": policy.get("name") or "",
@@ -453,6 +443,21 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
         "revision_missing": missing and not promises,
         "users_notified": t["yes"] if users else t["no"],
     }
+
+
+def _promise_text(clause: dict, t: dict) -> str:
+    """The old revision clause's promises in one line for staff."""
+    prom = clause.get("promises") or {}
+    channels = ", ".join(t["channel"].get(c, c) for c in prom.get("channels") or [])
+    parts = [t["promise_notify"].format(value=t["notify_users"].get(prom.get("notify_users"), prom.get("notify_users"))),
+             t["promise_consent"].format(value=t["yes"] if prom.get("consent_when_required") else t["no"]),
+             t["promise_channels"].format(value=channels or "-")]
+    if prom.get("lead_time_days"):
+        parts.append(t["promise_lead"].format(days=prom["lead_time_days"]))
+    if prom.get("deemed_consent"):
+        parts.append(t["promise_deemed"])
+    label = _label(clause)
+    return (f"{label}: " if label else "") + " / ".join(parts)
 
 
 def alert_views(alerts) -> list[dict]:

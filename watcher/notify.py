@@ -92,6 +92,7 @@ def snapshot_ref(session: Session, name: str, change_row) -> dict:
 def queue_change(session: Session, settings, policy, change_row, report: dict) -> list[Delivery]:
     severity = report.get("severity") or "none"
     if severity == "none":
+        _nothing_to_send(change_row)
         return []
     now = utcnow()
     view = policy_view(policy)
@@ -117,7 +118,16 @@ def queue_change(session: Session, settings, policy, change_row, report: dict) -
     elif staff:
         session.add(DigestItem(change_id=change_row.id, policy=view["name"], created_at=now,
                                recipients=[[r.email, r.language] for r in staff]))
+        return deliveries
+    if not deliveries:
+        _nothing_to_send(change_row)
     return deliveries
+
+
+def _nothing_to_send(change_row) -> None:
+    # Nobody is to be told (formatting only, or no recipients configured): nothing stays pending.
+    if getattr(change_row, "state", None) == "pending":
+        change_row.state = "notified"
 
 
 # ---------------------------------------------------------------------------------------------
