@@ -434,6 +434,31 @@ def test_hidden_and_boilerplate_elements_are_dropped():
     assert texts(extract(page)) == ["本文一", "個人", "本文二"]
 
 
+def test_article_header_is_content_and_site_header_is_not():
+    page = """<html><body><header class="site-header"><p>サイト名</p></header>
+      <main><article><header class="entry-header"><h1>プライバシーポリシー</h1><p>最終更新日 2024年4月1日</p></header>
+      <p>当社は個人情報を適切に取り扱います。</p><footer class="entry-footer">カテゴリー: 規約</footer></article></main>
+      <footer><p>会社情報</p></footer></body></html>"""
+    assert extract(page).lines == [Line("プライバシーポリシー", 1), Line("最終更新日 2024年4月1日", 0),
+                                   Line("当社は個人情報を適切に取り扱います。", 0)]
+
+
+def test_scripts_comments_and_raw_text_elements_never_eat_content():
+    page = """<html><head><style>p::before { content: "<p>" }</style></head><body><main>
+      <script>var s = "<!--"; if (a < b) { document.write("<p>書き込み</p>"); }</script>
+      <p>本文一</p>
+      <!-- <script> コメントの中 </script> <p>コメントアウトされた段落</p> -->
+      <p>本文二</p><textarea>入力欄の既定値</textarea><script-widget>独自要素の文</script-widget>
+      <svg viewBox="0 0 1 1"><text>図の文字</text></svg><noscript><p>無効時の文</p></noscript>
+      <p>本文三</p></main></body></html>"""
+    assert texts(extract(page)) == ["本文一", "本文二", "独自要素の文", "本文三"]
+
+
+def test_deeply_nested_page():
+    page = "<html><body>" + "<div>" * 3000 + "<p>深い場所の本文です。</p>" + "</div>" * 3000 + "</body></html>"
+    assert texts(extract(page)) == ["深い場所の本文です。"]
+
+
 def test_select_and_remove():
     page = """<html><body><main><p>ヘッダーの文</p>
       <div id="policy"><h2>個人情報保護方針</h2><p>当社は適切に管理します。</p>

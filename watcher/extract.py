@@ -431,7 +431,7 @@ _CONTENT_ROOTS = ("main", "article")
 # parsing (a large share of a modern page, and of the parse time). Matched left to right as
 # an HTML tokenizer would: a "<!--" inside a script is script, a "<script>" in a comment is comment.
 _RAW_NOISE = re.compile(
-    r"<!--.*?(?:-->|\Z)|<(script|style|noscript|template|svg|math|iframe|textarea)\b[^>]*>.*?(?:</\1\s*>|\Z)",
+    r"<!--.*?(?:-->|\Z)|<(script|style|noscript|template|svg|math|iframe|textarea)(?=[\s/>])[^>]*>.*?(?:</\1\s*>|\Z)",
     re.I | re.S)
 
 
@@ -506,9 +506,8 @@ def _strip_noise(root: Tag, total: int, r: _Rules, candidates: list[Tag] | None 
 def _is_noise(tag: Tag, r: _Rules) -> bool:
     name = tag.name
     attrs = tag.attrs
-    if name in r.chrome_tags:
-        if name in ("header", "footer") and tag.find_parent(_CONTENT_ROOTS):
-            return False      # the article's own header (its title) / footer
+    # An article's own header (its title) and footer are content, unless their attributes say otherwise.
+    if name in r.chrome_tags and not (name in ("header", "footer") and tag.find_parent(_CONTENT_ROOTS)):
         return True
     if not attrs:
         return False
