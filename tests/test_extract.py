@@ -653,6 +653,7 @@ def test_undecodable_bytes():
     "<html><head><title>t</title><script>var a = '本文ではない';</script></head><body></body></html>",
     "<html><body><nav><a href='/'>ホーム</a></nav><footer>© 2024 Example</footer></body></html>",
     "<html><body><p>top of page</p><p hidden>隠れた文</p></body></html>",
+    "<html><body><nav><ul><li><a href='/'>ホーム</a></li><li><a href='/privacy'>個人情報保護方針</a></li></ul></nav></body></html>",
 ])
 def test_page_with_no_policy_text(page: str):
     with pytest.raises(InputError, match=r"^x\.html: no policy text found after extraction$"):

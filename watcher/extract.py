@@ -534,7 +534,12 @@ def _noise_name(name: str) -> bool:
 
 
 def _holds_content(tag: Tag, keep_at: int) -> bool:
-    """Guard: an element that holds the main content or most of the text is never noise."""
+    """Guard: an element that holds the main content or most of the text is never noise.
+
+    A <nav> is exempt: a page that is all navigation has no policy on it.
+    """
+    if tag.name == "nav":
+        return False
     if tag.name in _CONTENT_ROOTS or tag.find(_CONTENT_ROOTS) is not None or tag.find(attrs={"role": "main"}):
         return True
     return _text_len(tag) >= keep_at
