@@ -394,3 +394,15 @@ def test_watch_digest_dry_run_then_send(tmp_path, smtp, capsys):
     assert "1 sent" in capsys.readouterr().out and len(smtp.sink.to(STAFF)) == 1
     assert main(["digest", "--send", "--config", config]) == 0
     assert "nothing to send" in capsys.readouterr().out and len(smtp.received) == 1
+
+
+def test_an_unusable_address_is_a_failed_row_not_a_lost_change(tmp_path, smtp):
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block())
+    settings.policies[0].users.append("bad\r\naddress@example.net")    # what a hand-edited store could hold
+    store = open_store(settings)
+    change_id, ids = record_change(store, settings, "enmono", report())
+    rows = {r.recipient: r for r in deliveries(store)}
+    assert len(rows) == 3 and change_id is not None
+    bad = next(r for r in rows.values() if r.state == "failed")
+    assert "line break" in bad.last_error and bad.message == ""
+    assert drain(settings, store).sent == 2 and len(smtp.received) == 2

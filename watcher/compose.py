@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -460,12 +460,18 @@ def _promise_text(clause: dict, t: dict) -> str:
     return (f"{label}: " if label else "") + " / ".join(parts)
 
 
+def _local_time(when: datetime) -> str:
+    """Store times are naive UTC; staff read them in the machine's time zone."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
 def alert_views(alerts) -> list[dict]:
     out = []
     for a in alerts or []:
         when = a.get("when")
         out.append({
-            "when": when.strftime("%Y-%m-%d %H:%M") if isinstance(when, datetime) else str(when or ""),
+            "when": _local_time(when) if isinstance(when, datetime) else str(when or ""),
             "policy": a.get("policy") or "",
             "message": a.get("message") or "",
             "url": a.get("url") or "",
@@ -543,7 +549,8 @@ def digest_mail(entries: list[dict], alerts: list[dict], lang: str, day: datetim
     blocks = [policy_block(policies[name], by_policy[name], lang) for name in sorted(by_policy)]
     blocks.sort(key=lambda b: -SEVERITY_RANK.get(b["severity"], 0))
     count = sum(b["count"] for b in blocks)
-    date = day.strftime(t["date_format"])
+    local_day = (day if day.tzinfo else day.replace(tzinfo=UTC)).astimezone()
+    date = local_day.strftime(t["date_format"])
     view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "digest",
             "title": t["digest_subject"].format(date=date, changes=count, alerts=len(alerts)),
             "intro": t["digest_intro"] if (blocks or alerts) else t["digest_empty"],

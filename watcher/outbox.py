@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from watcher.errors import WatchError
 from watcher.mail import (
     EmlTransport,
     Mail,
@@ -126,16 +127,22 @@ def add_delivery(
     """Write one delivery row with its finished message and its own Message-ID."""
     now = now or utcnow()
     sender = sender_address(settings.smtp)
-    to = parse_address(recipient, f"recipient of {policy or 'digest'}")
     row = Delivery(kind=kind, audience=audience, policy=policy, change_id=change_id, digest_id=digest_id,
-                   recipient=to.addr_spec, language=language, subject=mail.subject, state="pending",
+                   recipient=recipient, language=language, subject=mail.subject, state="pending",
                    attempts=0, next_attempt_at=now, created_at=now)
     session.add(row)
     session.flush()   # the id is part of the Message-ID
     row.message_id = make_message_id(row.id, secrets.token_hex(6), sender.domain)
-    msg = build_message(mail, sender=sender, recipient=to, message_id=row.message_id,
-                        date=now.replace(tzinfo=UTC), extra_headers={"X-Policy-Watcher": f"{kind} {row.id}"})
-    row.message = serialize(msg).decode("ascii")
+    try:
+        to = parse_address(recipient, "recipient")
+        row.recipient = to.addr_spec
+        msg = build_message(mail, sender=sender, recipient=to, message_id=row.message_id,
+                            date=now.replace(tzinfo=UTC), extra_headers={"X-Policy-Watcher": f"{kind} {row.id}"})
+        row.message = serialize(msg).decode("ascii")
+    except (WatchError, ValueError, TypeError, UnicodeError) as exc:
+        # One unusable address must not stop the change from being recorded: the row stays
+        # visible as failed in `watch outbox`.
+        row.state, row.last_error, row.message = "failed", f"cannot build the message: {exc}"[:1000], ""
     return row
 
 
