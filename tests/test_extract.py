@@ -360,6 +360,8 @@ def test_br_joins_japanese_without_space_and_latin_with_one():
          お客様の同意なく提供しません。</p>
       <p>第1条　目的　\u3000</p>
       <p>\u00a0</p><p>\u3000</p><p>  a\u00a0\u00a0 b  </p>
+      <div>第2条（取得する情報）<br>当社は、次の情報を<br>取得します。<br>・氏名<br>・住所<br>
+        (1) 会員登録時<br>① 任意の<br>項目<br><br>以上の情報は<br>適切に管理します。<br></div>
     </div></body></html>"""
     assert texts(extract(page)) == [
         "当社は、お客様の個人情報を適切に管理します。",
@@ -368,6 +370,9 @@ def test_br_joins_japanese_without_space_and_latin_with_one():
         "当社は、お客様の同意なく提供しません。",
         "第1条　目的",
         "a b",
+        # a line after <br> that starts with a marker is a new line; <br><br> is a paragraph break
+        "第2条（取得する情報）当社は、次の情報を取得します。", "・氏名", "・住所", "(1) 会員登録時",
+        "① 任意の項目", "以上の情報は適切に管理します。",
     ]
 
 

@@ -657,18 +657,34 @@ class _LineBuilder:
 
     # -- output
     def flush(self) -> None:
+        """End the current block: its <br>-separated pieces become one line, or several.
+
+        A single <br> is a wrap inside a sentence: the pieces are joined. Two <br> in a row
+        are a paragraph break, and a piece that starts with an item or article marker
+        ("・", "(1)", "第3条") starts a new line: old sites lay out whole policies this way.
+        """
         pieces = [clean("".join(seg)) for seg in self.segments]
         self.segments = [[]]
-        text = ""
-        for piece in pieces:
-            text = join_pieces(text, piece)
-        if not text:
-            return
-        if self.marker is not None:
-            if self.marker and not _MARKER_START.match(text):
-                text = self.marker + text
-            self.marker = None
-        self.lines.append(Line(text, self.heading))
+        texts, text = [], ""
+        for i, piece in enumerate(pieces):
+            if not piece:
+                if text and 0 < i < len(pieces) - 1:
+                    texts.append(text)
+                    text = ""
+            elif text and _LIST_LINE.match(piece):
+                texts.append(text)
+                text = piece
+            else:
+                text = join_pieces(text, piece)
+        texts.append(text)
+        for text in texts:
+            if not text:
+                continue
+            if self.marker is not None:
+                if self.marker and not _MARKER_START.match(text):
+                    text = self.marker + text
+                self.marker = None
+            self.lines.append(Line(text, self.heading))
 
     def emit(self, text: str) -> None:
         self.flush()
