@@ -406,3 +406,24 @@ def test_an_unusable_address_is_a_failed_row_not_a_lost_change(tmp_path, smtp):
     bad = next(r for r in rows.values() if r.state == "failed")
     assert "line break" in bad.last_error and bad.message == ""
     assert drain(settings, store).sent == 2 and len(smtp.received) == 2
+
+
+def test_two_digest_builds_at_once_send_one_digest(tmp_path, smtp):
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block())
+    store = open_store(settings)
+    record_change(store, settings, "enmono", minor_report())
+    first, second = Store(settings.store), Store(settings.store)
+    s1, s2 = first.Session(), second.Session()
+    try:
+        seen_by_second = notify.pending_digest(s2)     # the second build reads first ...
+        notify.build_digests(s1, settings)             # ... the first builds and commits ...
+        s1.commit()
+        with pytest.raises(notify.DigestRace):         # ... and the second must not send it again
+            notify.build_digests(s2, settings, pending=seen_by_second)
+        s2.rollback()
+    finally:
+        s1.close()
+        s2.close()
+        first.close()
+        second.close()
+    assert drain(settings, store).sent == 1 and len(smtp.received) == 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from watcher import compose
@@ -162,13 +162,19 @@ def _alert_recipients(settings, alert: AlertRow) -> list[Recipient]:
     return staff_recipients(settings, policy)
 
 
-def build_digests(session: Session, settings, *, now: datetime | None = None, record: bool = True) -> DigestRun:
+def pending_digest(session: Session) -> tuple[list[DigestItem], list[AlertRow]]:
+    """What the next digest will carry: minor changes not yet in a digest, alerts not yet sent."""
+    items = list(session.scalars(select(DigestItem).where(DigestItem.digest_id.is_(None)).order_by(DigestItem.id)))
+    return items, pending_alerts(session)
+
+
+def build_digests(session: Session, settings, *, now: datetime | None = None, record: bool = True,
+                  pending: tuple[list[DigestItem], list[AlertRow]] | None = None) -> DigestRun:
     """Render the pending digest for every staff recipient. With record=True (in the caller's
     transaction) the mails become outbox deliveries and their items and alerts are marked taken,
     so the next digest never repeats them; with record=False nothing is written (dry run)."""
     now = now or utcnow()
-    items = list(session.scalars(select(DigestItem).where(DigestItem.digest_id.is_(None)).order_by(DigestItem.id)))
-    alerts = pending_alerts(session)
+    items, alerts = pending if pending is not None else pending_digest(session)
     entries: dict[tuple[str, str], list] = {}
     alerts_for: dict[tuple[str, str], list] = {}
     order: list[tuple[str, str]] = []
@@ -217,11 +223,20 @@ def build_digests(session: Session, settings, *, now: datetime | None = None, re
         row = add_delivery(session, settings, kind="digest", audience="staff", recipient=dm.recipient,
                            language=dm.language, mail=dm.mail, digest_id=digest.id, now=now)
         run.deliveries.append(row.id)
-    for item in items:
-        item.digest_id = digest.id
-    for alert in taken_alerts:
-        alert.notified_at = now
+    # Take the items and alerts only if nobody else took them meanwhile (a daemon and a
+    # `watch digest --send` at the same moment): otherwise roll back, never send them twice.
+    item_ids, alert_ids = [i.id for i in items], [a.id for a in taken_alerts]
+    taken = session.execute(update(DigestItem).where(DigestItem.id.in_(item_ids), DigestItem.digest_id.is_(None))
+                            .values(digest_id=digest.id).execution_options(synchronize_session=False)).rowcount
+    flagged = session.execute(update(AlertRow).where(AlertRow.id.in_(alert_ids), AlertRow.notified_at.is_(None))
+                              .values(notified_at=now).execution_options(synchronize_session=False)).rowcount
+    if taken != len(item_ids) or flagged != len(alert_ids):
+        raise DigestRace("another process built the digest at the same time")
     return run
+
+
+class DigestRace(Exception):
+    """Two digest builds overlapped; the later one is rolled back."""
 
 
 def send_daily_digest(settings, store: Store | None = None, *, now: datetime | None = None,
@@ -231,8 +246,11 @@ def send_daily_digest(settings, store: Store | None = None, *, now: datetime | N
     own = store is None
     store = store or Store(settings.store)
     try:
-        with store.session() as s:
-            run = build_digests(s, settings, now=now)
+        try:
+            with store.session() as s:
+                run = build_digests(s, settings, now=now)
+        except DigestRace:
+            run = DigestRun()
         run.drained = drain(settings, store, transport=transport, now=now)
         return run
     finally:
