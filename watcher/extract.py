@@ -455,7 +455,7 @@ def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = 
     else:
         candidates: list[Tag] = []
         _strip_noise(body, _text_len(body), r, candidates)
-        roots = [_main_content(body, candidates, r)]
+        roots = [_main_content(body, candidates, r)]      # the text length after the noise is gone
     builder = _LineBuilder()
     for root in roots:
         builder.block(root)
@@ -663,6 +663,8 @@ class _LineBuilder:
         are a paragraph break, and a piece that starts with an item or article marker
         ("・", "(1)", "第3条") starts a new line: old sites lay out whole policies this way.
         """
+        if len(self.segments) == 1 and not self.segments[0]:
+            return          # nothing since the last block boundary (most calls)
         pieces = [clean("".join(seg)) for seg in self.segments]
         self.segments = [[]]
         texts, text = [], ""
