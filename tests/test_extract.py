@@ -343,6 +343,15 @@ def test_decode_order_and_reported_charset():
     assert decode(JA.encode("iso2022_jp")) == (JA, "iso2022_jp")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932", "euc_jp"])
+def test_a_few_stray_bytes_do_not_lose_the_page(encoding: str):
+    body = "".join(f"<p>{JA}</p>" for _ in range(20))
+    data = f"<html><body>{body}".encode(encoding) + b"<p>\xff</p></body></html>"
+    doc = extract(data, source="stray.html")
+    # UTF-8 / EUC-JP: U+FFFD; CP932 maps 0xFF to a private-use character
+    assert texts(doc)[:20] == [JA] * 20 and texts(doc)[20] in ("\ufffd", "\uf8f3")
+
+
 def codecs_bom_utf8() -> bytes:
     return b"\xef\xbb\xbf"
 

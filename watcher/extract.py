@@ -117,7 +117,7 @@ def load_file(path: str | Path) -> Document:
 _JA_ALIASES = {
     **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "x-sjis", "s-jis", "shiftjis", "ms_kanji", "ms-kanji",
                      "csshiftjis", "windows-31j", "cswindows31j", "cp932", "ms932", "x-ms-cp932", "ibm-943",
-                     "sjis-win", "sjis-open", "shift_jis-2004", "shift_jisx0213"), ("cp932",)),
+                     "sjis-win", "sjis-open", "shift_jis-2004", "shift_jisx0213"), ("cp932", "shift_jis_2004")),
     **dict.fromkeys(("euc-jp", "euc_jp", "eucjp", "x-euc-jp", "x-euc", "ujis", "cseucpkdfmtjapanese", "eucjp-ms",
                      "eucjp-win", "eucjp-open", "cp51932", "euc-jis-2004", "euc_jis_2004", "euc-jisx0213"),
                     ("euc_jp", "euc_jis_2004")),
@@ -182,7 +182,7 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
             continue      # a Western charset declared on a Japanese page would decode it as "¸Ä¿Í¾ðÊó"
         for codec in chain:
             text = _strict(data, codec)
-            if text is not None and _plausible(text, codec, data):
+            if text is not None and _plausible(text, codec):
                 return text, codecs.lookup(codec).name
         # This declaration does not fit the bytes: try the next one, then detect.
 
@@ -205,23 +205,23 @@ def _detect(data: bytes) -> tuple[str, str]:
         codec = _codecs_for(best.encoding) or (best.encoding,)
         for name in codec:
             text = _strict(data, name)
-            if text is not None and _plausible(text, name, data):
+            if text is not None and _plausible(text, name):
                 return text, codecs.lookup(name).name
             tried.append(name)
     # charset-normalizer is unsure: try the Japanese encodings this tool is for.
     candidates = []
     for name in ("cp932", "euc_jp", "euc_jis_2004"):
         text = _strict(data, name)
-        if text is not None and _plausible(text, name, data):
+        if text is not None and _plausible(text, name):
             candidates.append((len(_KANA.findall(text)), text, name))
     if candidates:
         _, text, name = max(candidates, key=lambda c: c[0])
         return text, codecs.lookup(name).name
     # Last resort: a page that is right but for a few stray bytes keeps its text.
-    for name in tried:
+    for name in dict.fromkeys([*tried, "utf-8", "cp932", "euc_jis_2004"]):
         text = data.decode(name, errors="replace")
         bad = text.count("\ufffd")
-        if bad <= max(3, len(text) // 2000) and _plausible(text.replace("\ufffd", ""), name, data):
+        if bad <= max(3, len(text) // 2000) and _plausible(text.replace("\ufffd", ""), name):
             return text, codecs.lookup(name).name
     raise InputError("undecodable bytes: no character encoding fits (not UTF-8, CP932, EUC-JP or another known one)")
 
@@ -230,7 +230,7 @@ def _japanese(data: bytes) -> str | None:
     """The Japanese codec that decodes `data` into text with a fair share of kana, if any."""
     for name in ("cp932", "euc_jp", "euc_jis_2004"):
         text = _strict(data, name)
-        if text is not None and _plausible(text, name, data):
+        if text is not None and _plausible(text, name):
             kana = len(_KANA.findall(text))
             if kana >= 3 and kana * 10 >= len(text) - len(_NON_ASCII.sub("", text)):
                 return name
@@ -244,7 +244,7 @@ def _strict(data: bytes, codec: str) -> str | None:
         return None
 
 
-def _plausible(text: str, codec: str, data: bytes) -> bool:
+def _plausible(text: str, codec: str) -> bool:
     """Does this decode look like real text rather than mojibake or binary?"""
     if not text:
         return True
