@@ -505,6 +505,7 @@ def _render(name: str, view: dict) -> tuple[str, str]:
     env = environment()
     text = env.get_template(f"{name}.txt").render(**view)
     html = env.get_template(f"{name}.html").render(**view)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html
 
 
