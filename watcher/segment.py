@@ -161,6 +161,9 @@ def split_title(marker: Marker, line: Line) -> tuple[str, list[str]]:
 
 def looks_like_title(text: str) -> bool:
     folded = key(text)
+    if folded.isascii():
+        # English headings often end with a period ("1. INFORMATION WE COLLECT."); a sentence has more words.
+        return 0 < len(folded.split()) <= 8 and folded.count(". ") == 0 and not folded.endswith(":")
     return 0 < len(folded) <= 40 and not folded.endswith(("。", ".", ":", "：")) and "。" not in folded
 
 
