@@ -24,14 +24,19 @@ from watcher.models import SEVERITIES, SEVERITY_RANK, Clause, ClauseChange, max_
 from watcher.normalize import key
 from watcher.route import find_revision_clause, parse_promises, weakened_promises
 
+# Set to a list to record (clause label, unit, topics, findings) for each judged unit: a window for
+# rule authors into why a verdict came out as it did (see bench/ or a REPL); None in normal runs.
+TRACE: list | None = None
+
 # Verdicts the diff stage sets before we run; they are kept as they are.
 STRUCTURAL = {"moved", "renumbered", "formatting", "effective_date_changed"}
 
-_SENTENCE_END = "。\n!?！？"
-_PHRASE_END = "。、\n;；「」()（）"
+# Sentence ends: Japanese full stops, line breaks, and a Latin full stop or semicolon before a space.
+_SENTENCE_BOUNDARY = re.compile(r"[。！？!?\n|]|\.(?=\s|$)|;(?=\s)")
+_PHRASE_BOUNDARY = re.compile(r"[。！？!?\n|、；「」()（）]|\.(?=\s|$)|;(?=\s)")
 _EVIDENCE_MAX = 160
 # An added item this similar (0-100) to an item of the old clause is "the same kind of use".
-_SIMILAR_OLD = 72.0
+_SIMILAR_OLD = 65.0
 # An added unit this similar to a unit anywhere in the old document is text that moved.
 _MOVED_TEXT = 95.0
 
@@ -47,7 +52,7 @@ CATEGORIES = (
     "editorial", "effective_date_changed", "formatting", "moved", "renumbered",
 )
 CHANGE_KINDS = ("added", "removed", "gained", "lost", "clause_added", "clause_removed")
-BUILTINS = ("@item", "@similar_old", "@rename_only")
+BUILTINS = ("@item", "@top_item", "@similar_old", "@rename_only")
 PSEUDO_TOPICS = ("preamble", "metadata")
 
 
@@ -247,7 +252,9 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
             fold_map[unicodedata.normalize("NFKC", variant).lower()] = canonical
     fold_re = re.compile("|".join(re.escape(v) for v in sorted(fold_map, key=len, reverse=True))) if fold_map else None
     filler = sorted(wording.get("filler", []), key=len, reverse=True)
-    filler_re = re.compile("|".join(re.escape(f) for f in filler) + r"|\s+") if filler else re.compile(r"\s+")
+    # Latin fillers ("the", "and") are whole words; Japanese ones (の, 及び) are not delimited.
+    filler_re = re.compile("|".join([rf"\b{re.escape(f)}\b" if re.fullmatch(r"[A-Za-z]+", f) else re.escape(f)
+                                     for f in filler] + [r"\s+"]))
     revision = {name: _alternation(f"{where}: revision.{name}", [], pats)
                 for name, pats in data.get("revision", {}).items() if pats}
     return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
@@ -274,8 +281,10 @@ class Unit:
     new: str
     heading: str = ""    # the heading of the item's parent inside the clause
     is_item: bool = False
-    gained: list[str] = field(default_factory=list)   # inserted pieces (edited units)
-    lost: list[str] = field(default_factory=list)     # deleted pieces (edited units)
+    gained: list[str] = field(default_factory=list)   # inserted pieces, spelling-folded (edited units)
+    lost: list[str] = field(default_factory=list)     # deleted pieces, spelling-folded (edited units)
+    gained_spans: list[tuple[int, int]] = field(default_factory=list)   # where words were inserted in `new`
+    lost_spans: list[tuple[int, int]] = field(default_factory=list)     # where words were deleted in `old`
 
 
 @dataclass
@@ -298,14 +307,19 @@ class _Context:
     old_items: list[str]
     old_keys: set[str]
     new_keys: set[str]
+    sparse: bool = False
     old_topic_text: str = ""
     new_topic_text: str = ""
     cache: dict = field(default_factory=dict)
 
 
-def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses: list[Clause], language: str) -> None:
-    """Fills change.categories / severity / reasons / evidence in place."""
-    rules = load_rules(language)
+def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses: list[Clause], language: str,
+             rules: Rules | None = None) -> None:
+    """Fills change.categories / severity / reasons / evidence in place.
+
+    `rules` defaults to watcher/rules/<language>.toml; pass parse_rules(text) to try an edited rule file.
+    """
+    rules = rules or load_rules(language)
     old_doc = _doc_text(old_clauses)
     new_doc = _doc_text(new_clauses)
     old_keys = {key_lines(n.own_text()) for c in old_clauses for n in c.walk()}
@@ -314,10 +328,13 @@ def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses
     new_topics = [(clause_topics(c, rules), c) for c in new_clauses]
     rc_old = find_revision_clause(old_clauses, language)
     rc_new = find_revision_clause(new_clauses, language)
+    # A document the segmenter could not split into clauses: its preamble / metadata hold the policy.
+    sparse = min(sum(c.kind == "clause" for c in old_clauses), sum(c.kind == "clause" for c in new_clauses)) < 2
     for change in changes:
         if change.categories and set(change.categories) <= STRUCTURAL:
             continue
-        _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new)
+        _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new,
+                      sparse)
 
 
 def key_lines(text: str) -> str:
@@ -329,7 +346,8 @@ def _doc_text(clauses: list[Clause]) -> str:
     return "\n".join(key_lines(n.own_text()) for c in clauses for n in c.walk())
 
 
-def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new) -> None:
+def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new,
+                  sparse) -> None:
     topics = set()
     for clause in (change.old, change.new):
         if clause is not None:
@@ -343,6 +361,7 @@ def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topic
         old_items=[key_lines(n.own_text()) for n in change.old.walk()] if change.old else [],
         old_keys=old_keys,
         new_keys=new_keys,
+        sparse=sparse,
     )
     # A whole new (or deleted) clause is compared with the other version's clauses on the same topics.
     if change.old is None:
@@ -365,10 +384,12 @@ def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topic
         if unit.kind == "edited" and not (_meaningful(unit.gained, rules) or _meaningful(unit.lost, rules)):
             reworded = True
             continue
-        unit_topics = _unit_topics(unit, topics, change, rules)
+        unit_topics = _unit_topics(unit, topics, rules, ctx.sparse)
         found = run_rules(unit, unit_topics, ctx)
         if not found:
             found = _fallback(unit, unit_topics, rules)
+        if TRACE is not None:
+            TRACE.append(((change.new or change.old).label, unit, sorted(unit_topics), found))
         findings.extend(found)
     _summarise(change, findings, reworded, units)
 
@@ -400,6 +421,7 @@ def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:
         else:
             unit = Unit("edited", old, new, key(item.title), is_item)
             unit.gained, unit.lost = _edit_pieces(rules.fold(old), rules.fold(new))
+            unit.gained_spans, unit.lost_spans = _edit_spans(old, new)
             units.append(unit)
     return units
 
@@ -426,6 +448,21 @@ def _edit_pieces(old: str, new: str) -> tuple[list[str], list[str]]:
             gained.append(b)
         if a:
             lost.append(a)
+    return gained, lost
+
+
+def _edit_spans(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Positions of the inserted words in `new` and of the deleted words in `old`."""
+    gained, lost = [], []
+    i = j = 0
+    for op, a, b in inline_ops(old, new):
+        if op != "equal":
+            if b:
+                gained.append((j, j + len(b)))
+            if a:
+                lost.append((i, i + len(a)))
+        i += len(a)
+        j += len(b)
     return gained, lost
 
 
@@ -466,12 +503,19 @@ def clause_topics(clause: Clause, rules: Rules) -> set[str]:
     return topics
 
 
-def _unit_topics(unit: Unit, clause_topics_: set[str], change: ClauseChange, rules: Rules) -> set[str]:
+_VAGUE_TOPICS = {"preamble", "metadata", "disclaimer"}
+
+
+def _unit_topics(unit: Unit, clause_topics_: set[str], rules: Rules, sparse: bool) -> set[str]:
     topics = set(clause_topics_)
-    if unit.heading and "preamble" not in topics:
-        topics |= rules.heading_topics(unit.heading)
     text = unit.new or unit.old
+    outside_policy = bool(topics & {"preamble", "metadata"}) and not sparse
+    if unit.heading and not outside_policy:
+        topics |= rules.heading_topics(unit.heading)
     topics |= rules.marker_topics(unit.old + "\n" + unit.new)
+    if not (topics - _VAGUE_TOPICS) and not outside_policy:
+        # No topic from the headings: judge by the unit's own first words (a heading-like lead).
+        topics |= rules.heading_topics(text.split("\n")[0][:60])
     for name in list(topics):
         topic = rules.topics.get(name)
         if topic is not None:
@@ -531,8 +575,7 @@ def _apply(rule: Rule, unit: Unit, kind: str, ctx: _Context) -> Finding | None:
         evidence = _dedupe(phrase for _, phrase in terms)
         matched = [m for m, _ in terms]
     else:
-        pieces = (unit.gained if kind == "gained" else unit.lost) if kind in ("gained", "lost") else [side]
-        evidence = _dedupe(_clip(p) for p in pieces if rules.filler_re.sub("", rules.fold(p)).strip())
+        evidence = _piece_evidence(unit, kind, rules)
         matched = []
     severity, reason = rule.severity, rule.reason
     for adjust in rule.adjusts:
@@ -569,6 +612,10 @@ def _unit_has(name: str, unit: Unit, side: str, kind: str, ctx: _Context):
     """A unit-level condition: a lexicon anywhere in the unit, or a built-in '@' test."""
     if name == "@item":
         return unit.is_item
+    if name == "@top_item":
+        # A list item directly under the clause (a purpose in the list of purposes), not one nested
+        # under a sub-heading (a name in a list of partners), and long enough to say something.
+        return unit.is_item and not unit.heading and len(side) >= 6
     if name == "@similar_old":
         return _similar_old(side, ctx)
     if name == "@rename_only":
@@ -652,20 +699,25 @@ def _unless_hits(name: str, sentence: str, match, rules: Rules) -> bool:
     return False
 
 
+def _span(boundary: re.Pattern, text: str, start: int, end: int) -> tuple[int, int]:
+    left = max(0, start - 400)
+    for m in boundary.finditer(text, left, start):
+        left = m.end()
+    m = boundary.search(text, end)
+    return left, (m.start() if m else len(text))
+
+
 def _sentence(text: str, start: int, end: int) -> str:
-    left = max((text.rfind(ch, 0, start) for ch in _SENTENCE_END), default=-1)
-    rights = [i for i in (text.find(ch, end) for ch in _SENTENCE_END) if i != -1]
-    return text[left + 1:(min(rights) if rights else len(text))]
+    left, right = _span(_SENTENCE_BOUNDARY, text, start, end)
+    return text[left:right]
 
 
 def _phrase(text: str, start: int, end: int) -> str:
     """The words around a match, cut at punctuation, for evidence."""
-    left = max((text.rfind(ch, 0, start) for ch in _PHRASE_END), default=-1)
-    rights = [i for i in (text.find(ch, end) for ch in _PHRASE_END) if i != -1]
-    right = min(rights) if rights else len(text)
-    left = max(left + 1, start - 50)
-    right = min(right, end + 50)
-    return text[left:right].strip()
+    left, right = _span(_PHRASE_BOUNDARY, text, start, end)
+    if right < end:
+        right = end
+    return text[max(left, start - 60):min(right, end + 60)].strip()
 
 
 def _clip(text: str, limit: int = _EVIDENCE_MAX) -> str:
@@ -682,8 +734,23 @@ def _dedupe(items) -> list[str]:
     return out
 
 
+def _piece_evidence(unit: Unit, kind: str, rules: Rules) -> list[str]:
+    """The inserted (or deleted) words of a unit with the phrase around them; a whole unit when it was added / removed."""
+    if kind not in ("gained", "lost"):
+        return [_clip(unit.new if kind in ("added", "clause_added") else unit.old)]
+    text, spans = (unit.new, unit.gained_spans) if kind == "gained" else (unit.old, unit.lost_spans)
+    out = []
+    for start, end in spans:
+        if rules.filler_re.sub("", rules.fold(text[start:end])).strip():
+            out.append(_phrase(text, start, end))
+    return _dedupe(_clip(e) for e in out)
+
+
 def _fallback(unit: Unit, topics: set[str], rules: Rules) -> list[Finding]:
-    evidence = _dedupe(_clip(p) for p in (unit.gained or unit.lost or [unit.new or unit.old]))
+    if unit.kind == "edited":
+        evidence = _piece_evidence(unit, "gained", rules) or _piece_evidence(unit, "lost", rules)
+    else:
+        evidence = _piece_evidence(unit, unit.kind, rules)
     for name in rules.topic_order:
         if name in topics and rules.topics[name].fallback:
             fb = rules.topics[name].fallback

@@ -97,7 +97,8 @@ def parse_promises(text: str, language: str = "ja") -> Promises:
             consent = True
         says_no_notice = bool(_hit(rules, "no_notice", sentence))
         no_notice = no_notice or says_no_notice
-        says_announce = bool(_hit(rules, "announce", sentence))
+        # "通知することなく変更できる" announces nothing, even though it contains the verb.
+        says_announce = bool(_hit(rules, "announce", sentence)) and not says_no_notice
         if _hit(rules, "material", sentence) and says_announce:
             material = True
         if says_announce:
