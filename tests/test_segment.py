@@ -210,3 +210,16 @@ def test_seed_top_level_clause_counts(seed, top):
     numbered = [c for c in clauses if c.kind == "clause"]
     assert len(numbered) == top
     assert [c.ordinal for c in numbered] == list(range(1, top + 1))
+
+
+def test_bracketed_date_lines_are_never_the_section_style():
+    clauses = segment(doc("""
+【2026年6月1日改定】
+1.個人情報の定義
+個人情報とは、生存する個人に関する情報をいいます。
+2.利用目的
+当社は、本サービスの提供のために利用します。
+【2022年4月1日制定】
+"""))
+    assert labels(clauses) == ["1. 個人情報の定義", "2. 利用目的", "制定・改定日"]
+    assert len(clauses[-1].children) == 2

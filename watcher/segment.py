@@ -207,8 +207,10 @@ def _top_style(styles: list[str]) -> str:
 def segment(doc: Document) -> list[Clause]:
     """Top-level clauses of the document: [preamble?] + sections + [metadata?]."""
     lines = [ln for ln in doc.lines if ln.text.strip()]
-    markers = [parse_marker(ln.text) for ln in lines]
-    styles = [_style_of(ln, mk) for ln, mk in zip(lines, markers, strict=True)]
+    # Date and 改定履歴 lines are metadata wherever they are: never a numbering style ("【2022年4月1日制定】").
+    dates = [is_date_line(ln.text.strip()) or bool(_HISTORY_HEADINGS.match(key(ln.text))) for ln in lines]
+    markers = [None if is_date else parse_marker(ln.text) for ln, is_date in zip(lines, dates, strict=True)]
+    styles = [("" if is_date else _style_of(ln, mk)) for ln, mk, is_date in zip(lines, markers, dates, strict=True)]
     top = _top_style(styles)
     _drop_table_of_contents(markers, styles, top)
     top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
@@ -228,7 +230,7 @@ def segment(doc: Document) -> list[Clause]:
         if i >= end:
             metadata.children.append(Clause(body=[text], index=len(metadata.children)))
             continue
-        if is_date_line(text) or _HISTORY_HEADINGS.match(key(text)):
+        if dates[i]:
             metadata.children.append(Clause(body=[text], index=len(metadata.children)))
             continue
         is_top = False
