@@ -363,13 +363,23 @@ def _sibling_position(stack: list[_Entry], style: str, ordinal: int | None, head
 
 
 def _metadata_start(lines: list[Line], styles: list[str], top: str) -> int:
-    """Index of the first trailing metadata line (len(lines) if none)."""
-    last_top = max((i for i, s in enumerate(styles) if s and s == top), default=-1)
-    for i in range(max(last_top + 1, 0), len(lines)):
+    """Index of the first line of the trailing footer (len(lines) if none).
+
+    The footer starts at a date / 改定履歴 / 以上 line after the last section, and holds
+    only short lines (dates, the company name, its representative). A date line followed
+    by paragraphs is not a footer: only the date line itself is metadata then.
+    """
+    last_top = max((i for i, s in enumerate(styles) if s and s == top), default=-1) if top else -1
+    for i in range(last_top + 1, len(lines)):
         text = lines[i].text.strip()
         if _TERMINATOR.match(text) or is_date_line(text) or _HISTORY_HEADINGS.match(key(text)):
-            return i
+            if all(len(key(ln.text)) <= FOOTER_LINE for ln in lines[i + 1:]):
+                return i
     return len(lines)
+
+
+# A footer line (company name, address, representative, a date) is at most this long.
+FOOTER_LINE = 60
 
 
 def outline(clauses: list[Clause], depth: int = 0) -> list[str]:
