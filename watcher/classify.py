@@ -13,7 +13,7 @@ import tomllib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -37,8 +37,8 @@ _PHRASE_BOUNDARY = re.compile(r"[。！？!?\n|、；「」()（）]|\.(?=\s|$)|
 _EVIDENCE_MAX = 160
 # An added item this similar (0-100) to an item of the old clause is "the same kind of use".
 _SIMILAR_OLD = 65.0
-# An added unit this similar to a unit anywhere in the old document is text that moved.
-_MOVED_TEXT = 95.0
+# An added unit at least this long (characters) found word for word in the old document moved there.
+_MOVED_MIN = 25
 
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -295,6 +295,32 @@ class Finding:
     evidence: list[str]
 
 
+class _Documents:
+    """The two versions as a whole, computed only when a rule needs them (most changes never do)."""
+
+    def __init__(self, old_clauses: list[Clause], new_clauses: list[Clause], rules: Rules):
+        self.old_clauses, self.new_clauses, self.rules = old_clauses, new_clauses, rules
+        # A document the segmenter could not split into clauses: its preamble / metadata hold the policy.
+        self.sparse = min(sum(c.kind == "clause" for c in old_clauses),
+                          sum(c.kind == "clause" for c in new_clauses)) < 2
+
+    @cached_property
+    def old_text(self) -> str:
+        return _doc_text(self.old_clauses)
+
+    @cached_property
+    def new_text(self) -> str:
+        return _doc_text(self.new_clauses)
+
+    @cached_property
+    def old_topics(self) -> list[tuple[set[str], Clause]]:
+        return [(clause_topics(c, self.rules), c) for c in self.old_clauses]
+
+    @cached_property
+    def new_topics(self) -> list[tuple[set[str], Clause]]:
+        return [(clause_topics(c, self.rules), c) for c in self.new_clauses]
+
+
 @dataclass
 class _Context:
     """What the rules may look at besides the unit: the clauses and documents around it."""
@@ -302,15 +328,20 @@ class _Context:
     rules: Rules
     old_clause_text: str
     new_clause_text: str
-    old_doc_text: str
-    new_doc_text: str
     old_items: list[str]
-    old_keys: set[str]
-    new_keys: set[str]
-    sparse: bool = False
-    old_topic_text: str = ""
-    new_topic_text: str = ""
-    cache: dict = field(default_factory=dict)
+    docs: _Documents
+
+    @property
+    def old_doc_text(self) -> str:
+        return self.docs.old_text
+
+    @property
+    def new_doc_text(self) -> str:
+        return self.docs.new_text
+
+    @property
+    def sparse(self) -> bool:
+        return self.docs.sparse
 
 
 def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses: list[Clause], language: str,
@@ -320,21 +351,14 @@ def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses
     `rules` defaults to watcher/rules/<language>.toml; pass parse_rules(text) to try an edited rule file.
     """
     rules = rules or load_rules(language)
-    old_doc = _doc_text(old_clauses)
-    new_doc = _doc_text(new_clauses)
-    old_keys = {key_lines(n.own_text()) for c in old_clauses for n in c.walk()}
-    new_keys = {key_lines(n.own_text()) for c in new_clauses for n in c.walk()}
-    old_topics = [(clause_topics(c, rules), c) for c in old_clauses]
-    new_topics = [(clause_topics(c, rules), c) for c in new_clauses]
+    todo = [c for c in changes if not (c.categories and set(c.categories) <= STRUCTURAL)]
+    if not todo:
+        return
+    docs = _Documents(old_clauses, new_clauses, rules)
     rc_old = find_revision_clause(old_clauses, language)
     rc_new = find_revision_clause(new_clauses, language)
-    # A document the segmenter could not split into clauses: its preamble / metadata hold the policy.
-    sparse = min(sum(c.kind == "clause" for c in old_clauses), sum(c.kind == "clause" for c in new_clauses)) < 2
-    for change in changes:
-        if change.categories and set(change.categories) <= STRUCTURAL:
-            continue
-        _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new,
-                      sparse)
+    for change in todo:
+        _classify_one(change, rules, docs, rc_old, rc_new)
 
 
 def key_lines(text: str) -> str:
@@ -342,12 +366,17 @@ def key_lines(text: str) -> str:
     return "\n".join(k for k in (key(line) for line in text.splitlines()) if k)
 
 
+def clause_key(clause: Clause) -> str:
+    """The whole clause's key, spelled as the diff stage spells it, so that key()'s cache answers."""
+    return key("\n".join(n.own_text() for n in clause.walk()))
+
+
 def _doc_text(clauses: list[Clause]) -> str:
-    return "\n".join(key_lines(n.own_text()) for c in clauses for n in c.walk())
+    return "\n".join(clause_key(c) for c in clauses)
 
 
-def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topics, new_topics, rc_old, rc_new,
-                  sparse) -> None:
+def _classify_one(change: ClauseChange, rules: Rules, docs: _Documents, rc_old: Clause | None,
+                  rc_new: Clause | None) -> None:
     topics = set()
     for clause in (change.old, change.new):
         if clause is not None:
@@ -356,18 +385,14 @@ def _classify_one(change, rules, old_doc, new_doc, old_keys, new_keys, old_topic
         rules=rules,
         old_clause_text=_clause_text(change.old),
         new_clause_text=_clause_text(change.new),
-        old_doc_text=old_doc,
-        new_doc_text=new_doc,
         old_items=[key_lines(n.own_text()) for n in change.old.walk()] if change.old else [],
-        old_keys=old_keys,
-        new_keys=new_keys,
-        sparse=sparse,
+        docs=docs,
     )
     # A whole new (or deleted) clause is compared with the other version's clauses on the same topics.
     if change.old is None:
-        ctx.old_clause_text = key_lines("\n".join(c.full_text() for t, c in old_topics if t & topics))
+        ctx.old_clause_text = key_lines("\n".join(c.full_text() for t, c in docs.old_topics if t & topics))
     if change.new is None:
-        ctx.new_clause_text = key_lines("\n".join(c.full_text() for t, c in new_topics if t & topics))
+        ctx.new_clause_text = key_lines("\n".join(c.full_text() for t, c in docs.new_topics if t & topics))
 
     findings: list[Finding] = []
     reworded = False
@@ -477,11 +502,14 @@ def _meaningful(pieces: list[str], rules: Rules) -> bool:
 
 
 def _moved_text(unit: Unit, ctx: _Context) -> bool:
-    """An added unit whose text was already in the old document (or a removed one still in the new) moved."""
+    """An added unit whose text was already in the old document (or a removed one still in the new) moved.
+
+    Only sentences long enough not to occur by chance count; a short item that moves is judged as new.
+    """
     if unit.kind in ("added", "clause_added"):
-        return unit.new in ctx.old_keys and len(unit.new) > 8
+        return len(unit.new) >= _MOVED_MIN and key(unit.new) in ctx.docs.old_text
     if unit.kind in ("removed", "clause_removed"):
-        return unit.old in ctx.new_keys and len(unit.old) > 8
+        return len(unit.old) >= _MOVED_MIN and key(unit.old) in ctx.docs.new_text
     return False
 
 

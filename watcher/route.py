@@ -20,6 +20,9 @@ from watcher.models import (
 )
 from watcher.normalize import key
 
+# Characters that key() folds (full width, ideographic space): only then is the key worth computing.
+_KEY_SENSITIVE = re.compile(r"[\uff00-\uffef\u3000\s]")
+_SEPARATOR = "\u3002\n"   # 。 + line break: a regex never matches across two nodes
 _NOTIFY_RANK = {"none": 0, "material": 1, "all": 2}
 _PERSONAL = ("email", "app")
 _CHANNELS = ("website", "service", "email", "app", "unspecified")
@@ -32,11 +35,16 @@ _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "forty-five": 45, "sixty": 60, "ninety": 90}
 
 
-def _rules(language: str):
-    # Imported here: classify imports this module for the revision-clause comparison.
-    from watcher.classify import load_rules
+_RULES: dict = {}
 
-    return load_rules(language)
+
+def _rules(language: str):
+    if language not in _RULES:
+        # Imported here: classify imports this module for the revision-clause comparison.
+        from watcher.classify import load_rules
+
+        _RULES[language] = load_rules(language)
+    return _RULES[language]
 
 
 def _rx(rules, name: str) -> re.Pattern | None:
@@ -50,12 +58,26 @@ def _hit(rules, name: str, text: str):
 
 def is_revision_title(title: str, language: str = "ja") -> bool:
     rules = _rules(language)
-    folded = key(title)
-    return bool(_hit(rules, "titles", folded)) and not _hit(rules, "not_titles", folded)
+    if not (_hit(rules, "titles", title) or (_KEY_SENSITIVE.search(title) and _hit(rules, "titles", key(title)))):
+        return False
+    return not _hit(rules, "not_titles", key(title))
+
+
+# classify and route both look for the old version's revision clause: remember the last answer.
+_last: tuple[list[Clause], int, str, Clause | None] | None = None
 
 
 def find_revision_clause(clauses: list[Clause], language: str = "ja") -> Clause | None:
     """The clause (or nested section) that says how the policy itself is changed, if any."""
+    global _last
+    if _last is not None and _last[0] is clauses and _last[1] == len(clauses) and _last[2] == language:
+        return _last[3]
+    found = _find_revision_clause(clauses, language)
+    _last = (clauses, len(clauses), language, found)
+    return found
+
+
+def _find_revision_clause(clauses: list[Clause], language: str) -> Clause | None:
     rules = _rules(language)
     # 1. A titled clause: 本ポリシーの変更, 改定, プライバシーポリシーの変更・更新通知及び苦情について...
     for depth_first in (True, False):
@@ -67,10 +89,19 @@ def find_revision_clause(clauses: list[Clause], language: str = "ja") -> Clause 
                 if node.title and is_revision_title(node.title, language):
                     return node
     # 2. An untitled one: the clause whose text says the policy may be changed.
-    for clause in sorted(clauses, key=lambda c: c.kind != "clause"):
-        for node in clause.walk():
-            text = key(node.own_text())
-            if _hit(rules, "body", text) and not _hit(rules, "not_titles", key(node.title)):
+    body = _rx(rules, "body")
+    if body is None:
+        return None
+    nodes = [node for clause in sorted(clauses, key=lambda c: c.kind != "clause") for node in clause.walk()]
+    # One search over the whole text first: most policies have a titled clause or none at all.
+    # (each clause's key is the diff stage's, already in key()'s cache).
+    whole = _SEPARATOR.join(key("\n".join(n.own_text() for n in clause.walk())) for clause in clauses)
+    if not body.search(whole):
+        return None
+    for node in nodes:
+        text = node.own_text()
+        if body.search(text) or (_KEY_SENSITIVE.search(text) and body.search(key(text))):
+            if not _hit(rules, "not_titles", key(node.title)):
                 return node
     return None
 
