@@ -223,3 +223,21 @@ def test_bracketed_date_lines_are_never_the_section_style():
 """))
     assert labels(clauses) == ["1. 個人情報の定義", "2. 利用目的", "制定・改定日"]
     assert len(clauses[-1].children) == 2
+
+
+def test_bold_only_markdown_paragraphs_are_low_headings():
+    from watcher.extract import extract
+    md = ("# Privacy Policy\n\nIntro text.\n\n**Information We Collect**\n\nWe collect your email address.\n\n"
+          "**How We Share Information**\n\nWe share data with processors.\n\n**Contact**\n\nprivacy@example.com\n")
+    clauses = segment(extract(md, source="p.md", kind="markdown"))
+    assert labels(clauses) == ["前文", "Information We Collect", "How We Share Information", "Contact"]
+
+
+def test_bold_subheadings_stay_inside_numbered_sections():
+    from watcher.extract import extract
+    md = ("**1. INFORMATION WE COLLECT.**\n\nWe collect data.\n\n**2. YOUR RIGHTS.**\n\nText.\n\n"
+          "**Right to Delete**\n\nYou may ask us to delete.\n\n**Right to Correct**\n\nYou may ask us to correct.\n\n"
+          "**3. CONTACT US.**\n\nprivacy@example.com\n")
+    clauses = segment(extract(md, source="p.md", kind="markdown"))
+    assert labels(clauses) == ["1. INFORMATION WE COLLECT.", "2. YOUR RIGHTS.", "3. CONTACT US."]
+    assert [c.title for c in clauses[1].children] == ["Right to Delete", "Right to Correct"]

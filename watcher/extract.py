@@ -1002,10 +1002,11 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
             joined = ""
             for piece in para:
                 joined = join_pieces(joined, piece)
+            single = len(para) == 1
             para.clear()
             text = _md_finish(joined)
             if text:
-                out.append(Line(text, 0))
+                out.append(Line(text, BOLD_HEADING if single and _bold_heading(joined, text) else 0))
 
     i = 0
     while i < len(src):
@@ -1154,6 +1155,16 @@ def _md_line(text: str) -> str:
         for p in parts:
             text = join_pieces(text, p.strip())
     return text.strip()
+
+
+# A short paragraph that is bold from end to end ("**Information We Collect**") is how many
+# policies write their headings: it becomes a heading of the lowest level.
+BOLD_HEADING = 6
+_ALL_BOLD = re.compile(r"^(\*\*|__)(?:(?!\1).)+\1[.:：]?$")
+
+
+def _bold_heading(raw: str, text: str) -> bool:
+    return bool(_ALL_BOLD.match(raw.strip())) and len(text) <= 80 and not _LIST_LINE.match(raw.strip())
 
 
 def _md_finish(text: str) -> str:

@@ -32,8 +32,10 @@ STRENGTH = {
     "alpha": 42, "kana": 40, "parenkana": 38, "bullet": 10,
 }
 # Headings without a number: h1 strongest; they rank between articles and numbered sections.
-for _level in range(1, 7):
+for _level in range(1, 6):
     STRENGTH[f"h{_level}"] = 86 - _level
+# h6 is also what a bold-only paragraph becomes: weaker than numbered sections, which it may sit in.
+STRENGTH["h6"] = 60
 
 # Variants of one numbering that a careless page mixes ("3.利用目的" then "4. 通知・公表...").
 _FAMILY = {"dot": "dot", "dotnospace": "dot", "dotparen": "dot", "spacenum": "dot", "closeparen": "dot"}
@@ -244,7 +246,7 @@ def segment(doc: Document) -> list[Clause]:
                   and not any(e.style == style and e.ordinal is not None and e.ordinal + 1 == marker.ordinal
                               for e in stack[1:])):
                 is_top = True   # the next section, written with a variant of the section numbering
-            elif (not marker and line.heading and top_heading and line.heading <= top_heading and clauses):
+            elif (not marker and line.heading and top_heading and line.heading <= top_heading < 6 and clauses):
                 is_top = True   # an unnumbered heading at the level of the numbered sections
         if is_top:
             clause = _new_clause(line, marker, style)
