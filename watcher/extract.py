@@ -38,7 +38,7 @@ from watcher.models import Document, Line
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.
-VERSION = 1
+VERSION = 2
 
 RULES_PATH = Path(__file__).parent / "rules" / "boilerplate.toml"
 
