@@ -743,9 +743,13 @@ def _sentence(text: str, start: int, end: int) -> str:
 def _phrase(text: str, start: int, end: int) -> str:
     """The words around a match, cut at punctuation, for evidence."""
     left, right = _span(_PHRASE_BOUNDARY, text, start, end)
-    if right < end:
-        right = end
-    return text[max(left, start - 60):min(right, end + 60)].strip()
+    left, right = max(left, start - 60), min(max(right, end), end + 60)
+    # Do not cut a Latin word in two at the edges of the window.
+    while 0 < left < start and text[left - 1].isascii() and text[left - 1].isalnum():
+        left -= 1
+    while end <= right < len(text) and text[right].isascii() and text[right].isalnum():
+        right += 1
+    return text[left:right].strip()
 
 
 def _clip(text: str, limit: int = _EVIDENCE_MAX) -> str:
