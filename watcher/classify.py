@@ -39,6 +39,8 @@ _EVIDENCE_MAX = 160
 _SIMILAR_OLD = 65.0
 # An added unit at least this long (characters) found word for word in the old document moved there.
 _MOVED_MIN = 25
+# A sentence at least this long found word for word in the other version is not new there.
+_SENTENCE_MOVED_MIN = 15
 
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -507,10 +509,18 @@ def _moved_text(unit: Unit, ctx: _Context) -> bool:
     Only sentences long enough not to occur by chance count; a short item that moves is judged as new.
     """
     if unit.kind in ("added", "clause_added"):
-        return len(unit.new) >= _MOVED_MIN and key(unit.new) in ctx.docs.old_text
-    if unit.kind in ("removed", "clause_removed"):
-        return len(unit.old) >= _MOVED_MIN and key(unit.old) in ctx.docs.new_text
-    return False
+        text, other = unit.new, ctx.docs.old_text
+    elif unit.kind in ("removed", "clause_removed"):
+        text, other = unit.old, ctx.docs.new_text
+    else:
+        return False
+    if len(text) < _MOVED_MIN:
+        return False
+    if key(text) in other:
+        return True
+    # Moved sentence by sentence (a paragraph re-cut when a section was reorganised).
+    sentences = [k for k in (key(p) for p in _SENTENCE_BOUNDARY.split(text)) if len(k) >= 8]
+    return bool(sentences) and all(k in other for k in sentences)
 
 
 # ---------------------------------------------------------------------------
@@ -715,8 +725,18 @@ def _new_terms(lexicons: list[str], unit: Unit, kind: str, novel: str, ctx: _Con
             continue
         if unless and any(_unless_hits(name, sentence, m, rules) for name in unless):
             continue
+        if _sentence_was_there(sentence, new_side, ctx):
+            continue
         out.append((m.group(0), _phrase(side, m.start(), m.end())))
     return out
+
+
+def _sentence_was_there(sentence: str, new_side: bool, ctx: _Context) -> bool:
+    """The whole sentence already stood in the other version (moved from another clause): not new words."""
+    sentence = sentence.strip()
+    if len(sentence) < _SENTENCE_MOVED_MIN:
+        return False
+    return key(sentence) in (ctx.docs.old_text if new_side else ctx.docs.new_text)
 
 
 def _unless_hits(name: str, sentence: str, match, rules: Rules) -> bool:
