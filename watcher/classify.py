@@ -39,6 +39,10 @@ _EVIDENCE_MAX = 160
 _SIMILAR_OLD = 65.0
 # An added unit at least this long (characters) found word for word in the old document moved there.
 _MOVED_MIN = 25
+# The company's own name: 「X(以下「当社」…)」, "X ("we", ...)", or a name that is the subject of many sentences.
+_SELF_DEFINITION = re.compile(r"([^\s、。()「」]{2,40}?)\s*\((?:以下[、,]?)?\s*[「\"“]?(?:当社|弊社|当院|当法人|私たち|we|us)\b", re.I)
+_SELF_SUBJECT = re.compile(r"(?:^|[\s、。「」()])([A-Za-z][A-Za-z0-9.\-]{1,30}|[ァ-ヶー]{2,20})(?:は|が|では)")
+_SELF_SUBJECT_MIN = 5
 # A sentence at least this long found word for word in the other version is not new there.
 _SENTENCE_MOVED_MIN = 15
 
@@ -54,7 +58,7 @@ CATEGORIES = (
     "editorial", "effective_date_changed", "formatting", "moved", "renumbered",
 )
 CHANGE_KINDS = ("added", "removed", "gained", "lost", "clause_added", "clause_removed")
-BUILTINS = ("@item", "@top_item", "@similar_old", "@rename_only")
+BUILTINS = ("@item", "@top_item", "@similar_old", "@rename_only", "@to_self")
 PSEUDO_TOPICS = ("preamble", "metadata")
 
 
@@ -117,6 +121,7 @@ class Rules:
     fold_re: re.Pattern | None
     fold_map: dict[str, str]
     filler_re: re.Pattern
+    navigation_re: re.Pattern | None
     revision: dict[str, re.Pattern]
 
     def search(self, lexicon: str, text: str):
@@ -240,7 +245,7 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
             change=frozenset(r.get("change", [])),
             any=lex_names(rw, r.get("any", [])),
             also=lex_names(rw, r.get("also", [])),
-            unless=lex_names(rw, r.get("unless", [])),
+            unless=lex_names(rw, r.get("unless", []), builtins=True),
             unit_any=lex_names(rw, r.get("unit_any", []), builtins=True),
             unit_none=lex_names(rw, r.get("unit_none", []), builtins=True),
             novel=novel, category=r["category"], severity=r["severity"], reason=r.get("reason", ""),
@@ -257,10 +262,12 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
     # Latin fillers ("the", "and") are whole words; Japanese ones (の, 及び) are not delimited.
     filler_re = re.compile("|".join([rf"\b{re.escape(f)}\b" if re.fullmatch(r"[A-Za-z]+", f) else re.escape(f)
                                      for f in filler] + [r"\s+"]))
+    navigation_re = _regex_list(f"{where}: wording.navigation", wording.get("navigation", []))
     revision = {name: _alternation(f"{where}: revision.{name}", [], pats)
                 for name, pats in data.get("revision", {}).items() if pats}
     return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
-                 rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, revision=revision)
+                 rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, navigation_re=navigation_re,
+                 revision=revision)
 
 
 def _check_verdict(where: str, category, severity) -> None:
@@ -313,6 +320,15 @@ class _Documents:
     @cached_property
     def new_text(self) -> str:
         return _doc_text(self.new_clauses)
+
+    @cached_property
+    def self_names(self) -> tuple[str, ...]:
+        """How the company names itself: defined names (「当社」) and names that are the subject again and again."""
+        text = self.old_text + "\n" + self.new_text
+        names = {m.group(1) for m in _SELF_DEFINITION.finditer(text)}
+        counts = Counter(m.group(1) for m in _SELF_SUBJECT.finditer(text))
+        names |= {name for name, n in counts.items() if n >= _SELF_SUBJECT_MIN}
+        return tuple(sorted((n for n in names if len(n) >= 2), key=len, reverse=True))
 
     @cached_property
     def old_topics(self) -> list[tuple[set[str], Clause]]:
@@ -497,7 +513,9 @@ def _meaningful(pieces: list[str], rules: Rules) -> bool:
     """Whether inserted / deleted pieces carry words, not just particles, punctuation or spelling variants."""
     for piece in pieces:
         rest = rules.fold(piece)
-        rest = rules.filler_re.sub("", rest) if rules.filler_re else rest
+        if rules.navigation_re is not None:
+            rest = rules.navigation_re.sub("", rest)
+        rest = rules.filler_re.sub("", rest)
         if rest.strip():
             return True
     return False
@@ -723,7 +741,7 @@ def _new_terms(lexicons: list[str], unit: Unit, kind: str, novel: str, ctx: _Con
         sentence = _sentence(side, m.start(), m.end())
         if also and not any(rules.search(name, sentence) for name in also):
             continue
-        if unless and any(_unless_hits(name, sentence, m, rules) for name in unless):
+        if unless and any(_unless_hits(name, sentence, m, rules, side, ctx) for name in unless):
             continue
         if _sentence_was_there(sentence, new_side, ctx):
             continue
@@ -739,8 +757,14 @@ def _sentence_was_there(sentence: str, new_side: bool, ctx: _Context) -> bool:
     return key(sentence) in (ctx.docs.old_text if new_side else ctx.docs.new_text)
 
 
-def _unless_hits(name: str, sentence: str, match, rules: Rules) -> bool:
-    """An `unless` lexicon blocks a match when it occurs in the match's sentence (outside the match itself)."""
+def _unless_hits(name: str, sentence: str, match, rules: Rules, side: str, ctx: _Context) -> bool:
+    """An `unless` lexicon blocks a match when it occurs in the match's sentence (outside the match itself).
+
+    "@to_self": the words just before the match name the company itself (「Mozillaに提供」 is no provision).
+    """
+    if name == "@to_self":
+        before = side[max(0, match.start() - 40):match.start()].rstrip()
+        return any(before.endswith(n) for n in ctx.docs.self_names)
     for hit in rules.finditer(name, sentence):
         if hit.group(0) != match.group(0) or name == "negation":
             return True
@@ -826,6 +850,10 @@ def _revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Clau
     new_node = _within(rc_new, change.new)
     if old_node is None and new_node is None:
         return []
+    if new_node is None and rc_new is not None:
+        # The revision clause moved to another clause: that clause's change reports on it.
+        return []
+    old_node = old_node or rc_old
     lang = rules.language
     before = parse_promises(old_node.full_text(), lang) if old_node else None
     after = parse_promises(new_node.full_text(), lang) if new_node else None
