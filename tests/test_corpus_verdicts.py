@@ -2,7 +2,7 @@
 
 Same checks as shared/tools/score_corpus.py (severity, material, categories, forbid,
 max_substantive, notify.users per users_when), run in-process, plus: every substantive
-change carries a reason, and evidence unless it is a pure rewording.
+change carries a reason and evidence.
 """
 
 from __future__ import annotations
@@ -69,8 +69,6 @@ def test_pair_verdict(pair: Path):
         if ch["severity"] == "none":
             continue
         assert ch["reasons"], ch
-        substantive = set(ch["categories"]) - {"editorial", "renumbered"}
-        if substantive:
-            assert ch["evidence"], f"{ch['categories']} without evidence"
+        assert ch["evidence"], f"{ch['categories']} without evidence"
     # Staff hear of every substantive change and nothing else.
     assert out["notify"]["staff"] == (out["severity"] != "none")

@@ -413,7 +413,7 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: _Documents, rc_old: 
         ctx.new_clause_text = key_lines("\n".join(c.full_text() for t, c in docs.new_topics if t & topics))
 
     findings: list[Finding] = []
-    reworded = False
+    reworded: list[str] = []      # "old → new" for edits that change only wording
     units = build_units(change, rules)
     if change.type == "modified" and not units:
         change.categories = ["moved"]
@@ -425,7 +425,7 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: _Documents, rc_old: 
         if _moved_text(unit, ctx):
             continue
         if unit.kind == "edited" and not (_meaningful(unit.gained, rules) or _meaningful(unit.lost, rules)):
-            reworded = True
+            reworded.extend(_rewording_evidence(unit))
             continue
         unit_topics = _unit_topics(unit, topics, rules, ctx.sparse)
         found = run_rules(unit, unit_topics, ctx)
@@ -874,9 +874,12 @@ def _revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Clau
                         "the revision clause now promises less to users: " + "; ".join(weaker)
                         + " (the new promise applies from the next change on)", weaker)]
     if before != after:
+        changed = [f"{name}: {getattr(before, name)} → {getattr(after, name)}"
+                   for name in ("notify_users", "consent_when_required", "channels", "lead_time_days", "deemed_consent")
+                   if getattr(before, name) != getattr(after, name)]
         return [Finding("revision_clause_changed", "minor",
                         "the revision clause's promises changed without being weakened; they apply from the next change on",
-                        [])]
+                        changed)]
     return []
 
 
@@ -884,12 +887,21 @@ def _revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Clau
 # Summary
 # ---------------------------------------------------------------------------
 
-def _summarise(change: ClauseChange, findings: list[Finding], reworded: bool, units: list[Unit]) -> None:
+def _rewording_evidence(unit: Unit) -> list[str]:
+    out = []
+    for op, a, b in inline_ops(unit.old, unit.new):
+        if op != "equal" and (a.strip() or b.strip()):
+            out.append(f"{a.strip()} → {b.strip()}")
+    return out[:6]
+
+
+def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str], units: list[Unit]) -> None:
     substantive = [f for f in findings if f.category != "editorial" or f.severity != "minor"]
     if not findings:
         if reworded:
             findings = [Finding("editorial", "minor",
-                                "wording only (synonyms, spelling variants, particles); the meaning is unchanged", [])]
+                                "wording only (synonyms, spelling variants, particles, links); the meaning is unchanged",
+                                _dedupe(reworded))]
         else:
             # Every unit was text that moved between clauses.
             change.categories = ["moved"]
