@@ -80,10 +80,15 @@ def first_runs(policies: list[PolicySettings], last_checked: dict[str, datetime]
                 due.append(policy.name)
             else:
                 out[policy.name] = None
-    window = max(START_WINDOW, len(due) * START_SPACING)
+    # a few policies start within seconds; many are spread out (at most START_SPACING apart on average)
+    window = max(min(START_WINDOW, len(due) * 0.5), len(due) * START_SPACING)
+    by_name = {p.name: p for p in policies}
     rng = random.Random(0)   # reproducible spread
     for i, name in enumerate(due):
         offset = (i + rng.random()) * window / max(len(due), 1)
+        schedule = by_name[name].schedule
+        if schedule.kind == "interval":
+            offset = min(offset, schedule.seconds)   # never later than its own next slot
         out[name] = now_local + timedelta(seconds=1 + offset)
     return out
 
@@ -97,9 +102,10 @@ def _optional(module: str, attr: str):
 
 
 class Daemon:
-    def __init__(self, settings: Settings, store: Store | None = None, *, notify: bool = True):
+    def __init__(self, settings: Settings, store: Store | None = None, *, notify: bool = True,
+                 stop: threading.Event | None = None):
         self.settings = settings
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
         self.store = store or Store(settings.store)
         self.checker = Checker(settings, self.store, notify=notify, stop=self.stop)
         self.notify = notify
@@ -130,7 +136,7 @@ class Daemon:
                 extra = {"next_run_time": start} if start is not None else {}
             self.scheduler.add_job(self._check, trigger, args=[policy], id=f"check:{policy.name}",
                                    name=f"check {policy.name}", misfire_grace_time=misfire_grace(policy),
-                                   replace_existing=True, **extra)
+                                   max_instances=1, coalesce=True, replace_existing=True, **extra)
         if self.notify:
             self._schedule_mail()
         return len(policies)
@@ -175,6 +181,7 @@ class Daemon:
     def shutdown(self):
         self.stop.set()
         try:
+            self.scheduler.pause()                # no new submissions while the executors wind down
             self.scheduler.shutdown(wait=True)   # waits for the checks in flight to finish their transaction
         finally:
             self.checker.close()
@@ -191,11 +198,7 @@ def _store_label(store: Store) -> str:
 def run(settings: Settings, *, notify: bool = True, install_signals: bool = True,
         ready: threading.Event | None = None, stop: threading.Event | None = None) -> int:
     """Run until SIGTERM / SIGINT (or `stop` is set). Returns the exit status."""
-    daemon = Daemon(settings, notify=notify)
-    if stop is not None:
-        daemon.stop = stop
-        daemon.checker.stop = stop
-        daemon.checker.fetcher.stop = stop
+    daemon = Daemon(settings, notify=notify, stop=stop)
     signals = {"count": 0}
 
     def on_signal(signum, _frame):

@@ -29,6 +29,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from watcher.config import StoreSettings
@@ -285,11 +286,23 @@ class Store:
             self.Session = sessionmaker(self.engine, expire_on_commit=False)
             if create:
                 _register_other_tables()
-                Base.metadata.create_all(self.engine)
+                self._create_tables()
         except ConfigError:
             raise
         except (SQLAlchemyError, ImportError) as e:
             raise StoreError(f"cannot open store {_safe_url(url)}: {_one_line(e)}") from None
+
+    def _create_tables(self, attempts: int = 5):
+        # Two processes opening a new store at once race between "does the table exist?" and
+        # "CREATE TABLE": the loser fails with "already exists"; looking again then finds it.
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     @contextmanager
     def session(self):
