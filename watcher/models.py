@@ -86,9 +86,9 @@ class Clause:
         """Title and own body, without the number marker and without children."""
         return "\n".join(([self.title] if self.title else []) + self.body)
 
-    def full_text(self) -> str:
+    def full_text(self, title: bool = True) -> str:
         """Everything in the subtree, markers of nested items included, for display."""
-        parts = [self.own_text()]
+        parts = [self.own_text() if title else "\n".join(self.body)]
         for child in self.children:
             marker = child.number
             text = child.full_text()

@@ -220,40 +220,78 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def marked_pair(old_text: str, new_text: str) -> tuple[Markup, Markup]:
-    """Both texts as HTML with the changed spans marked (inline styles: survives mail clients)."""
-    old_parts: list[str] = []
-    new_parts: list[str] = []
-    for op, o, n in inline_ops(old_text, new_text):
-        if op == "equal":
-            old_parts.append(html.escape(o))
-            new_parts.append(html.escape(n))
+_INS_STYLE = "background:#dcf5dc;color:#11561b;text-decoration:underline;font-weight:bold"
+_DEL_STYLE = "background:#fde2e1;color:#8a1c1c;text-decoration:line-through"
+# Clauses longer than this many lines show only the changed lines and their neighbours.
+ELIDE_OVER_LINES = 12
+_ELLIPSIS = Markup('<span style="color:#888">⋯</span>')
+
+
+def _marked_lines(ops, side: str) -> list[tuple[Markup, bool]]:
+    """One side of the inline ops as HTML lines, each with whether it holds a change."""
+    lines: list[tuple[list[str], bool]] = [([], False)]
+    for op, o, n in ops:
+        piece = o if side == "old" else n
+        changed = op != "equal"
+        if not piece:
+            if changed:   # text came or went on the other side here: keep this line in view
+                lines[-1] = (lines[-1][0], True)
             continue
-        if o:
-            old_parts.append(f'<span class="del" style="background:#fde2e1;color:#8a1c1c;'
-                             f'text-decoration:line-through">{html.escape(o)}</span>')
-        if n:
-            new_parts.append(f'<span class="ins" style="background:#dcf5dc;color:#11561b;'
-                             f'text-decoration:underline;font-weight:bold">{html.escape(n)}</span>')
-    return Markup("".join(old_parts).replace("\n", "<br>")), Markup("".join(new_parts).replace("\n", "<br>"))
+        cls, style = ("del", _DEL_STYLE) if side == "old" else ("ins", _INS_STYLE)
+        for k, part in enumerate(piece.split("\n")):
+            if k:
+                lines.append(([], False))
+            if not part:
+                continue
+            text = html.escape(part)
+            if changed:
+                text = f'<span class="{cls}" style="{style}">{text}</span>'
+            parts, had = lines[-1]
+            lines[-1] = (parts + [text], had or changed)
+    return [(Markup("".join(parts)), changed) for parts, changed in lines]
+
+
+def _elide(lines: list[tuple[Markup, bool]]) -> Markup:
+    if len(lines) > ELIDE_OVER_LINES and any(changed for _, changed in lines):
+        near = {k + d for k, (_, changed) in enumerate(lines) if changed for d in (-1, 0, 1)}
+        kept: list[Markup] = []
+        for k, (line, _) in enumerate(lines):
+            if k in near:
+                kept.append(line)
+            elif not kept or kept[-1] is not _ELLIPSIS:
+                kept.append(_ELLIPSIS)
+        return Markup("<br>").join(kept)
+    return Markup("<br>").join(line for line, _ in lines)
+
+
+def marked_pair(old_text: str, new_text: str) -> tuple[Markup, Markup]:
+    """Both texts as HTML with the changed spans marked (inline styles: survives mail clients);
+    long texts keep only the changed lines and their neighbours."""
+    ops = inline_ops(old_text, new_text)
+    return _elide(_marked_lines(ops, "old")), _elide(_marked_lines(ops, "new"))
 
 
 def comparison_rows(report: Report) -> list[dict]:
-    """One row per changed clause for a 新旧対照表: label, severity, verdict, marked old/new text."""
+    """One row per changed clause for a 新旧対照表: label, severity, verdict, marked old/new text.
+
+    A clause whose text did not change (renumbered, moved, formatting) gets no text: its
+    row says so, instead of printing the same text twice.
+    """
     rows = []
     for change in report.changes:
-        old_text = change.old.full_text() if change.old else ""
-        new_text = change.new.full_text() if change.new else ""
-        if key(old_text) == key(new_text):
-            old_html = Markup(html.escape(old_text).replace("\n", "<br>"))
-            new_html = Markup(html.escape(new_text).replace("\n", "<br>"))
-        else:
+        old_text = change.old.full_text(title=False) if change.old else ""
+        new_text = change.new.full_text(title=False) if change.new else ""
+        same_text = bool(change.old and change.new) and key(old_text) == key(new_text) and \
+            key(change.old.title) == key(change.new.title)
+        old_html = new_html = Markup("")
+        if not same_text:
             old_html, new_html = marked_pair(old_text, new_text)
         rows.append({
             "type": change.type,
             "label": _label(change),
             "old_label": change.old.label if change.old else "",
             "new_label": change.new.label if change.new else "",
+            "same_text": same_text,
             "severity": change.severity,
             "categories": change.categories,
             "reasons": change.reasons,

@@ -1,0 +1,59 @@
+"""Renderings of a Report: the HTML 新旧対照表 (marks, elision, compact rows, escaping), Markdown, text."""
+
+from watcher.compare import compare
+from watcher.models import Document, Line
+from watcher.report import ELIDE_OVER_LINES, marked_pair, render, report_to_dict
+
+
+def doc(text: str, source: str = "t") -> Document:
+    return Document(source, [Line(ln) for ln in text.strip().splitlines() if ln.strip()])
+
+
+BASE = "第1条（利用目的）\n当社は、本サービスの提供のために利用します。\n第2条（お問い合わせ）\nprivacy@example.com までご連絡ください。\n"
+
+
+def test_marked_pair_marks_both_sides():
+    old, new = marked_pair("手数料は1,000円です。", "手数料は3,000円です。")
+    assert 'class="del"' in old and ">1,000<" in old
+    assert 'class="ins"' in new and ">3,000<" in new
+
+
+def test_long_clause_keeps_changed_lines_and_neighbours_only():
+    lines = [f"{k}行目の説明文です。" for k in range(40)]
+    changed = list(lines)
+    changed[20] = "20行目の説明文を変更しました。"
+    old, new = marked_pair("\n".join(lines), "\n".join(changed))
+    assert "変更しました" in new and "19行目" in new and "21行目" in new
+    assert "5行目" not in new and "⋯" in new
+    assert "5行目" not in old and "20行目" in old
+    short_old, _ = marked_pair("\n".join(lines[:ELIDE_OVER_LINES]), "\n".join(lines[:ELIDE_OVER_LINES]) + "追加")
+    assert "⋯" not in short_old
+
+
+def test_renumbered_clause_is_one_compact_row():
+    new = BASE.replace("第2条（お問い合わせ）", "第2条（第三者提供）\n当社は第三者に提供しません。\n第3条（お問い合わせ）")
+    html = render(compare(doc(BASE), doc(new)), "html")
+    assert "第3条 お問い合わせ</strong>（本文変更なし）" in html
+    assert html.count("privacy@example.com") == 0     # unchanged text is not printed twice
+
+
+def test_html_escapes_page_text():
+    new = BASE.replace("（お問い合わせ）", "（<script>alert(1)</script>窓口）")
+    html = render(compare(doc(BASE), doc(new)), "html")
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+def test_json_full_text_option_adds_clause_text():
+    new = BASE.replace("本サービスの提供", "本サービスの提供及び改善")
+    report = compare(doc(BASE), doc(new))
+    plain, full = report_to_dict(report), report_to_dict(report, full_text=True)
+    assert set(plain["changes"][0]["new"]) == {"number", "title"}
+    assert "改善" in full["changes"][0]["new"]["text"]
+
+
+def test_markdown_and_text_show_the_edit():
+    new = BASE.replace("本サービスの提供", "本サービスの提供及び改善")
+    report = compare(doc(BASE, "old.txt"), doc(new, "new.txt"))
+    md, text = render(report, "md"), render(report, "text")
+    assert "## modified: 第1条 利用目的" in md and "```diff" in md
+    assert "{+及び改善+}" in text and "old.txt → new.txt" in text
