@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,30 @@ def test_select_and_remove_are_used(tmp_path, server):
         with checker.store.Session() as session:
             text = session.get(SnapshotRow, outcome.snapshot_id).text
     assert "今だけ" not in text and text.startswith("top of page") is False and "第1条" in text
+
+
+def test_two_checks_of_one_policy_at_once_store_one_version(tmp_path, server):
+    server.set("/p", policy_page(ENMONO, nonce="n"))
+    settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p")}])
+    check_policies(settings)
+    server.set("/p", policy_page(ENMONO_NEW, nonce="n"), delay=0.3)
+    outcomes = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        with Checker(settings, notify=False) as checker:
+            barrier.wait()
+            outcomes.append(checker.check(settings.policies[0]))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(o.status for o in outcomes) == ["changed", "unchanged"], [(o.status, o.error) for o in outcomes]
+    store = Store(settings.store)
+    assert count(store, SnapshotRow) == 2 and count(store, ChangeRow) == 1
+    store.close()
 
 
 def test_bodies_are_content_addressed_and_shared(tmp_path, server):

@@ -591,6 +591,15 @@ class Checker:
         try:
             with self.store.session() as session:
                 self._apply_version(session, d)
+        except _Raced as raced:
+            if raced.same_text:     # another check stored this very version a moment ago
+                self._unchanged(d)
+                d.outcome.version, d.outcome.snapshot_id = raced.version, raced.snapshot_id
+                d.state.latest_id, d.state.latest_version = raced.snapshot_id, raced.version
+                d.kind, d.rederived_old = "unchanged", None
+            else:
+                self._fail(d, "another check stored a version of this policy at the same time; try again")
+            self._write_batch([d])
         except IntegrityError:
             self._fail(d, "another check stored a version of this policy at the same time; try again")
             self._write_batch([d])
@@ -603,6 +612,13 @@ class Checker:
 
         s, policy, r, derived = d.state, d.policy, d.result, d.derived
         now = utcnow()
+        # Take the policy's write lock first (a row lock on PostgreSQL, the database write lock on
+        # SQLite), then make sure the version we compared against is still the latest one: two
+        # checks of one policy at once (daemon + `watch check`) must not both store the change.
+        session.execute(update(PolicyRow).where(PolicyRow.id == s.policy_id).values(last_checked_at=now))
+        latest = self.store.latest_snapshot(session, s.policy_id)
+        if (latest.id if latest else None) != s.latest_id:
+            raise _Raced(latest.id, latest.version, latest.text_key == derived.text_key)
         # the body file goes first: if we die before the commit it is an orphan, never a dangling reference
         self.store.put_body(session, r.body, d.body_sha)
         version_tag = derivation_version(policy)
@@ -639,6 +655,12 @@ class Checker:
         s.latest_text_key, s.latest_text_length, s.latest_clauses = snap.text_key, snap.text_length, snap.clauses
         s.etag, s.last_modified, s.body_sha256 = r.etag, r.last_modified, d.body_sha
         s.consecutive_failures, s.candidate_key, s.candidate_seen = 0, None, 0
+
+
+class _Raced(Exception):
+    def __init__(self, snapshot_id: int, version: int, same_text: bool):
+        super().__init__("raced")
+        self.snapshot_id, self.version, self.same_text = snapshot_id, version, same_text
 
 
 def _enqueue(session, settings: Settings, policy: PolicySettings, change: ChangeRow, report_dict: dict) -> bool:
