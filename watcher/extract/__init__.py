@@ -1,0 +1,142 @@
+"""Extract: turn a fetched page or a file into a Document (the policy's lines).
+
+    extract(data, source=..., content_type=..., select=..., remove=..., kind=...) -> Document
+    load_file(path) -> Document
+    decode(data, declared) -> (text, charset)
+    looks_like_html(text) -> bool
+
+Three input kinds:
+- html (html_text, page_body, list_numbers): beautifulsoup4 + lxml. Site chrome and noise
+  (rules/boilerplate.toml) are dropped, the policy body is found (`select`, or main-content
+  detection), and blocks become lines, with the numbers the browser draws for `<ol>`.
+- markdown (markdown_text): headings, paragraphs joined across hard wraps, list markers kept.
+- text: one line per non-blank line.
+
+This module sniffs the kind, decodes (charset), dispatches, and drops debris lines. The
+stage is a package so that its VERSION and source fingerprint (watcher.check) cover every
+module of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from watcher.errors import InputError
+from watcher.extract.boilerplate import rules
+from watcher.extract.charset import decode, header_charset
+from watcher.extract.html_text import html_fragment_lines, html_lines
+from watcher.extract.markdown_text import markdown_lines
+from watcher.extract.whitespace import clean, join_pieces
+from watcher.models import Document, Line
+
+__all__ = ["KINDS", "VERSION", "clean", "decode", "extract", "html_fragment_lines", "html_lines", "join_pieces",
+           "load_file", "looks_like_html", "markdown_lines", "text_lines"]
+
+# Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
+# stored snapshots are then re-derived instead of reported as changed.
+VERSION = 2
+
+KINDS = ("html", "markdown", "text")
+_EXTENSIONS = {".html": "html", ".htm": "html", ".xhtml": "html", ".txt": "text", ".text": "text",
+               ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown"}
+_MIME_KINDS = {"text/html": "html", "application/xhtml+xml": "html", "text/markdown": "markdown",
+               "text/x-markdown": "markdown", "text/plain": "text"}
+
+
+def extract(data: bytes | str, *, source: str = "", content_type: str | None = None,
+            select: str | None = None, remove: Sequence[str] = (), kind: str | None = None) -> Document:
+    """Extract the policy text of one page or file.
+
+    `data` is the raw body (or already-decoded text), `content_type` the HTTP Content-Type
+    header if any (its charset= is honoured), `kind` one of "html", "markdown", "text" or
+    None to decide from the content type and the content. `select` / `remove` are CSS
+    selectors of the policy body / of parts to drop (HTML only).
+    """
+    name = source or "<input>"
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"{name}: unknown input kind {kind!r} (expected html, markdown or text)")
+    if isinstance(data, bytes | bytearray):
+        if not data.strip():
+            raise InputError(f"{name}: empty body")
+        try:
+            text, charset = decode(bytes(data), header_charset(content_type))
+        except InputError as err:
+            raise InputError(f"{name}: {err}") from None
+    elif isinstance(data, str):
+        text, charset = data, ""
+        if "\x00" in text:
+            raise InputError(f"{name}: binary content (NUL characters), not a policy page")
+    else:
+        raise InputError(f"{name}: expected bytes or str, got {type(data).__name__}")
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise InputError(f"{name}: empty body")
+
+    kind = kind or _kind_from_content_type(content_type, text) or ("html" if looks_like_html(text) else "text")
+    if kind == "html":
+        lines, title = html_lines(text, select=select, remove=remove, source=name)
+    elif kind == "markdown":
+        lines, title = markdown_lines(text)
+    else:
+        lines, title = text_lines(text), ""
+    lines = _drop_debris(lines)
+    if not lines:
+        raise InputError(f"{name}: no policy text found after extraction")
+    return Document(source=source, lines=lines, title=title, charset=charset, content_type=kind)
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and extract a file; the kind comes from the extension (.html/.htm/.txt/.md/.markdown)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a file")
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise InputError(f"{p}: cannot read file ({err.strerror or err})") from None
+    if not data.strip():
+        raise InputError(f"{p}: empty file")
+    return extract(data, source=str(p), kind=_EXTENSIONS.get(p.suffix.lower()))
+
+
+def _kind_from_content_type(content_type: str | None, text: str) -> str | None:
+    if not content_type:
+        return None
+    mime = content_type.split(";", 1)[0].strip().lower()
+    kind = _MIME_KINDS.get(mime)
+    if kind == "text" and _DOCUMENT_START.match(text):
+        return "html"      # servers label HTML pages text/plain more often than they serve real text
+    return kind
+
+
+_DOCUMENT_START = re.compile(r"\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<\?xml[^>]*>\s*<(!doctype\s+)?html)",
+                             re.I | re.S)
+_MARKUP = re.compile(r"<(html|head|body|p|div|table|h[1-6]|ul|ol|li|br|span|a|section|article|main|meta|title)"
+                     r"(\s[^>]*)?/?>", re.I)
+
+
+def looks_like_html(text: str) -> bool:
+    """HTML if it starts like a document or its opening is dense with common tags."""
+    if _DOCUMENT_START.match(text):
+        return True
+    head = text[:8192]
+    return len(_MARKUP.findall(head)) >= 3
+
+
+def _drop_debris(lines: list[Line]) -> list[Line]:
+    debris = rules().debris
+    return [line for line in lines if not debris.fullmatch(line.text)]
+
+
+def text_lines(text: str) -> list[Line]:
+    """One Line per non-blank line; lines are not joined."""
+    lines = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        piece = clean(raw)
+        if piece:
+            lines.append(Line(piece, 0))
+    return lines

@@ -1,0 +1,133 @@
+"""Boilerplate rules (rules/boilerplate.toml): page noise, content containers, debris lines.
+
+    rules() -> Rules        loaded once
+    SimpleSelector / SelectorIndex: the `tag#id.class[attr=value]` selectors the rules use,
+    matched without the full CSS engine (soupsieve costs tens of ms on a large page).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import ClassVar
+
+from bs4 import Tag
+
+from watcher.errors import ConfigError
+
+RULES_PATH = Path(__file__).parent.parent / "rules" / "boilerplate.toml"
+
+
+@dataclass(frozen=True)
+class Rules:
+    keep_share: float
+    drop_tags: frozenset[str]
+    chrome_tags: frozenset[str]
+    drop_roles: frozenset[str]
+    noise_names: re.Pattern[str]
+    content_index: SelectorIndex
+    min_share: float
+    debris: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def rules() -> Rules:
+    with RULES_PATH.open("rb") as fh:
+        raw = tomllib.load(fh)
+    return Rules(
+        keep_share=float(raw["keep_share"]),
+        drop_tags=frozenset(raw["tags"]["drop"]),
+        chrome_tags=frozenset(raw["tags"]["chrome"]),
+        drop_roles=frozenset(raw["roles"]["drop"]),
+        noise_names=re.compile("|".join(f"(?:{p})" for p in raw["names"]["noise"]), re.I),
+        content_index=SelectorIndex([SimpleSelector.parse(sel) for sel in raw["content"]["selectors"]]),
+        min_share=float(raw["content"]["min_share"]),
+        debris=re.compile("|".join(f"(?:{p})" for p in raw["lines"]["drop"]), re.I),
+    )
+
+
+def classes(tag: Tag) -> list[str]:
+    names = tag.get("class") or []
+    return names.split() if isinstance(names, str) else names
+
+
+@lru_cache(maxsize=256)
+def simple_selectors(selector: str) -> tuple[SimpleSelector, ...]:
+    """`#a, .b, main` as simple selectors, or () when any part needs the full CSS engine."""
+    parts = []
+    for part in selector.split(","):
+        m = SimpleSelector.SYNTAX.match(part.strip())
+        if not m or not any(m.groups()):
+            return ()
+        parts.append(SimpleSelector.parse(part))
+    return tuple(parts)
+
+
+class SelectorIndex:
+    """Simple selectors indexed by tag name, id, class and attribute, to test a tag quickly."""
+
+    def __init__(self, selectors: Sequence[SimpleSelector]) -> None:
+        self.by_tag: dict[str, list[SimpleSelector]] = {}
+        self.by_id: dict[str, list[SimpleSelector]] = {}
+        self.by_class: dict[str, list[SimpleSelector]] = {}
+        self.by_attr: dict[str, list[SimpleSelector]] = {}
+        for sel in selectors:
+            if sel.ident:
+                self.by_id.setdefault(sel.ident, []).append(sel)
+            elif sel.cls:
+                self.by_class.setdefault(sel.cls, []).append(sel)
+            elif sel.attr:
+                self.by_attr.setdefault(sel.attr[0], []).append(sel)
+            else:
+                self.by_tag.setdefault(sel.tag or "", []).append(sel)
+
+    def matches(self, tag: Tag) -> bool:
+        found = self.by_tag.get(tag.name, [])
+        attrs = tag.attrs
+        if attrs:
+            ident = attrs.get("id")
+            if ident in self.by_id:
+                found = found + self.by_id[ident]
+            for cls in attrs.get("class") or ():
+                if cls in self.by_class:
+                    found = found + self.by_class[cls]
+            for attr in self.by_attr:
+                if attr in attrs:
+                    found = found + self.by_attr[attr]
+        return any(sel.matches(tag) for sel in found)
+
+
+@dataclass(frozen=True)
+class SimpleSelector:
+    """`tag`, `#id`, `.class`, `[attr=value]` or a combination such as `div.content`."""
+
+    tag: str | None
+    ident: str | None
+    cls: str | None
+    attr: tuple[str, str] | None
+
+    SYNTAX: ClassVar[re.Pattern[str]] = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)?(?:#([\w-]+))?(?:\.([\w-]+))?"
+                         r"(?:\[([\w-]+)=[\"']?([^\"'\]]+)[\"']?\])?$")
+
+    @classmethod
+    def parse(cls, text: str) -> SimpleSelector:
+        m = cls.SYNTAX.match(text.strip())
+        if not m or not any(m.groups()):
+            raise ConfigError(f"{RULES_PATH.name}: content selector {text!r} is not a simple tag/#id/.class/[attr=value]")
+        tag, ident, klass, attr, value = m.groups()
+        return cls(tag.lower() if tag else None, ident, klass, (attr, value) if attr else None)
+
+    def matches(self, tag: Tag) -> bool:
+        if self.tag and tag.name != self.tag:
+            return False
+        if self.ident and tag.get("id") != self.ident:
+            return False
+        if self.cls and self.cls not in classes(tag):
+            return False
+        if self.attr and str(tag.get(self.attr[0], "")).lower() != self.attr[1].lower():
+            return False
+        return True

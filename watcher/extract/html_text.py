@@ -1,0 +1,242 @@
+"""HTML text: a page's policy body as lines.
+
+    html_lines(text, select=..., remove=..., source=...) -> (lines, title)
+    html_fragment_lines(fragment) -> lines     (HTML inside Markdown: no noise detection)
+
+The body is found by watcher.extract.page_body; blocks become lines here. `<ol>` numbers
+that the browser draws are written into the text ("1. ", "a. "); `<ul>` items get "・" (what
+the browser draws as a disc, and the bullet the segmenter reads, so an HTML list lines up
+with the same list in a text version: "• item"). A data table becomes one line per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bs4 import BeautifulSoup, CData, NavigableString, Tag
+
+from watcher.extract.boilerplate import rules
+from watcher.extract.line_shapes import LIST_LINE
+from watcher.extract.list_numbers import MARKER_START, ListState
+from watcher.extract.page_body import policy_roots
+from watcher.extract.whitespace import clean, join_pieces
+from watcher.models import Line
+
+_BLOCK_TAGS = frozenset((
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "section",
+    "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "listing", "plaintext", "xmp",
+))
+_HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_LIST_TAGS = frozenset(("ol", "ul", "menu", "dir"))
+
+
+# Comments and elements whose content is never policy text, removed from the source before
+# parsing (a large share of a modern page, and of the parse time). Matched left to right as
+# an HTML tokenizer would: a "<!--" inside a script is script, a "<script>" in a comment is comment.
+_RAW_NOISE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style|noscript|template|svg|math|iframe|textarea)(?=[\s/>])[^>]*>.*?(?:</\1\s*>|\Z)",
+    re.I | re.S)
+
+
+def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = (),
+               source: str = "<input>") -> tuple[list[Line], str]:
+    """The policy lines and the title of an HTML page."""
+    soup = BeautifulSoup(_RAW_NOISE.sub(" ", text), "lxml")
+    title = clean(soup.title.get_text()) if soup.title else ""
+    builder = _LineBuilder()
+    for root in policy_roots(soup, select, remove, source):
+        builder.block(root)
+    if not title:
+        h1 = soup.find("h1")
+        title = clean(h1.get_text()) if h1 else ""
+    return builder.lines, title
+
+
+def html_fragment_lines(fragment: str) -> list[Line]:
+    """Lines of an HTML fragment embedded in another document (Markdown): no noise detection."""
+    soup = BeautifulSoup(fragment, "lxml")
+    for tag in soup.find_all(rules().drop_tags):
+        tag.decompose()
+    builder = _LineBuilder()
+    builder.block(soup.body or soup)
+    return builder.lines
+
+
+class _LineBuilder:
+    """Walks HTML blocks and collects Lines.
+
+    Inline text accumulates in `segments` (a new segment after each <br>); a block boundary
+    flushes it as one Line. A list item's marker waits in `marker` for the item's first line.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[Line] = []
+        self.segments: list[list[str]] = [[]]
+        self.marker: str | None = None
+        self.heading = 0
+        self.lists: list[ListState] = []
+
+    # -- output
+    def flush(self) -> None:
+        """End the current block: its <br>-separated pieces become one line, or several.
+
+        A single <br> is a wrap inside a sentence: the pieces are joined. Two <br> in a row
+        are a paragraph break, and a piece that starts with an item or article marker
+        ("・", "(1)", "第3条") starts a new line: old sites lay out whole policies this way.
+        """
+        if len(self.segments) == 1 and not self.segments[0]:
+            return          # nothing since the last block boundary (most calls)
+        pieces = [clean("".join(seg)) for seg in self.segments]
+        self.segments = [[]]
+        texts, text = [], ""
+        for i, piece in enumerate(pieces):
+            if not piece:
+                if text and 0 < i < len(pieces) - 1:
+                    texts.append(text)
+                    text = ""
+            elif text and LIST_LINE.match(piece):
+                texts.append(text)
+                text = piece
+            else:
+                text = join_pieces(text, piece)
+        texts.append(text)
+        for text in texts:
+            if not text:
+                continue
+            if self.marker is not None:
+                if self.marker and not MARKER_START.match(text):
+                    text = self.marker + text
+                self.marker = None
+            self.lines.append(Line(text, self.heading))
+
+    def emit(self, text: str) -> None:
+        self.flush()
+        text = clean(text)
+        if text:
+            self.lines.append(Line(text, self.heading))
+
+    # -- walking (with an explicit stack: real pages nest deeper than Python recursion allows)
+    def block(self, root: Tag) -> None:
+        """Walk `root` as a block: its content becomes lines."""
+        stack: list[object] = [self.flush, root]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Tag):
+                after = self.enter(item)
+                if after is not None:
+                    stack.append(after)
+                    stack.extend(reversed(item.contents))
+            elif type(item) in (NavigableString, CData):
+                self.segments[-1].append(str(item))
+            elif callable(item):
+                item()
+        self.flush()
+
+    def enter(self, tag: Tag):
+        """Start an element; return what to do after its children, or None to skip them."""
+        name = tag.name
+        if name == "br":
+            self.segments.append([])
+            return None
+        if name in _HEADINGS:
+            self.flush()
+            outer, self.heading = self.heading, _HEADINGS[name]
+
+            def leave_heading() -> None:
+                self.flush()
+                self.heading = outer
+            return leave_heading
+        if name in ("pre", "listing", "xmp", "plaintext"):
+            self.flush()
+            for raw in tag.get_text().splitlines():
+                self.emit(raw)
+            return None
+        if name in _LIST_TAGS:
+            self.flush()
+            self.lists.append(ListState.of(tag))
+
+            def leave_list() -> None:
+                self.flush()
+                self.lists.pop()
+            return leave_list
+        if name == "li":
+            self.flush()
+            state = self.lists[-1] if self.lists else ListState("disc", 1, 1)
+            self.marker = state.next_marker(tag)
+
+            def leave_item() -> None:
+                self.flush()
+                self.marker = None
+            return leave_item
+        if name == "table" and self.data_table(tag):
+            return None
+        if name == "hr":
+            self.flush()
+            return None
+        if name in ("img", "area", "wbr"):
+            return None
+        if name in _BLOCK_TAGS:
+            self.flush()
+            return self.flush
+        return _NOTHING
+
+    def data_table(self, table: Tag) -> bool:
+        """Emit a data table as one line per row; False for a layout table (walked as blocks)."""
+        rows = _rows(table)
+        layout = (
+            str(table.get("role", "")).lower() in ("presentation", "none")
+            or not rows
+            or all(len(_cells(tr)) <= 1 for tr in rows)
+            or any(type(d) is Tag and d.name in _LAYOUT_SIGNS for d in table.descendants)
+        )
+        if layout:
+            return False
+        self.flush()
+        for child in table.children:
+            if type(child) is Tag and child.name == "caption":
+                self.emit(child.get_text(" "))
+        for tr in rows:
+            cells = [_cell_text(td) for td in _cells(tr)]
+            text = " | ".join(c for c in cells if c)
+            if text:
+                self.lines.append(Line(text, 0))
+        return True
+
+
+# A table holding another table or headings lays out a page; it is not a table of data.
+_LAYOUT_SIGNS = frozenset(("table", *_HEADINGS))
+
+
+def _rows(table: Tag) -> list[Tag]:
+    rows = []
+    for child in table.children:
+        if type(child) is Tag:
+            if child.name == "tr":
+                rows.append(child)
+            elif child.name in ("thead", "tbody", "tfoot"):
+                rows.extend(c for c in child.children if type(c) is Tag and c.name == "tr")
+    return rows
+
+
+def _nothing() -> None:
+    pass
+
+
+_NOTHING = _nothing
+
+
+def _cells(tr: Tag) -> list[Tag]:
+    return [c for c in tr.children if type(c) is Tag and c.name in ("td", "th")]
+
+
+def _cell_text(cell: Tag) -> str:
+    """A table cell as one piece of text: its own lines joined by spaces."""
+    sub = _LineBuilder()
+    sub.block(cell)
+    return " ".join(line.text for line in sub.lines)
+
+
+# A list item that already starts with its own number or bullet (many CMSs type "1." into
