@@ -38,7 +38,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from watcher import extract, normalize, segment, suspect
@@ -250,6 +250,9 @@ class _Decision:
 
 
 ProgressFn = Callable[[CheckOutcome], None]
+
+# _State fields that are columns of the policies table under the same name
+_STATE_COLUMNS = ("consecutive_failures", "candidate_key", "candidate_seen", "etag", "last_modified", "body_sha256")
 
 # Batches of cheap outcomes (unchanged / failed) are written together: one transaction per
 # 300 rows or 0.5 s instead of one per policy (each policy's rows are still all-or-nothing).
@@ -540,10 +543,9 @@ class Checker:
         for d in batch:
             s = d.state
             checks.append(self._check_values(d))
-            values = {"id": s.policy_id, "last_checked_at": now, "last_outcome": d.outcome.status}
+            before = {name: getattr(s, name) for name in _STATE_COLUMNS}
             if d.kind == "failed":
                 s.consecutive_failures += 1
-                values["consecutive_failures"] = s.consecutive_failures
                 if s.consecutive_failures == self.settings.fetch.failures_before_alert:
                     session.add(AlertRow(policy_id=s.policy_id, kind="check_failures", failures=s.consecutive_failures,
                                          message=f"{d.policy.name}: {s.consecutive_failures} checks failed in a row; "
@@ -552,7 +554,6 @@ class Checker:
                 if s.consecutive_failures:
                     self._resolve_alerts(session, s.policy_id, now)
                 s.consecutive_failures = 0
-                values["consecutive_failures"] = 0
                 if d.kind == "hold":
                     # validators stay those of the stored version: if the page flips back, we get a 304
                     s.candidate_key = d.derived.text_key
@@ -565,22 +566,27 @@ class Checker:
                     else:                         # same text as the stored version: these bytes are "current"
                         s.etag, s.last_modified = d.result.etag, d.result.last_modified
                         s.body_sha256 = d.body_sha or s.body_sha256
-                values.update(candidate_key=s.candidate_key, candidate_seen=s.candidate_seen, etag=s.etag,
-                              last_modified=s.last_modified, body_sha256=s.body_sha256)
                 if d.rederived_old is not None and s.latest_id is not None:
                     row = session.get(SnapshotRow, s.latest_id)
                     _apply_derived(row, d.rederived_old, derivation_version(d.policy))
                     s.latest_derivation = row.extractor_version
                     s.latest_text_key = row.text_key
                     s.latest_text_length, s.latest_clauses = row.text_length, row.clauses
+            # only what changed (a 304 changes nothing but the time of the check)
+            values = {f"v_{name}": getattr(s, name) for name in _STATE_COLUMNS if getattr(s, name) != before[name]}
+            values.update(v_id=s.policy_id, v_last_checked_at=now, v_last_outcome=d.outcome.status)
             policy_updates.append(values)
-        session.execute(insert(CheckRow), checks)
-        # one UPDATE per distinct set of columns (executemany by primary key)
+        # Core executemany statements: the ORM's per-row bookkeeping would cost more than the SQL
+        session.execute(CheckRow.__table__.insert(), checks)
+        table = PolicyRow.__table__
         groups: dict[tuple, list[dict]] = {}
         for values in policy_updates:
             groups.setdefault(tuple(sorted(values)), []).append(values)
-        for rows in groups.values():
-            session.execute(update(PolicyRow), rows)
+        for keys, rows in groups.items():
+            columns = [k[2:] for k in keys if k != "v_id"]
+            stmt = (table.update().where(table.c.id == bindparam("v_id"))
+                    .values({c: bindparam(f"v_{c}") for c in columns}))
+            session.execute(stmt, rows)
 
     def _resolve_alerts(self, session, policy_id: int, now):
         session.execute(update(AlertRow).where(AlertRow.policy_id == policy_id, AlertRow.resolved_at.is_(None))
