@@ -679,3 +679,86 @@ def test_bad_arguments():
         extract(b"text", kind="pdf")
     with pytest.raises(InputError, match=r"expected bytes or str, got int"):
         extract(42)   # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- bold pseudo-headings
+
+def _labels(clauses) -> list[str]:
+    return [c.label for c in clauses]
+
+
+def test_bold_paragraphs_are_the_sections_of_a_japanese_page():
+    from watcher.segment import segment
+
+    page = """<html><head><title>プライバシーポリシー</title></head><body><main>
+      <p>株式会社サンプル（以下「当社」）は、個人情報を次のとおり取り扱います。</p>
+      <p><strong>個人情報の利用目的</strong></p>
+      <p>当社は、取得した個人情報を<strong>サービスの提供</strong>のために利用します。</p>
+      <ul><li><strong>お問い合わせへの回答</strong></li><li>本人確認</li></ul>
+      <p> <b>第三者提供</b>　</p>
+      <p>当社は、法令に基づく場合を除き、個人情報を第三者に提供しません。</p>
+      <div><span style="font-weight: bold">お問い合わせ窓口</span></div>
+      <p>privacy@example.co.jp</p>
+    </main></body></html>"""
+    doc = extract(page)
+    assert [line for line in doc.lines if line.heading] == [
+        Line("個人情報の利用目的", 6), Line("第三者提供", 6), Line("お問い合わせ窓口", 6)]
+    # A bold list item stays an item, bold inside a sentence stays plain text.
+    assert Line("・お問い合わせへの回答", 0) in doc.lines
+    assert Line("当社は、取得した個人情報をサービスの提供のために利用します。", 0) in doc.lines
+    clauses = segment(doc)
+    assert _labels(clauses) == ["前文", "個人情報の利用目的", "第三者提供", "お問い合わせ窓口"]
+    assert clauses[2].body == ["当社は、法令に基づく場合を除き、個人情報を第三者に提供しません。"]
+
+
+def test_bold_paragraphs_are_the_sections_of_an_english_page():
+    from watcher.segment import segment
+
+    page = """<html><body><article>
+      <h1>Privacy Policy</h1>
+      <p>This policy explains how Example Inc. handles your data.</p>
+      <p><b>Information We Collect</b></p>
+      <p>We collect your <b>email address</b> and your name.</p>
+      <p><strong>How We Use <em>Information</em></strong>:</p>
+      <p>We use it to provide the service.</p>
+      <p><strong>Contact</strong><br>Write to privacy@example.com.</p>
+    </article></body></html>"""
+    doc = extract(page)
+    assert doc.lines == [
+        Line("Privacy Policy", 1), Line("This policy explains how Example Inc. handles your data.", 0),
+        Line("Information We Collect", 6), Line("We collect your email address and your name.", 0),
+        Line("How We Use Information:", 6), Line("We use it to provide the service.", 0),
+        Line("Contact", 6), Line("Write to privacy@example.com.", 0),
+    ]
+    clauses = segment(doc)
+    assert _labels(clauses) == ["前文", "Information We Collect", "How We Use Information:", "Contact"]
+    assert clauses[3].body == ["Write to privacy@example.com."]
+
+
+def test_bold_runs_inside_text_and_long_bold_passages_stay_plain():
+    long_bold = "当社は、" + "お客様の個人情報を適切に管理し、" * 6 + "漏えいを防止します。"
+    page = f"""<html><body><main>
+      <p><strong>重要</strong>：本ポリシーは<b>2024年4月1日</b>から適用されます。</p>
+      <p>We <strong>never</strong> sell your personal information to <b>anyone</b>.</p>
+      <p><strong>{long_bold}</strong></p>
+      <p><b>Note</b> that cookies are <b>optional</b></p>
+      <h2><strong>見出しはそのまま</strong></h2>
+      <table><tr><th><b>項目</b></th><td>内容</td></tr></table>
+    </main></body></html>"""
+    assert extract(page).lines == [
+        Line("重要：本ポリシーは2024年4月1日から適用されます。", 0),
+        Line("We never sell your personal information to anyone.", 0),
+        Line(long_bold, 0),
+        Line("Note that cookies are optional", 0),
+        Line("見出しはそのまま", 2),
+        Line("項目 | 内容", 0),
+    ]
+    assert len(long_bold) > 80
+
+
+def test_bold_paragraphs_in_markdown_html_blocks_are_headings_too():
+    md = "本文です。\n\n<p><strong>利用目的</strong></p>\n\n当社は利用します。\n\n**第三者提供**\n\n提供しません。\n"
+    assert extract(md, kind="markdown").lines == [
+        Line("本文です。", 0), Line("利用目的", 6), Line("当社は利用します。", 0),
+        Line("第三者提供", 6), Line("提供しません。", 0),
+    ]

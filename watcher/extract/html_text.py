@@ -7,6 +7,8 @@ The body is found by watcher.extract.page_body; blocks become lines here. `<ol>`
 that the browser draws are written into the text ("1. ", "a. "); `<ul>` items get "・" (what
 the browser draws as a disc, and the bullet the segmenter reads, so an HTML list lines up
 with the same list in a text version: "• item"). A data table becomes one line per row.
+A short block that is bold from end to end ("<p><strong>Title</strong></p>") is a heading of
+the lowest level, as the same paragraph in Markdown is (line_shapes.bold_heading_shape).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
 from watcher.extract.boilerplate import rules
-from watcher.extract.line_shapes import LIST_LINE
+from watcher.extract.line_shapes import BOLD_HEADING, LIST_LINE, bold_heading_shape
 from watcher.extract.list_numbers import MARKER_START, ListState
 from watcher.extract.page_body import policy_roots
 from watcher.extract.whitespace import clean, join_pieces
@@ -31,6 +33,10 @@ _BLOCK_TAGS = frozenset((
 ))
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _LIST_TAGS = frozenset(("ol", "ul", "menu", "dir"))
+_BOLD_TAGS = frozenset(("strong", "b"))
+_BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|bolder|[6-9]00)\b", re.I)
+# Punctuation after a bold title that leaves it a title ("<b>Contact</b>:").
+_TITLE_TAIL = frozenset((".", ":", "："))
 
 
 # Comments and elements whose content is never policy text, removed from the source before
@@ -70,11 +76,17 @@ class _LineBuilder:
 
     Inline text accumulates in `segments` (a new segment after each <br>); a block boundary
     flushes it as one Line. A list item's marker waits in `marker` for the item's first line.
+    `plain` / `bold` record, per segment, whether it holds text outside / inside <strong>,
+    <b> or bold-styled elements: a block that is bold from end to end is a pseudo-heading.
     """
 
     def __init__(self) -> None:
         self.lines: list[Line] = []
         self.segments: list[list[str]] = [[]]
+        self.plain: list[bool] = [False]
+        self.bold: list[bool] = [False]
+        self.bold_depth = 0
+        self.items = 0          # <li> elements open: nothing inside a list item is a heading
         self.marker: str | None = None
         self.heading = 0
         self.lists: list[ListState] = []
@@ -86,31 +98,41 @@ class _LineBuilder:
         A single <br> is a wrap inside a sentence: the pieces are joined. Two <br> in a row
         are a paragraph break, and a piece that starts with an item or article marker
         ("・", "(1)", "第3条") starts a new line: old sites lay out whole policies this way.
+        A line that is bold from end to end, short, and not in a list item is a heading
+        (BOLD_HEADING); a bold title over its text ("<b>Title</b><br>text") is its own line.
         """
         if len(self.segments) == 1 and not self.segments[0]:
             return          # nothing since the last block boundary (most calls)
         pieces = [clean("".join(seg)) for seg in self.segments]
-        self.segments = [[]]
-        texts, text = [], ""
+        all_bold = [b and not p for b, p in zip(self.bold, self.plain, strict=True)]
+        self.segments, self.plain, self.bold = [[]], [False], [False]
+        may_head = not self.heading and not self.items
+        texts: list[tuple[str, bool]] = []
+        text, bold = "", True
         for i, piece in enumerate(pieces):
             if not piece:
                 if text and 0 < i < len(pieces) - 1:
-                    texts.append(text)
-                    text = ""
-            elif text and LIST_LINE.match(piece):
-                texts.append(text)
-                text = piece
+                    texts.append((text, bold))
+                    text, bold = "", True
+            elif text and (LIST_LINE.match(piece)
+                           or (may_head and bold and not all_bold[i] and bold_heading_shape(text))):
+                texts.append((text, bold))
+                text, bold = piece, all_bold[i]
             else:
                 text = join_pieces(text, piece)
-        texts.append(text)
-        for text in texts:
+                bold = bold and all_bold[i]
+        texts.append((text, bold))
+        for text, bold in texts:
             if not text:
                 continue
             if self.marker is not None:
                 if self.marker and not MARKER_START.match(text):
                     text = self.marker + text
                 self.marker = None
-            self.lines.append(Line(text, self.heading))
+            heading = self.heading
+            if may_head and bold and bold_heading_shape(text):
+                heading = BOLD_HEADING
+            self.lines.append(Line(text, heading))
 
     def emit(self, text: str) -> None:
         self.flush()
@@ -131,15 +153,33 @@ class _LineBuilder:
                     stack.extend(reversed(item.contents))
             elif type(item) in (NavigableString, CData):
                 self.segments[-1].append(str(item))
+                if not item.isspace():
+                    if self.bold_depth:
+                        self.bold[-1] = True
+                    elif item.strip() not in _TITLE_TAIL:
+                        self.plain[-1] = True
             elif callable(item):
                 item()
         self.flush()
 
     def enter(self, tag: Tag):
         """Start an element; return what to do after its children, or None to skip them."""
+        after = self.enter_block(tag)
+        if after is None or not (tag.name in _BOLD_TAGS or _bold_style(tag)):
+            return after
+        self.bold_depth += 1
+
+        def leave_bold() -> None:
+            self.bold_depth -= 1
+            after()
+        return leave_bold
+
+    def enter_block(self, tag: Tag):
         name = tag.name
         if name == "br":
             self.segments.append([])
+            self.plain.append(False)
+            self.bold.append(False)
             return None
         if name in _HEADINGS:
             self.flush()
@@ -166,10 +206,12 @@ class _LineBuilder:
             self.flush()
             state = self.lists[-1] if self.lists else ListState("disc", 1, 1)
             self.marker = state.next_marker(tag)
+            self.items += 1
 
             def leave_item() -> None:
                 self.flush()
                 self.marker = None
+                self.items -= 1
             return leave_item
         if name == "table" and self.data_table(tag):
             return None
@@ -208,6 +250,11 @@ class _LineBuilder:
 
 # A table holding another table or headings lays out a page; it is not a table of data.
 _LAYOUT_SIGNS = frozenset(("table", *_HEADINGS))
+
+
+def _bold_style(tag: Tag) -> bool:
+    style = tag.attrs.get("style") if tag.attrs else None
+    return bool(style) and _BOLD_STYLE.search(str(style)) is not None
 
 
 def _rows(table: Tag) -> list[Tag]:

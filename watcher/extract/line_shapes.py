@@ -16,3 +16,18 @@ LIST_LINE = re.compile(
     )""",
     re.X,
 )
+
+# A short paragraph that is bold from end to end ("**Information We Collect**",
+# "<p><strong>個人情報の利用目的</strong></p>") is how many policies write their headings: it
+# becomes a heading of the lowest level, which the segmenter ranks below numbered sections.
+BOLD_HEADING = 6
+BOLD_HEADING_MAX = 80
+
+
+def bold_heading_shape(text: str) -> bool:
+    """May `text`, a paragraph that is bold from end to end (markup gone), be a heading?
+
+    Short enough to be a title; a longer bold paragraph is an emphasised passage. Each path
+    checks itself that the paragraph is not a list item (a bold item stays an item).
+    """
+    return 0 < len(text) <= BOLD_HEADING_MAX

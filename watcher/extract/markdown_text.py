@@ -12,7 +12,7 @@ import html as htmllib
 import re
 
 from watcher.extract.html_text import html_fragment_lines
-from watcher.extract.line_shapes import LIST_LINE
+from watcher.extract.line_shapes import BOLD_HEADING, LIST_LINE, bold_heading_shape
 from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Line
 
@@ -211,14 +211,12 @@ def _md_line(text: str) -> str:
     return text.strip()
 
 
-# A short paragraph that is bold from end to end ("**Information We Collect**") is how many
-# policies write their headings: it becomes a heading of the lowest level.
-BOLD_HEADING = 6
+# "**Title**" (a closing ".", ":" after the bold is still a title); it can never start like a list item.
 _ALL_BOLD = re.compile(r"^(\*\*|__)(?:(?!\1).)+\1[.:：]?$")
 
 
 def _bold_heading(raw: str, text: str) -> bool:
-    return bool(_ALL_BOLD.match(raw.strip())) and len(text) <= 80 and not LIST_LINE.match(raw.strip())
+    return bool(_ALL_BOLD.match(raw.strip())) and bold_heading_shape(text)
 
 
 def _md_finish(text: str) -> str:
