@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from webserver import PageServer, login_page, maintenance_page, policy_page, seed_texts, truncated
 
-from watcher.check import EXTRACTOR_VERSION, Checker, check_policies
+from watcher.check import EXTRACTOR_VERSION, Checker, check_policies, snapshot_document
 from watcher.config import parse_settings
 from watcher.store import AlertRow, ChangeRow, CheckRow, SnapshotRow, Store, sha256
 
@@ -232,7 +232,8 @@ def test_new_extractor_rederives_instead_of_reporting(tmp_path, server):
     # what an older extractor might have stored: the footer debris kept, a line split differently
     with store.session() as session:
         snap = session.scalars(select(SnapshotRow)).one()
-        lines = [list(x) for x in snap.lines] + [["閲覧数 123", 0], ["© 2026 example. All rights reserved.", 0]]
+        lines = [[line.text, line.heading] for line in snapshot_document(snap).lines]
+        lines += [["閲覧数 123", 0], ["© 2026 example. All rights reserved.", 0]]
         lines[3][0] = lines[3][0][:10]
         snap.lines, snap.text = lines, "\n".join(t for t, _ in lines)
         snap.text_key, snap.extractor_version = "0" * 64, "extract=0:old"

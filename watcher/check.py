@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -144,18 +145,36 @@ def _derive_safely(body: bytes, source: str, content_type: str | None, select: s
         return str(e)
 
 
+def _derive_and_store(body: bytes, source: str, content_type: str | None, select: str | None,
+                      remove: list[str], bodies_root: str | None) -> tuple[Derived | str, bool]:
+    """derive() in a worker; with `bodies_root`, also write the body file of what will be a first
+    version (gzip + fsync off the main process). A page that is not a version is not written."""
+    derived = _derive_safely(body, source, content_type, select, remove)
+    if bodies_root is None or isinstance(derived, str) or derived.problem:
+        return derived, False
+    from watcher.store import FileBodies
+
+    FileBodies(Path(bodies_root)).put(None, body)
+    return derived, True
+
+
 def _noop(_):
     return None
 
 
+OUTLINE_BODY_CHARS = 80
+
+
 def clause_to_json(clause: Clause) -> dict:
+    """The outline of a clause: its number, title, kind and children, and the start of its first
+    body line (what names an untitled item). The full text is in the snapshot's lines."""
     out: dict = {"number": clause.number, "title": clause.title, "kind": clause.kind}
     if clause.ordinal is not None:
         out["ordinal"] = clause.ordinal
     if clause.style:
         out["style"] = clause.style
     if clause.body:
-        out["body"] = list(clause.body)
+        out["body"] = [clause.body[0][:OUTLINE_BODY_CHARS]]
     if clause.children:
         out["children"] = [clause_to_json(c) for c in clause.children]
     return out
@@ -168,9 +187,26 @@ def clause_from_json(data: dict, index: int = 0) -> Clause:
                   children=[clause_from_json(c, i) for i, c in enumerate(data.get("children", []))])
 
 
+def encode_lines(doc: Document) -> list:
+    """`lines` column: the heading level of each line of `text` (the text is not stored twice);
+    [text, heading] pairs in the unlikely case that a line holds a newline itself."""
+    if any("\n" in line.text for line in doc.lines):
+        return [[line.text, line.heading] for line in doc.lines]
+    return [line.heading for line in doc.lines]
+
+
+def decode_lines(text: str, lines: list) -> list[Line]:
+    if lines and not isinstance(lines[0], int):
+        return [Line(text=t, heading=h) for t, h in lines]
+    texts = text.split("\n") if text else []
+    if len(texts) != len(lines):
+        return [Line(text=t) for t in texts]
+    return [Line(text=t, heading=h) for t, h in zip(texts, lines, strict=True)]
+
+
 def snapshot_document(row: SnapshotRow, source: str | None = None) -> Document:
     """The Document a snapshot stores (no re-derivation)."""
-    lines = [Line(text=t, heading=h) for t, h in (row.lines or [])]
+    lines = decode_lines(row.text or "", row.lines or [])
     return Document(source=source or row.url, lines=lines, title=row.title or "", charset=row.charset or "",
                     content_type="html" if "html" in (row.content_type or "") else "")
 
@@ -199,10 +235,17 @@ def current_document(store: Store, session, row: SnapshotRow, policy: PolicySett
     return doc, derived
 
 
+def _derived_values(derived: Derived, version: str) -> dict:
+    doc = derived.document
+    return {"text": doc.text, "lines": encode_lines(doc), "title": doc.title,
+            "charset": doc.charset, "outline": derived.outline, "text_key": derived.text_key,
+            "text_length": derived.text_length, "clauses": derived.clauses, "extractor_version": version}
+
+
 def _apply_derived(row: SnapshotRow, derived: Derived, version: str):
     doc = derived.document
     row.text = doc.text
-    row.lines = [[line.text, line.heading] for line in doc.lines]
+    row.lines = encode_lines(doc)
     row.title = doc.title
     row.charset = doc.charset
     row.outline = derived.outline
@@ -257,6 +300,7 @@ _STATE_COLUMNS = ("consecutive_failures", "candidate_key", "candidate_seen", "et
 # Batches of cheap outcomes (unchanged / failed) are written together: one transaction per
 # 300 rows or 0.5 s instead of one per policy (each policy's rows are still all-or-nothing).
 BATCH_ROWS = 300
+BATCH_VERSIONS = 50
 BATCH_SECONDS = 0.5
 # Derive in worker processes when a pass has at least this many bodies to parse and >1 CPU.
 POOL_MIN_BODIES = 16
@@ -293,36 +337,46 @@ class Checker:
         states = self._load_states(policies)
         by_name = {p.name: p for p in policies}
         jobs = [self._job(p, states[p.name]) for p in policies]
-        outcomes: dict[str, CheckOutcome] = {}
-        batch: list[_Decision] = []
-        last_flush = time.monotonic()
+        self._outcomes: dict[str, CheckOutcome] = {}
+        self._cheap: list[_Decision] = []
+        self._versions: list[_Decision] = []
+        self._last_flush = time.monotonic()
+        self._progress = progress
         pool = self._pool(len(policies))
-        futures = []
+        pending: deque = deque()
         started = {}
+        bodies_root = str(self.store.settings.bodies_dir) if self.store.is_sqlite else None
 
         def on_start(job):
             started[job.key] = utcnow()
+
+        def settle(block: bool):
+            while pending and (block or pending[0][4].done()):
+                policy, state, result, started_at, future = pending.popleft()
+                derived, stored = future.result()
+                decision = self._decide(policy, state, result, started_at, derived=derived)
+                decision.extra["body_stored"] = stored
+                self._dispatch(decision)
 
         try:
             for job, result in self.fetcher.fetch_many(jobs, on_start=on_start):
                 policy = by_name[job.key]
                 state = states[policy.name]
-                needs_parse = self._needs_parse(state, result)
-                if needs_parse and pool is not None:
-                    futures.append((policy, state, result, started.get(job.key),
-                                    pool.submit(_derive_safely, result.body, result.final_url or policy.url,
-                                                result.content_type, policy.select, list(policy.remove))))
-                    continue
-                decision = self._decide(policy, state, result, started.get(job.key))
-                last_flush = self._dispatch(decision, batch, outcomes, progress, last_flush)
-            for policy, state, result, started_at, future in futures:
-                decision = self._decide(policy, state, result, started_at, derived=future.result())
-                last_flush = self._dispatch(decision, batch, outcomes, progress, last_flush)
+                if pool is not None and self._needs_parse(state, result):
+                    # a first version's body is written by the worker too (files only): it is needed anyway
+                    root = bodies_root if state.latest_id is None else None
+                    pending.append((policy, state, result, started.get(job.key),
+                                    pool.submit(_derive_and_store, result.body, result.final_url or policy.url,
+                                                result.content_type, policy.select, list(policy.remove), root)))
+                else:
+                    self._dispatch(self._decide(policy, state, result, started.get(job.key)))
+                settle(block=False)
+            settle(block=True)
         finally:
-            self._write_batch(batch)
+            self._flush()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        return [outcomes[p.name] for p in policies if p.name in outcomes]
+        return [self._outcomes[p.name] for p in policies if p.name in self._outcomes]
 
     def check(self, policy: PolicySettings) -> CheckOutcome:
         """Check one policy now (the daemon's job); everything written before it returns."""
@@ -499,19 +553,23 @@ class Checker:
 
     # -------------------------------------------------- writing
 
-    def _dispatch(self, d: _Decision, batch: list[_Decision], outcomes: dict, progress, last_flush: float) -> float:
-        if d.kind in ("first", "changed"):
-            self._write_version(d)
-        else:
-            batch.append(d)
-            if len(batch) >= BATCH_ROWS or time.monotonic() - last_flush > BATCH_SECONDS:
-                self._write_batch(batch)
-                last_flush = time.monotonic()
-        outcomes[d.policy.name] = d.outcome
-        _log_outcome(d.outcome)
-        if progress:
-            progress(d.outcome)
-        return last_flush
+    def _dispatch(self, d: _Decision):
+        """Queue a decision for writing; write the queues when they are big or old enough."""
+        (self._versions if d.kind in ("first", "changed") else self._cheap).append(d)
+        self._outcomes[d.policy.name] = d.outcome
+        if (len(self._cheap) >= BATCH_ROWS or len(self._versions) >= BATCH_VERSIONS
+                or time.monotonic() - self._last_flush > BATCH_SECONDS):
+            self._flush()
+
+    def _flush(self):
+        done = self._versions + self._cheap
+        self._write_versions(self._versions)
+        self._write_batch(self._cheap)
+        self._last_flush = time.monotonic()
+        for d in done:      # reported once written: the outcome is what the store says
+            _log_outcome(d.outcome)
+            if self._progress:
+                self._progress(d.outcome)
 
     def _check_values(self, d: _Decision, snapshot_id: int | None = None) -> dict:
         r = d.result
@@ -577,7 +635,7 @@ class Checker:
             values.update(v_id=s.policy_id, v_last_checked_at=now, v_last_outcome=d.outcome.status)
             policy_updates.append(values)
         # Core executemany statements: the ORM's per-row bookkeeping would cost more than the SQL
-        session.execute(CheckRow.__table__.insert(), checks)
+        session.execute(_INSERT_CHECK, checks)
         table = PolicyRow.__table__
         groups: dict[tuple, list[dict]] = {}
         for values in policy_updates:
@@ -594,26 +652,48 @@ class Checker:
 
     def _write_version(self, d: _Decision):
         """first / changed: body, snapshot, change, outbox and policy state in one transaction."""
-        try:
-            with self.store.session() as session:
-                self._apply_version(session, d)
-        except _Raced as raced:
-            if raced.same_text:     # another check stored this very version a moment ago
-                self._unchanged(d)
-                d.outcome.version, d.outcome.snapshot_id = raced.version, raced.snapshot_id
-                d.state.latest_id, d.state.latest_version = raced.snapshot_id, raced.version
-                d.kind, d.rederived_old = "unchanged", None
-            else:
-                self._fail(d, "another check stored a version of this policy at the same time; try again")
-            self._write_batch([d])
-        except IntegrityError:
-            self._fail(d, "another check stored a version of this policy at the same time; try again")
-            self._write_batch([d])
-        except (SQLAlchemyError, StoreError, OSError) as e:
-            self._fail(d, f"store error: {_one_line(e)}")
-            self._write_batch([d])
+        self._write_versions([d])
 
-    def _apply_version(self, session, d: _Decision):
+    def _write_versions(self, batch: list[_Decision]):
+        """Several versions in one transaction (each policy's rows still all-or-nothing); if that
+        fails, each one again on its own so that one policy's conflict costs no other its version."""
+        if not batch:
+            return
+        if len(batch) > 1:
+            try:
+                with self.store.session() as session:
+                    finishers = [self._apply_version(session, d) for d in batch]
+            except (_Raced, SQLAlchemyError, StoreError, OSError):
+                pass
+            else:
+                for finish in finishers:
+                    finish()
+                batch.clear()
+                return
+        for d in batch:
+            try:
+                with self.store.session() as session:
+                    finish = self._apply_version(session, d)
+                finish()
+            except _Raced as raced:
+                if raced.same_text:     # another check stored this very version a moment ago
+                    self._unchanged(d)
+                    d.outcome.version, d.outcome.snapshot_id = raced.version, raced.snapshot_id
+                    d.state.latest_id, d.state.latest_version = raced.snapshot_id, raced.version
+                    d.kind, d.rederived_old = "unchanged", None
+                else:
+                    self._fail(d, "another check stored a version of this policy at the same time; try again")
+                self._write_batch([d])
+            except IntegrityError:
+                self._fail(d, "another check stored a version of this policy at the same time; try again")
+                self._write_batch([d])
+            except (SQLAlchemyError, StoreError, OSError) as e:
+                self._fail(d, f"store error: {_one_line(e)}")
+                self._write_batch([d])
+        batch.clear()
+
+    def _apply_version(self, session, d: _Decision) -> Callable[[], None]:
+        """Write one version in `session`; returns what to update in memory once it is committed."""
         from watcher.report import report_to_dict
 
         s, policy, r, derived = d.state, d.policy, d.result, d.derived
@@ -621,46 +701,65 @@ class Checker:
         # Take the policy's write lock first (a row lock on PostgreSQL, the database write lock on
         # SQLite), then make sure the version we compared against is still the latest one: two
         # checks of one policy at once (daemon + `watch check`) must not both store the change.
-        session.execute(update(PolicyRow).where(PolicyRow.id == s.policy_id).values(last_checked_at=now))
-        latest = self.store.latest_snapshot(session, s.policy_id)
+        session.execute(_LOCK_POLICY, {"pid": s.policy_id, "now": now})
+        latest = session.execute(_LATEST_SNAPSHOT, {"pid": s.policy_id}).first()
         if (latest.id if latest else None) != s.latest_id:
             raise _Raced(latest.id, latest.version, latest.text_key == derived.text_key)
-        # the body file goes first: if we die before the commit it is an orphan, never a dangling reference
-        self.store.put_body(session, r.body, d.body_sha)
+        # the body goes first: if we die before the commit it is an orphan, never a dangling reference
+        # (a worker process may have written it already, see _derive_and_store)
+        if not d.extra.get("body_stored"):
+            self.store.put_body(session, r.body, d.body_sha)
         version_tag = derivation_version(policy)
         if d.rederived_old is not None and s.latest_id is not None:
-            _apply_derived(session.get(SnapshotRow, s.latest_id), d.rederived_old, version_tag)
-        version = self.store.next_version(session, s.policy_id)
-        snap = SnapshotRow(policy_id=s.policy_id, version=version, fetched_at=now, body_sha256=d.body_sha,
-                           body_size=len(r.body), url=r.final_url or policy.url, status=r.status, etag=r.etag,
-                           last_modified=r.last_modified, content_type=r.content_type)
-        _apply_derived(snap, derived, version_tag)
-        session.add(snap)
-        session.flush()
-        d.outcome.snapshot_id, d.outcome.version = snap.id, version
+            session.execute(update(SnapshotRow).where(SnapshotRow.id == s.latest_id)
+                            .values(**_derived_values(d.rederived_old, version_tag)))
+        version = (latest.version if latest else 0) + 1
+        # Core statements: a version is written once and never edited through the ORM
+        snapshot_id = session.execute(
+            _INSERT_SNAPSHOT,
+            dict(policy_id=s.policy_id, version=version, fetched_at=now, body_sha256=d.body_sha,
+                 body_size=len(r.body), url=r.final_url or policy.url, status=r.status, etag=r.etag,
+                 last_modified=r.last_modified, content_type=r.content_type,
+                 **_derived_values(derived, version_tag))).scalar_one()
+        change_id = None
         if d.kind == "changed":
             report_dict = report_to_dict(d.report, full_text=True)
-            change = ChangeRow(policy_id=s.policy_id, old_snapshot_id=s.latest_id, new_snapshot_id=snap.id,
+            change = ChangeRow(policy_id=s.policy_id, old_snapshot_id=s.latest_id, new_snapshot_id=snapshot_id,
                                report=report_dict, severity=d.report.severity, material=d.report.material,
                                created_at=now, state="pending" if self.notify else "silenced")
             session.add(change)
             session.flush()
-            d.outcome.change_id = change.id
+            change_id = change.id
             if self.notify:
                 _enqueue(session, self.settings, policy, change, report_dict)
-        session.add(CheckRow(**self._check_values(d, snapshot_id=snap.id)))
-        row = session.get(PolicyRow, s.policy_id)
-        row.etag, row.last_modified, row.body_sha256 = r.etag, r.last_modified, d.body_sha
-        row.candidate_key, row.candidate_seen = None, 0
-        row.last_checked_at, row.last_outcome = now, d.outcome.status
-        if row.consecutive_failures:
+        session.execute(_INSERT_CHECK, self._check_values(d, snapshot_id=snapshot_id))
+        session.execute(_POLICY_AFTER_VERSION, {"pid": s.policy_id, "v_etag": r.etag, "v_last_modified": r.last_modified,
+                                                "v_body_sha256": d.body_sha, "v_last_outcome": d.outcome.status})
+        if s.consecutive_failures:
             self._resolve_alerts(session, s.policy_id, now)
-        row.consecutive_failures = 0
-        # keep the in-memory state in step (the daemon reuses nothing, but a caller may)
-        s.latest_id, s.latest_version = snap.id, version
-        s.latest_text_key, s.latest_text_length, s.latest_clauses = snap.text_key, snap.text_length, snap.clauses
-        s.etag, s.last_modified, s.body_sha256 = r.etag, r.last_modified, d.body_sha
-        s.consecutive_failures, s.candidate_key, s.candidate_seen = 0, None, 0
+
+        def finish():
+            d.outcome.snapshot_id, d.outcome.version, d.outcome.change_id = snapshot_id, version, change_id
+            s.latest_id, s.latest_version = snapshot_id, version
+            s.latest_text_key, s.latest_text_length, s.latest_clauses = (derived.text_key, derived.text_length,
+                                                                          derived.clauses)
+            s.latest_derivation = version_tag
+            s.etag, s.last_modified, s.body_sha256 = r.etag, r.last_modified, d.body_sha
+            s.consecutive_failures, s.candidate_key, s.candidate_seen = 0, None, 0
+
+        return finish
+
+
+# Core statements built once (the ORM's per-statement bookkeeping would cost more than the SQL)
+_POLICIES, _SNAPSHOTS = PolicyRow.__table__, SnapshotRow.__table__
+_LOCK_POLICY = _POLICIES.update().where(_POLICIES.c.id == bindparam("pid")).values(last_checked_at=bindparam("now"))
+_LATEST_SNAPSHOT = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.version, _SNAPSHOTS.c.text_key)
+                    .where(_SNAPSHOTS.c.policy_id == bindparam("pid")).order_by(_SNAPSHOTS.c.version.desc()).limit(1))
+_INSERT_SNAPSHOT = _SNAPSHOTS.insert().returning(_SNAPSHOTS.c.id)
+_INSERT_CHECK = CheckRow.__table__.insert()
+_POLICY_AFTER_VERSION = _POLICIES.update().where(_POLICIES.c.id == bindparam("pid")).values(
+    etag=bindparam("v_etag"), last_modified=bindparam("v_last_modified"), body_sha256=bindparam("v_body_sha256"),
+    last_outcome=bindparam("v_last_outcome"), candidate_key=None, candidate_seen=0, consecutive_failures=0)
 
 
 class _Raced(Exception):
