@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -43,8 +43,18 @@ _MOVED_MIN = 25
 _SELF_DEFINITION = re.compile(r"([^\s、。()「」]{2,40}?)\s*\((?:以下[、,]?)?\s*[「\"“]?(?:当社|弊社|当院|当法人|私たち|we|us)\b", re.I)
 _SELF_SUBJECT = re.compile(r"(?:^|[\s、。「」()])([A-Za-z][A-Za-z0-9.\-]{1,30}|[ァ-ヶー]{2,20})(?:は|が|では)")
 _SELF_SUBJECT_MIN = 5
+# English: a name that begins sentences as their subject again and again ("Mozilla may ...", "Firefox sends ...").
+_SELF_SUBJECT_EN = re.compile(r"(?:^|[.;!?]\s+|\n)([A-Z][A-Za-z0-9\-]{1,30}) (?:may|will|does|do|uses|collects|receives|"
+                              r"shares|processes|is|has|also|only|never|provides|offers|sends)\b")
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*|[ァ-ヶー]+")
 # A sentence at least this long found word for word in the other version is not new there.
 _SENTENCE_MOVED_MIN = 15
+# Bilingual policies: a clause / unit is judged with the other language's rules only when it is clearly
+# written in it (share of kana/kanji among its letters) and long enough for that to mean something.
+_JA_LETTER = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_LANG_MIN_LETTERS = 30
+_CLEARLY_EN = 0.05
+_CLEARLY_JA = 0.3
 
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -58,7 +68,7 @@ CATEGORIES = (
     "editorial", "effective_date_changed", "formatting", "moved", "renumbered",
 )
 CHANGE_KINDS = ("added", "removed", "gained", "lost", "clause_added", "clause_removed")
-BUILTINS = ("@item", "@top_item", "@similar_old", "@rename_only", "@to_self")
+BUILTINS = ("@item", "@top_item", "@similar_old", "@rename_only", "@to_self", "@names_old_service")
 PSEUDO_TOPICS = ("preamble", "metadata")
 
 
@@ -85,6 +95,7 @@ class Adjust:
     if_present: list[str]
     if_all_evidence: str
     novel: str
+    if_in_clause: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +134,7 @@ class Rules:
     filler_re: re.Pattern
     navigation_re: re.Pattern | None
     revision: dict[str, re.Pattern]
+    negator_re: re.Pattern | None = None
 
     def search(self, lexicon: str, text: str):
         return self.lexicons[lexicon].search(text) if text else None
@@ -237,6 +249,7 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
                 if_new=lex_names(rw, a.get("if_new", [])),
                 if_present=lex_names(rw, a.get("if_present", []), builtins=True),
                 if_all_evidence=evidence_lex, novel=a.get("novel", ""),
+                if_in_clause=lex_names(rw, a.get("if_in_clause", [])),
             ))
         rules.append(Rule(
             id=rid,
@@ -263,11 +276,12 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
     filler_re = re.compile("|".join([rf"\b{re.escape(f)}\b" if re.fullmatch(r"[A-Za-z]+", f) else re.escape(f)
                                      for f in filler] + [r"\s+"]))
     navigation_re = _regex_list(f"{where}: wording.navigation", wording.get("navigation", []))
+    negator_re = _regex_list(f"{where}: wording.negators", wording.get("negators", []))
     revision = {name: _alternation(f"{where}: revision.{name}", [], pats)
                 for name, pats in data.get("revision", {}).items() if pats}
     return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
                  rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, navigation_re=navigation_re,
-                 revision=revision)
+                 revision=revision, negator_re=negator_re)
 
 
 def _check_verdict(where: str, category, severity) -> None:
@@ -294,6 +308,7 @@ class Unit:
     lost: list[str] = field(default_factory=list)     # deleted pieces, spelling-folded (edited units)
     gained_spans: list[tuple[int, int]] = field(default_factory=list)   # where words were inserted in `new`
     lost_spans: list[tuple[int, int]] = field(default_factory=list)     # where words were deleted in `old`
+    column: bool = False  # a cell of a table row: `heading` is its column header, the clause's topics do not apply
 
 
 @dataclass
@@ -327,6 +342,7 @@ class _Documents:
         text = self.old_text + "\n" + self.new_text
         names = {m.group(1) for m in _SELF_DEFINITION.finditer(text)}
         counts = Counter(m.group(1) for m in _SELF_SUBJECT.finditer(text))
+        counts.update(m.group(1) for m in _SELF_SUBJECT_EN.finditer(text))
         names |= {name for name, n in counts.items() if n >= _SELF_SUBJECT_MIN}
         return tuple(sorted((n for n in names if len(n) >= 2), key=len, reverse=True))
 
@@ -372,11 +388,30 @@ def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses
     todo = [c for c in changes if not (c.categories and set(c.categories) <= STRUCTURAL)]
     if not todo:
         return
-    docs = _Documents(old_clauses, new_clauses, rules)
+    docs = {rules.language: _Documents(old_clauses, new_clauses, rules)}
     rc_old = find_revision_clause(old_clauses, language)
     rc_new = find_revision_clause(new_clauses, language)
     for change in todo:
-        _classify_one(change, rules, docs, rc_old, rc_new)
+        # A bilingual policy (an English half and a Japanese half): each clause under its own language's rules.
+        node = change.new or change.old
+        lang = text_language(node.full_text(), rules.language) if node is not None else rules.language
+        clause_rules = rules if lang == rules.language else load_rules(lang)
+        if clause_rules.language not in docs:
+            docs[clause_rules.language] = _Documents(old_clauses, new_clauses, clause_rules)
+        _classify_one(change, clause_rules, docs[clause_rules.language], rc_old, rc_new)
+
+
+def text_language(text: str, default: str) -> str:
+    """The language of a piece of text when it is clearly not `default` (ja / en), else `default`."""
+    letters = sum(1 for ch in text[:4000] if ch.isalpha())
+    if letters < _LANG_MIN_LETTERS:
+        return default
+    share = len(_JA_LETTER.findall(text[:4000])) / letters
+    if default == "ja" and share < _CLEARLY_EN:
+        return "en"
+    if default != "ja" and share > _CLEARLY_JA:
+        return "ja"
+    return default
 
 
 def key_lines(text: str) -> str:
@@ -421,16 +456,24 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: _Documents, rc_old: 
         change.reasons = ["the same items in another order inside the clause"]
         return
     findings.extend(_revision_findings(change, rc_old, rc_new, rules))
+    units = _pair_rephrased(units, rules)
     for unit in units:
         if _moved_text(unit, ctx):
             continue
-        if unit.kind == "edited" and not (_meaningful(unit.gained, rules) or _meaningful(unit.lost, rules)):
+        if unit.kind == "edited" and (not (_meaningful(unit.gained, rules) or _meaningful(unit.lost, rules))
+                                      or _same_words(unit, rules)):
             reworded.extend(_rewording_evidence(unit))
             continue
-        unit_topics = _unit_topics(unit, topics, rules, ctx.sparse)
-        found = run_rules(unit, unit_topics, ctx)
+        unit_rules, unit_ctx = rules, ctx
+        lang = text_language(unit.new or unit.old, rules.language)
+        if lang != rules.language:
+            # One paragraph in the other language inside a clause (bilingual text side by side).
+            unit_rules = load_rules(lang)
+            unit_ctx = replace(ctx, rules=unit_rules)
+        unit_topics = _unit_topics(unit, topics, unit_rules, ctx.sparse)
+        found = run_rules(unit, unit_topics, unit_ctx)
         if not found:
-            found = _fallback(unit, unit_topics, rules)
+            found = _fallback(unit, unit_topics, unit_rules)
         if TRACE is not None:
             TRACE.append(((change.new or change.old).label, unit, sorted(unit_topics), found))
         findings.extend(found)
@@ -466,7 +509,63 @@ def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:
             unit.gained, unit.lost = _edit_pieces(rules.fold(old), rules.fold(new))
             unit.gained_spans, unit.lost_spans = _edit_spans(old, new)
             units.append(unit)
-    return units
+    return _table_cells(units, change, rules)
+
+
+_CELL_SPLIT = re.compile(r"\s*\|\s*")
+
+
+def _table_header(row: str, table_lines: list[str]) -> list[str] | None:
+    """The header cells of the table a row belongs to: the first line of its block of '|' lines."""
+    first = row.split("\n")[0]
+    try:
+        i = table_lines.index(first)
+    except ValueError:
+        return None
+    while i > 0 and "|" in table_lines[i - 1]:
+        i -= 1
+    if table_lines[i] == first:
+        return None   # the row is the header itself
+    return _CELL_SPLIT.split(table_lines[i])
+
+
+def _table_cells(units: list[Unit], change: ClauseChange, rules: Rules) -> list[Unit]:
+    """A changed table row is judged cell by cell under its column's header.
+
+    In a table "purpose | data | legal basis | details", an edit in the details column is not a
+    change of purpose although the row (and the header) name purposes: each cell is a unit of its
+    own whose topic comes from its column header, not from the clause.
+    """
+    if not any("|" in u.old or "|" in u.new for u in units):
+        return units
+    lines = {side: (key_lines(c.full_text()).split("\n") if c is not None else [])
+             for side, c in (("old", change.old), ("new", change.new))}
+    out: list[Unit] = []
+    for unit in units:
+        text = unit.new or unit.old
+        if "|" not in text or "\n" in text.strip():
+            out.append(unit)
+            continue
+        header = _table_header(text, lines["new" if unit.new else "old"])
+        old_cells = _CELL_SPLIT.split(unit.old) if unit.old else []
+        new_cells = _CELL_SPLIT.split(unit.new) if unit.new else []
+        if header is None or any(cells and len(cells) != len(header) for cells in (old_cells, new_cells)):
+            out.append(unit)
+            continue
+        for n, title in enumerate(header):
+            old = old_cells[n] if old_cells else ""
+            new = new_cells[n] if new_cells else ""
+            if old == new or not (old or new):
+                continue
+            if unit.kind == "edited" and old and new:
+                cell = Unit("edited", old, new, key(title), False, column=True)
+                cell.gained, cell.lost = _edit_pieces(rules.fold(old), rules.fold(new))
+                cell.gained_spans, cell.lost_spans = _edit_spans(old, new)
+            else:
+                kind = unit.kind if unit.kind != "edited" else ("added" if new else "removed")
+                cell = Unit(kind, old if not new else "", new, key(title), False, column=True)
+            out.append(cell)
+    return out
 
 
 def _tree_units(clause: Clause, kind: str):
@@ -521,6 +620,58 @@ def _meaningful(pieces: list[str], rules: Rules) -> bool:
     return False
 
 
+_CONTENT_WORD = re.compile(r"[一-龥々]+|[ァ-ヶー]{2,}|[A-Za-z0-9][A-Za-z0-9'\-]*")
+
+
+def _same_words(unit: Unit, rules: Rules) -> bool:
+    """An edit that only rephrases: every word it inserts was already in the old text and every word
+    it deletes is still in the new one (「Xの提供と改善」 → 「Xを提供して改善するため」), and no negation
+    came or went. Japanese particles and inflections are not words here; kanji / katakana runs are.
+    """
+    old, new = rules.fold(unit.old), rules.fold(unit.new)
+    for pieces, other in ((unit.gained, old), (unit.lost, new)):
+        for piece in pieces:
+            if rules.negator_re is not None and rules.negator_re.search(piece):
+                return False
+            for word in _CONTENT_WORD.findall(rules.filler_re.sub(" ", piece)):
+                if word.lower() not in other:
+                    return False
+    negations = "negation" in rules.lexicons
+    return not negations or (len(list(rules.finditer("negation", unit.old)))
+                             == len(list(rules.finditer("negation", unit.new))))
+
+
+def _words(text: str, rules: Rules) -> set[str]:
+    return {w.lower() for w in _CONTENT_WORD.findall(rules.filler_re.sub(" ", rules.fold(text)))}
+
+
+def _pair_rephrased(units: list[Unit], rules: Rules) -> list[Unit]:
+    """An item removed and an item added with the same content words is one item rephrased
+    (「会費の請求及び決済のため」 → 「会費を請求し決済するため」): judge it as an edit of the old one."""
+    removed = [u for u in units if u.kind == "removed"]
+    if not removed or not any(u.kind == "added" for u in units):
+        return units
+    out, used = [], set()
+    for unit in units:
+        if unit.kind == "added":
+            words = _words(unit.new, rules)
+            for n, old in enumerate(removed):
+                if n in used or not words or _words(old.old, rules) != words:
+                    continue
+                negs = rules.negator_re
+                if negs is not None and len(negs.findall(old.old)) != len(negs.findall(unit.new)):
+                    continue
+                used.add(n)
+                edit = Unit("edited", old.old, unit.new, unit.heading, unit.is_item, column=unit.column)
+                edit.gained, edit.lost = _edit_pieces(rules.fold(old.old), rules.fold(unit.new))
+                edit.gained_spans, edit.lost_spans = _edit_spans(old.old, unit.new)
+                unit = edit
+                break
+        out.append(unit)
+    gone = {id(removed[n]) for n in used}
+    return [u for u in out if id(u) not in gone]
+
+
 def _moved_text(unit: Unit, ctx: _Context) -> bool:
     """An added unit whose text was already in the old document (or a removed one still in the new) moved.
 
@@ -563,13 +714,13 @@ _VAGUE_TOPICS = {"preamble", "metadata", "disclaimer"}
 
 
 def _unit_topics(unit: Unit, clause_topics_: set[str], rules: Rules, sparse: bool) -> set[str]:
-    topics = set(clause_topics_)
+    topics = set(clause_topics_) if not unit.column else set()
     text = unit.new or unit.old
-    outside_policy = bool(topics & {"preamble", "metadata"}) and not sparse
+    outside_policy = bool(clause_topics_ & {"preamble", "metadata"}) and not sparse
     if unit.heading and not outside_policy:
         topics |= rules.heading_topics(unit.heading)
     topics |= rules.marker_topics(unit.old + "\n" + unit.new)
-    if not (topics - _VAGUE_TOPICS) and not outside_policy:
+    if not (topics - _VAGUE_TOPICS) and not outside_policy and not unit.column:
         # No topic from the headings: judge by the unit's own first words (a heading-like lead).
         topics |= rules.heading_topics(text.split("\n")[0][:60])
     for name in list(topics):
@@ -658,6 +809,14 @@ def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[
             return None
         if isinstance(hit, str):
             note += f" [{hit}]"
+    if adjust.if_in_clause:
+        # Clause-level context: the basis may be stated in another paragraph of the same clause
+        # (the country in one paragraph, the standard contractual clauses in the next).
+        clause = ctx.new_clause_text if _SIDES[kind][0] == "new" else ctx.old_clause_text
+        hits = [m.group(0) for name in adjust.if_in_clause for m in [rules.search(name, clause)] if m]
+        if not hits:
+            return None
+        note += " [" + ", ".join(_dedupe(hits)[:3]) + "]"
     if adjust.if_all_evidence:
         if not matched or not all(rules.fullmatch(adjust.if_all_evidence, m) for m in matched):
             return None
@@ -672,6 +831,8 @@ def _unit_has(name: str, unit: Unit, side: str, kind: str, ctx: _Context):
         # A list item directly under the clause (a purpose in the list of purposes), not one nested
         # under a sub-heading (a name in a list of partners), and long enough to say something.
         return unit.is_item and not unit.heading and len(side) >= 6
+    if name == "@names_old_service":
+        return _names_old_service(side, ctx)
     if name == "@similar_old":
         return _similar_old(side, ctx)
     if name == "@rename_only":
@@ -690,6 +851,19 @@ def _similar_old(text: str, ctx: _Context) -> str | bool:
         if score > best_score:
             best, best_score = old, score
     return _clip(best, 60) if best_score >= _SIMILAR_OLD else False
+
+
+_PRODUCT_NAME = re.compile(r"[A-Z][A-Za-z0-9]{2,}|[ァ-ヶー]{3,}")
+
+
+def _names_old_service(text: str, ctx: _Context) -> str | bool:
+    """A product or service name in the new text that the old policy already named (Firefox, pixiv…):
+    a new purpose about that same service is the same line of business."""
+    old = ctx.old_doc_text
+    for name in _PRODUCT_NAME.findall(text):
+        if name in old and not ctx.rules.search("purpose_red_flags", name):
+            return name
+    return False
 
 
 def _strip_purpose_tail(text: str) -> str:
@@ -764,7 +938,11 @@ def _unless_hits(name: str, sentence: str, match, rules: Rules, side: str, ctx: 
     """
     if name == "@to_self":
         before = side[max(0, match.start() - 40):match.start()].rstrip()
-        return any(before.endswith(n) for n in ctx.docs.self_names)
+        if any(before.endswith(n) for n in ctx.docs.self_names):
+            return True
+        # A match that itself names the recipient (「Mozillaのサーバーに送信」, "sent to Mozilla").
+        words = set(_NAME_WORD.findall(match.group(0)))
+        return any(n in words for n in ctx.docs.self_names)
     for hit in rules.finditer(name, sentence):
         if hit.group(0) != match.group(0) or name == "negation":
             return True
