@@ -404,3 +404,14 @@ def test_diff_on_files_needs_no_config(tmp_path):
     assert r.returncode == 1 and json.loads(r.stdout)["material"], r.stderr
     r = watch("diff", "a.txt", "enmono@-1", cwd=tmp_path)
     assert r.returncode == 2 and "config file not found" in r.stderr
+
+
+def test_stored_lines_round_trip():
+    from watcher.check import decode_lines, encode_lines
+    from watcher.models import Document, Line
+
+    doc = Document(source="x", lines=[Line("第1条 目的", 2), Line("本文です。"), Line("・項目", 0)])
+    assert encode_lines(doc) == [2, 0, 0]
+    assert decode_lines(doc.text, encode_lines(doc)) == doc.lines
+    odd = Document(source="x", lines=[Line("two\nlines", 1), Line("b")])   # a newline inside a line
+    assert decode_lines(odd.text, encode_lines(odd)) == odd.lines
