@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = sorted((ROOT / "tests" / "data" / "seeds").glob("*.txt"))
+SEEDS = sorted((ROOT / "tests" / "data" / "corpus" / "seeds").glob("*.txt"))
 NEW_CLAUSE = "当社は、取得した閲覧履歴及び購買履歴を分析し、提携する広告事業者に提供して、ユーザーの興味に応じた広告を配信します。"
 
 

@@ -26,7 +26,7 @@ from watcher.report import render
 from watcher.segment import segment
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "data" / "corpus"   # a copy of ../shared/corpus
 
 PURPOSES = ["本サービスの提供及び運営のため", "お問い合わせへの対応のため", "利用規約の変更等の通知のため",
             "不正利用の防止のため", "サービスの改善及び新サービスの開発のため", "キャンペーンのご案内のため",

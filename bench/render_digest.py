@@ -29,7 +29,7 @@ from watcher.compare import compare  # noqa: E402
 from watcher.report import report_to_dict  # noqa: E402
 from watcher.sources import load  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "pairs"
+CORPUS = ROOT / "tests" / "data" / "corpus" / "pairs"   # a copy of ../shared/corpus
 PAIRS = {
     "enmono": ["d01-enmono-purpose-ad-targeting", "d03-enmono-foreign-transfer-renumber"],
     "eclore": ["d07-eclore-fee-increase", "d08-eclore-purpose-broadened"],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"   # a copy of ../shared/corpus
 PAIRS = sorted((CORPUS / "pairs").glob("d*")) if CORPUS.exists() else []
 HTML_PAIRS = sorted((CORPUS / "html-pairs").glob("d*")) if CORPUS.exists() else []
 needs_corpus = pytest.mark.skipif(not PAIRS, reason="shared corpus not available")

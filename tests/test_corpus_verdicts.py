@@ -16,7 +16,7 @@ from watcher.compare import compare
 from watcher.extract import load_file
 from watcher.report import report_to_dict
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"   # a copy of ../shared/corpus
 PAIRS = sorted(p for sub in ("pairs", "html-pairs") for p in (CORPUS / sub).glob("d*") if p.is_dir()) \
     if CORPUS.exists() else []
 

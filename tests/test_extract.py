@@ -15,7 +15,7 @@ from watcher.models import Document, Line
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "extract"
-CORPUS = HERE.parents[1] / "shared" / "corpus"
+CORPUS = HERE / "data" / "corpus"   # a copy of ../shared/corpus
 SEEDS = CORPUS / "seeds"
 HTML_PAIRS = CORPUS / "html-pairs"
 TEXT_PAIRS = CORPUS / "pairs"

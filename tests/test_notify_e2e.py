@@ -23,7 +23,7 @@ from watcher.notify import send_daily_digest
 from watcher.outbox import drain
 from watcher.store import ChangeRow, Store
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"   # a copy of ../shared/corpus
 USER, STAFF, POLICY_STAFF = "subscriber@example.net", "privacy@example.org", "legal@example.org"
 
 if not CORPUS.is_dir():

@@ -11,7 +11,7 @@ from watcher.models import Clause, ClauseChange, Promises
 from watcher.route import find_revision_clause, parse_promises, route, weakened_promises
 from watcher.segment import segment
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seeds"
+SEEDS = Path(__file__).resolve().parent / "data" / "corpus" / "seeds"   # a copy of ../shared/corpus
 needs_seeds = pytest.mark.skipif(not SEEDS.exists(), reason="shared corpus seeds not available")
 
 # (language, clause text, notify_users, consent_when_required, channels, lead_time_days, deemed_consent)

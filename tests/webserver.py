@@ -8,7 +8,7 @@
 
 A page can also redirect, delay, fail its first N requests (with Retry-After), be served
 without validators, or be cut off. HTTP/1.1 keep-alive, one thread per connection.
-Helpers render the seed policies (tests/data/seeds) into realistic HTML pages with the
+Helpers render the seed policies (tests/data/corpus/seeds) into realistic HTML pages with the
 noise real sites add on every request (nonces, view counters, timestamps in the footer).
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SEEDS_DIR = Path(__file__).parent / "data" / "seeds"
+SEEDS_DIR = Path(__file__).parent / "data" / "corpus" / "seeds"
 
 
 @dataclass
