@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from watcher.models import Clause, Document, Line
-from watcher.normalize import key
+from watcher.normalize import key, language
 
 _D = r"[0-9０-９]+"
 _K = r"[〇零一二三四五六七八九十百千]+"
@@ -222,7 +222,7 @@ def segment(doc: Document) -> list[Clause]:
     end = _metadata_start(lines, styles, top)
 
     preamble = Clause(kind="preamble", title="")
-    metadata = Clause(kind="metadata", title="制定・改定日")
+    metadata = Clause(kind="metadata", title="制定・改定日" if language(doc.text) == "ja" else "Dates")
     clauses: list[Clause] = []
     stack: list[_Entry] = []
     last_top_ordinal: int | None = None
