@@ -762,3 +762,14 @@ def test_bold_paragraphs_in_markdown_html_blocks_are_headings_too():
         Line("本文です。", 0), Line("利用目的", 6), Line("当社は利用します。", 0),
         Line("第三者提供", 6), Line("提供しません。", 0),
     ]
+
+
+def test_markdown_headings_without_the_space_after_the_hashes():
+    md = ("##Mozilla はプライバシーを大切にします。\n\n本文です。\n\n###検索プロバイダを初期設定する{: #defaultsearch }\n\n"
+          "*__ロケーションデータ__:国に基づいて設定します。\n\n##How We Share Data ##\n\nWe share it.\n\n"
+          "#hashtag\n\n#1\n")
+    assert extract(md, kind="markdown").lines == [
+        Line("Mozilla はプライバシーを大切にします。", 2), Line("本文です。", 0), Line("検索プロバイダを初期設定する", 3),
+        Line("*ロケーションデータ:国に基づいて設定します。", 0), Line("How We Share Data", 2), Line("We share it.", 0),
+        Line("#hashtag", 0), Line("#1", 0),
+    ]

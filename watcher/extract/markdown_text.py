@@ -18,6 +18,9 @@ from watcher.models import Line
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# "##Title" without the space: Python-Markdown and kramdown render it as a heading, and sites
+# built with them write it. A lone ASCII word ("#hashtag", "#1") stays text.
+_ATX_TIGHT = re.compile(r"^ {0,3}(#{1,6})([^#\s].*?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _HR = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -84,7 +87,7 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
                 i += 1
             i += 1
             continue
-        atx = _ATX.match(line)
+        atx = _ATX.match(line) or _tight_atx(line)
         if atx:
             end_para()
             heading = _md_inline(_IAL_TRAILING.sub("", atx.group(2) or ""))
@@ -132,6 +135,13 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
     if not title:
         title = next((line.text for line in out if line.heading), "")
     return [line for line in out if line.text], title
+
+
+def _tight_atx(line: str) -> re.Match[str] | None:
+    m = _ATX_TIGHT.match(line)
+    if m and (" " in m.group(2).strip() or not m.group(2).isascii()):
+        return m
+    return None
 
 
 def _md_html_block(src: list[str], start: int, tag: str, out: list[Line]) -> int:
