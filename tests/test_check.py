@@ -349,12 +349,28 @@ url = "{server.url('/broken')}"
     return path
 
 
-def test_cli_check_history_show_and_diff_refs(tmp_path, server):
+@pytest.fixture()
+def cli(tmp_path, monkeypatch, capsys):
+    """`watch ...` run in this process (watcher.cli.main): the real parser and commands, no start-up cost."""
+    from watcher.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args, cwd=None):
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
+def test_cli_check_history_show_and_diff_refs(tmp_path, server, cli):
     server.set("/enmono", policy_page(ENMONO, nonce="n"))
     server.set("/broken", b"oops", status=500)
     write_config(tmp_path, server)
 
-    r = watch("check", "--json", cwd=tmp_path)
+    r = watch("check", "--json", cwd=tmp_path)      # the real entry point, once
     assert r.returncode == 1, r.stderr          # one check failed
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert set(rows["enmono"]) == {"name", "status", "severity", "error"}
@@ -362,36 +378,36 @@ def test_cli_check_history_show_and_diff_refs(tmp_path, server):
     assert rows["broken"]["error"].startswith("HTTP 500")
 
     server.set("/enmono", policy_page(ENMONO_NEW, nonce="n"))
-    r = watch("check", "enmono", "--no-notify", cwd=tmp_path)
+    r = cli("check", "enmono", "--no-notify", cwd=tmp_path)
     assert r.returncode == 0 and "changed" in r.stdout and "1 changed" in r.stdout, r.stdout + r.stderr
 
-    r = watch("history", "enmono", "--json", cwd=tmp_path)
+    r = cli("history", "enmono", "--json", cwd=tmp_path)
     hist = json.loads(r.stdout)
     assert [s["version"] for s in hist["snapshots"]] == [1, 2]
     assert hist["changes"][0]["old_version"] == 1 and hist["changes"][0]["state"] == "silenced"
-    assert "changed" in watch("history", "enmono", cwd=tmp_path).stdout
+    assert "changed" in cli("history", "enmono", cwd=tmp_path).stdout
 
-    old_text = watch("show", "enmono@1", cwd=tmp_path).stdout
-    new_text = watch("show", "enmono", cwd=tmp_path).stdout
+    old_text = cli("show", "enmono@1", cwd=tmp_path).stdout
+    new_text = cli("show", "enmono", cwd=tmp_path).stdout
     assert "位置情報" in new_text and "位置情報" not in old_text and "第9条" in old_text
-    outline = watch("show", "enmono@-1", "--outline", cwd=tmp_path).stdout
+    outline = cli("show", "enmono@-1", "--outline", cwd=tmp_path).stdout
     assert outline.splitlines()[0] and "第1条" in outline and len(outline.splitlines()) < len(old_text.splitlines())
 
-    r = watch("diff", "enmono@-1", "enmono@latest", "--format", "json", cwd=tmp_path)
+    r = cli("diff", "enmono@-1", "enmono@latest", "--format", "json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert out["old"]["source"] == "enmono@-1" and out["severity"] in ("notice", "consent")
     # a URL against a stored version; a date before anything was stored
-    r = watch("diff", "enmono@latest", server.url("/enmono"), "--format", "json", cwd=tmp_path)
+    r = cli("diff", "enmono@latest", server.url("/enmono"), "--format", "json", cwd=tmp_path)
     assert r.returncode == 0 and json.loads(r.stdout)["changes"] == [], r.stderr
     (tmp_path / "old.txt").write_text(ENMONO, encoding="utf-8")
-    r = watch("diff", "old.txt", "enmono@2", cwd=tmp_path)
+    r = cli("diff", "old.txt", "enmono@2", cwd=tmp_path)
     assert r.returncode == 1
-    r = watch("diff", "enmono@2001-01-01", "enmono", cwd=tmp_path)
+    r = cli("diff", "enmono@2001-01-01", "enmono", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no version stored before" in r.stderr
-    r = watch("show", "nosuch", cwd=tmp_path)
+    r = cli("show", "nosuch", cwd=tmp_path)
     assert r.returncode == 2 and "nosuch" in r.stderr and r.stderr.count("\n") == 1
-    r = watch("show", "enmono@7", cwd=tmp_path)
+    r = cli("show", "enmono@7", cwd=tmp_path)
     assert r.returncode == 2 and "no such version" in r.stderr
     r = watch("check", "nosuch", cwd=tmp_path)
     assert r.returncode == 2 and "no policy named 'nosuch'" in r.stderr

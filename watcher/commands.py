@@ -31,7 +31,9 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     if not policies:
         raise ConfigError(f"{config}: no [[policy]] to check")
     # quiet: the summary says it all; the daemon is where per-check log lines go
-    logging.getLogger("watcher").addHandler(logging.NullHandler())
+    logger = logging.getLogger("watcher")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
     err = Console(stderr=True)
     if err.is_terminal and len(policies) > 1:
         with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
