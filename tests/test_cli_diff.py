@@ -158,3 +158,18 @@ def test_bad_inputs_one_line_exit_2(case, tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("watch: ") and "Traceback" not in r.stderr
+
+
+def test_internal_error_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    # A bug (not bad input) must not look like "changes found" (exit 1) or dump a traceback.
+    from watcher import cli, compare
+
+    def broken(old, new):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compare, "compare", broken)
+    a = tmp_path / "a.txt"
+    a.write_text("第1条（目的）\n当社は個人情報を適切に扱います。\n", encoding="utf-8")
+    assert cli.main(["diff", str(a), str(a)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["watch: internal error: RuntimeError: boom (run with --debug for the traceback)"]

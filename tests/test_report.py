@@ -57,3 +57,23 @@ def test_markdown_and_text_show_the_edit():
     md, text = render(report, "md"), render(report, "text")
     assert "## modified: 第1条 利用目的" in md and "```diff" in md
     assert "{+及び改善+}" in text and "old.txt → new.txt" in text
+
+
+def test_text_output_never_reads_page_text_as_markup():
+    new = BASE.replace("本サービスの提供", "[/b][bold red]本サービスの提供[/x]")
+    text = render(compare(doc(BASE), doc(new)), "text", color=True)
+    assert "[/b][bold red]" in text
+
+
+def test_markdown_escapes_page_html():
+    new = BASE.replace("（お問い合わせ）", "（<img src=x onerror=alert(1)>窓口）")
+    md = render(compare(doc(BASE), doc(new)), "md")
+    heading = next(line for line in md.splitlines() if line.startswith("## "))
+    assert "<img" not in heading and "&lt;img" in heading
+
+
+def test_hunks_show_the_text_as_written_but_ignore_width():
+    from watcher.diff import inline_hunks
+    hunks = inline_hunks("手数料は１，０００円です。", "手数料は3,000円です。")
+    assert [(h.old, h.new) for h in hunks] == [("１，０００", "3,000")]
+    assert inline_hunks("第１条　目的", "第1条 目的") == []

@@ -154,8 +154,11 @@ class _Subcommands:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watch", description="Watch privacy policies and report material changes.")
     parser.add_argument("--config", default="config.toml", help="configuration file (default: ./config.toml)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help="configuration file (default: ./config.toml)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     wrapped = _Subcommands(sub, common)
@@ -177,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:   # a bug, not bad input: still one line and exit 2 (1 would mean "changes")
+        if getattr(args, "debug", False):
+            raise
+        print(f"watch: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def _paired_change(o: Clause, n: Clause, ou: Unit, nu: Unit, moved: bool,
     hunks = [h for item in items for h in item.hunks]
     if not items:
         # Same units in another order inside the clause.
-        hunks = inline_hunks(key(o.full_text()), key(n.full_text()))
+        hunks = inline_hunks(o.full_text(), n.full_text())
     related = [c.label for c in extra_old + extra_new]
     change = ClauseChange(type="modified", old=o, new=n, items=items, hunks=hunks, related=related)
     if o.kind == "metadata" and n.kind == "metadata" and all(_is_date_item(it) for it in items):
@@ -192,7 +192,7 @@ def diff_items(old_roots: list[Clause], new_roots: list[Clause]) -> list[ItemCha
             continue
         changes.append((j, ItemChange(op="edited", number=n.number or None, old_number=o.number or None,
                                       text=n.text, old_text=o.text, title=n.parent_title,
-                                      hunks=inline_hunks(o.key, n.key))))
+                                      hunks=inline_hunks(o.text, n.text))))
     for j in alignment.added:
         n = new_items[j]
         text = n.text
@@ -214,22 +214,43 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _comparable(text: str) -> tuple[list[str], list[str]]:
+    """Display tokens (each carrying the spaces after it) and their comparison keys.
+
+    Tokens are compared by key, so width, punctuation variants and spacing never show as
+    edits, while the pieces returned are the text as written.
+    """
+    shown: list[str] = []
+    keys: list[str] = []
+    for tok in _TOKEN.findall(text):
+        if tok.isspace():
+            if shown:
+                shown[-1] += tok
+            else:
+                shown.append(tok)
+                keys.append("")
+            continue
+        shown.append(tok)
+        keys.append(key(tok) or tok)
+    return shown, keys
+
+
 def inline_ops(old: str, new: str) -> list[tuple[str, str, str]]:
     """All inline operations between two texts: (op, old, new) with op equal/insert/delete/replace.
 
     Tiny equal runs (one or two characters) between two edits are folded into the edit,
     so a rewritten phrase reads as one replacement instead of confetti.
     """
-    a, b = tokens(old), tokens(new)
+    a, a_keys = _comparable(old)
+    b, b_keys = _comparable(new)
     raw: list[list] = []
-    for op in Indel.opcodes(a, b):
+    for op in Indel.opcodes(a_keys, b_keys):
         piece_old = "".join(a[op.src_start:op.src_end])
         piece_new = "".join(b[op.dest_start:op.dest_end])
         tag = op.tag
         if raw and tag != "equal" and raw[-1][0] != "equal":
             raw[-1][1] += piece_old
             raw[-1][2] += piece_new
-            raw[-1][0] = "replace" if raw[-1][1] and raw[-1][2] else raw[-1][0]
             continue
         raw.append([tag, piece_old, piece_new])
     # Fold short equal runs sitting between two edits.
@@ -237,12 +258,11 @@ def inline_ops(old: str, new: str) -> list[tuple[str, str, str]]:
     k = 0
     while k < len(raw):
         cur = raw[k]
-        if (cur[0] == "equal" and 0 < k < len(raw) - 1 and len(cur[1].strip()) <= 2
+        if (cur[0] == "equal" and 0 < k < len(raw) - 1 and len(key(cur[2])) <= 2
                 and merged and merged[-1][0] != "equal"):
             nxt = raw[k + 1]
             merged[-1][1] += cur[1] + nxt[1]
             merged[-1][2] += cur[2] + nxt[2]
-            merged[-1][0] = "replace" if merged[-1][1] and merged[-1][2] else merged[-1][0]
             k += 2
             continue
         merged.append(list(cur))

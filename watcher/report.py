@@ -112,7 +112,7 @@ def _item_lines(change: ClauseChange) -> list[tuple[str, str]]:
 def _inline(old: str, new: str, context: int = 24) -> str:
     """An edit as one line: unchanged text shortened to some context, [-removed-]{+added+}."""
     parts = []
-    ops = inline_ops(key(old), key(new))
+    ops = inline_ops(old, new)
     for k, (op, o, n) in enumerate(ops):
         if op == "equal":
             if k == 0 and len(o) > context:
@@ -136,7 +136,7 @@ def render_text(report: Report, color: bool = False) -> str:
                       width=100, highlight=False, emoji=False, soft_wrap=True)
     sev_style = {"consent": "bold red", "notice": "bold yellow", "minor": "cyan", "none": "dim"}
     s = report.summary
-    console.print(Text(f"{report.old_source} → {report.new_source}", style="bold"))
+    console.print(Text(f"{report.old_source} → {report.new_source}", style="bold"))  # page text: never markup
     console.print(f"severity: {report.severity}   material: {'yes' if report.material else 'no'}   "
                   f"added {s['added']}, removed {s['removed']}, modified {s['modified']}, moved {s['moved']}, "
                   f"renumbered {s['renumbered']}, unchanged {s['unchanged']}")
@@ -152,9 +152,9 @@ def render_text(report: Report, color: bool = False) -> str:
             head.append(f"  ({', '.join(change.categories)})", style="magenta")
         console.print(head)
         for reason in change.reasons:
-            console.print(f"  reason: {reason}")
+            console.print(Text(f"  reason: {reason}"))
         for ev in change.evidence:
-            console.print(f"  evidence: 「{ev}」")
+            console.print(Text(f"  evidence: 「{ev}」"))
         if change.type in ("added", "removed"):
             clause = change.new or change.old
             style, sign = ("green", "+") if change.type == "added" else ("red", "-")
@@ -167,21 +167,28 @@ def render_text(report: Report, color: bool = False) -> str:
 
 
 def _print_routing(console, report: Report) -> None:
+    from rich.text import Text
+
     rc = report.revision_clause
     console.print()
     if rc:
         p = rc.promises
-        console.print(f"revision clause: {rc.number} {rc.title}".strip() + f" — notify_users={p.notify_users}, "
+        console.print(Text(f"revision clause: {rc.number} {rc.title}".strip() + f" — notify_users={p.notify_users}, "
                       f"consent_when_required={p.consent_when_required}, channels={','.join(p.channels)}"
                       + (f", lead_time_days={p.lead_time_days}" if p.lead_time_days is not None else "")
-                      + (", deemed_consent" if p.deemed_consent else ""))
+                      + (", deemed_consent" if p.deemed_consent else "")))
     else:
         console.print("revision clause: none found in the old version")
     n = report.notify
-    console.print(f"notify: users={'yes' if n.users else 'no'}, staff={'yes' if n.staff else 'no'}"
-                  + (f", actions: {', '.join(n.actions)}" if n.actions else ""))
+    console.print(Text(f"notify: users={'yes' if n.users else 'no'}, staff={'yes' if n.staff else 'no'}"
+                  + (f", actions: {', '.join(n.actions)}" if n.actions else "")))
     for note in n.notes:
-        console.print(f"  note: {note}")
+        console.print(Text(f"  note: {note}"))
+
+
+def _md(text: str) -> str:
+    """Page text outside a code block: no live HTML when the Markdown is rendered."""
+    return html.escape(text, quote=False)
 
 
 def render_markdown(report: Report) -> str:
@@ -191,13 +198,13 @@ def render_markdown(report: Report) -> str:
            f"added {s['added']}, removed {s['removed']}, modified {s['modified']}, moved {s['moved']}, "
            f"renumbered {s['renumbered']}, unchanged {s['unchanged']}", ""]
     for change in report.changes:
-        out.append(f"## {change.type}: {_label(change)} — {change.severity}")
+        out.append(f"## {change.type}: {_md(_label(change))} — {change.severity}")
         if change.categories:
             out.append(f"*Categories:* {', '.join(change.categories)}")
         for reason in change.reasons:
-            out.append(f"- reason: {reason}")
+            out.append(f"- reason: {_md(reason)}")
         for ev in change.evidence:
-            out.append(f"- evidence: 「{ev}」")
+            out.append(f"- evidence: 「{_md(ev)}」")
         body = []
         if change.type in ("added", "removed"):
             sign = "+" if change.type == "added" else "-"
@@ -210,13 +217,13 @@ def render_markdown(report: Report) -> str:
     out.append("## Routing")
     if rc:
         p = rc.promises
-        out.append(f"- revision clause: {rc.number} {rc.title} (notify_users={p.notify_users}, "
+        out.append(f"- revision clause: {_md(rc.number)} {_md(rc.title)} (notify_users={p.notify_users}, "
                    f"consent_when_required={p.consent_when_required}, channels={', '.join(p.channels)})")
     else:
         out.append("- revision clause: none found in the old version")
     out.append(f"- users: {'yes' if n.users else 'no'}; staff: {'yes' if n.staff else 'no'}"
                + (f"; actions: {', '.join(n.actions)}" if n.actions else ""))
-    out += [f"- note: {note}" for note in n.notes]
+    out += [f"- note: {_md(note)}" for note in n.notes]
     return "\n".join(out) + "\n"
 
 
