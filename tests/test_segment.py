@@ -241,3 +241,16 @@ def test_bold_subheadings_stay_inside_numbered_sections():
     clauses = segment(extract(md, source="p.md", kind="markdown"))
     assert labels(clauses) == ["1. INFORMATION WE COLLECT.", "2. YOUR RIGHTS.", "3. CONTACT US."]
     assert [c.title for c in clauses[1].children] == ["Right to Delete", "Right to Correct"]
+
+
+def test_bold_section_titles_over_a_list_each():
+    from watcher.extract import extract
+    page = ("<html><body><main><h1>プライバシーポリシー</h1>"
+            "<p><strong>取得する情報</strong></p><ol><li>氏名</li><li>メールアドレス</li></ol>"
+            "<p><strong>利用目的</strong></p><ol><li>本サービスの提供のため</li><li>お問い合わせ対応のため</li>"
+            "<li>不正利用防止のため</li></ol>"
+            "<p><strong>第三者提供</strong></p><ol><li>法令に基づく場合</li><li>本人の同意がある場合</li></ol>"
+            "</main></body></html>")
+    clauses = segment(extract(page, source="p.html", kind="html"))
+    assert labels(clauses) == ["前文", "取得する情報", "利用目的", "第三者提供"]
+    assert [c.number for c in clauses[2].children] == ["1.", "2.", "3."]

@@ -195,7 +195,13 @@ def _style_of(line: Line, marker: Marker | None) -> str:
     return ""
 
 
-def _top_style(styles: list[str]) -> str:
+def _top_style(styles: list[str], lines: list[Line], markers: list[Marker | None]) -> str:
+    """The strongest numbering style that repeats: the articles / sections of the document.
+
+    A numbered style that restarts at 1 again and again, whose lines are never headings,
+    is a list inside sections when headings repeat too (bold or <h3> section titles over
+    an <ol> each): the headings are the sections then.
+    """
     counts: dict[str, int] = {}
     for s in styles:
         if s:
@@ -203,6 +209,15 @@ def _top_style(styles: list[str]) -> str:
     repeated = [s for s, n in counts.items() if n >= 2 and s != "bullet"]
     if not repeated:
         return ""
+    headings_repeat = any(s.startswith("h") and s[1:].isdigit() for s in repeated)
+    if headings_repeat:
+        restarting = []
+        for style in repeated:
+            rows = [(ln, mk) for ln, mk, s in zip(lines, markers, styles, strict=True) if s == style and mk]
+            ones = sum(1 for _, mk in rows if mk.ordinal == 1)
+            if rows and ones >= 2 and not any(ln.heading for ln, _ in rows):
+                restarting.append(style)
+        repeated = [s for s in repeated if s not in restarting] or repeated
     return max(repeated, key=lambda s: STRENGTH.get(s, 0))
 
 
@@ -213,7 +228,7 @@ def segment(doc: Document) -> list[Clause]:
     dates = [is_date_line(ln.text.strip()) or bool(_HISTORY_HEADINGS.match(key(ln.text))) for ln in lines]
     markers = [None if is_date else parse_marker(ln.text) for ln, is_date in zip(lines, dates, strict=True)]
     styles = [("" if is_date else _style_of(ln, mk)) for ln, mk, is_date in zip(lines, markers, dates, strict=True)]
-    top = _top_style(styles)
+    top = _top_style(styles, lines, markers)
     _drop_table_of_contents(markers, styles, top)
     top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
 
@@ -388,7 +403,8 @@ def outline(clauses: list[Clause], depth: int = 0) -> list[str]:
     """A readable outline of the clause tree, one line per node."""
     out = []
     for c in clauses:
-        label = c.label if depth == 0 else (" ".join(p for p in (c.number, c.title) if p) or (c.body[0] if c.body else ""))
+        label = c.label if depth == 0 else " ".join(
+            p for p in (c.number, c.title or (c.body[0] if c.body else "")) if p)
         out.append("  " * depth + label[:80])
         out.extend(outline(c.children, depth + 1))
     return out
