@@ -40,7 +40,8 @@ _SIMILAR_OLD = 65.0
 # An added unit at least this long (characters) found word for word in the old document moved there.
 _MOVED_MIN = 25
 # The company's own name: 「X(以下「当社」…)」, "X ("we", ...)", or a name that is the subject of many sentences.
-_SELF_DEFINITION = re.compile(r"([^\s、。()「」]{2,40}?)\s*\((?:以下[、,]?)?\s*[「\"“]?(?:当社|弊社|当院|当法人|私たち|we|us)\b", re.I)
+# 「X(以下「当社」…)」 / "X ("we" ...)": the words a company calls itself are the lexicon `self_reference`.
+_SELF_DEFINITION = r"([^\s、。()「」]{{2,40}}?)\s*\((?:以下[、,]?)?\s*[「\"“]?(?:{words})\b"
 _SELF_SUBJECT = re.compile(r"(?:^|[\s、。「」()])([A-Za-z][A-Za-z0-9.\-]{1,30}|[ァ-ヶー]{2,20})(?:は|が|では)")
 _SELF_SUBJECT_MIN = 5
 # English: a name that begins sentences as their subject again and again ("Mozilla may ...", "Firefox sends ...").
@@ -340,7 +341,8 @@ class _Documents:
     def self_names(self) -> tuple[str, ...]:
         """How the company names itself: defined names (「当社」) and names that are the subject again and again."""
         text = self.old_text + "\n" + self.new_text
-        names = {m.group(1) for m in _SELF_DEFINITION.finditer(text)}
+        definition = re.compile(_SELF_DEFINITION.format(words=self.rules.lexicons["self_reference"].pattern), re.I)
+        names = {m.group(1) for m in definition.finditer(text)}
         counts = Counter(m.group(1) for m in _SELF_SUBJECT.finditer(text))
         counts.update(m.group(1) for m in _SELF_SUBJECT_EN.finditer(text))
         names |= {name for name, n in counts.items() if n >= _SELF_SUBJECT_MIN}
