@@ -143,14 +143,25 @@ def timed_pass(label: str, settings, store, host: str, port: int):
 
     control(host, port, "stats")
     start = time.perf_counter()
+    cpu = time.process_time()
+    children = _children_cpu()
     outcomes = check_policies(settings, store=store, notify=False)
     wall = time.perf_counter() - start
+    cpu, children = time.process_time() - cpu, _children_cpu() - children
     requests_seen = control(host, port, "stats")
     statuses = Counter(o.status for o in outcomes)
     parsed = sum(1 for o in outcomes if not o.not_modified and o.status != "failed")
     print(f"{label:<18} wall {wall:6.2f} s   requests {sum(requests_seen.values()):5d} "
           f"{json.dumps(requests_seen, sort_keys=True):<22} outcomes {dict(statuses)}  parsed {parsed}")
+    print(f"{'':<18} CPU: checker process {cpu:.2f} s, derive workers {children:.2f} s")
     return wall, outcomes
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)   # finished children: the derive pool of a pass
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_of_daemon(base: Path, host_urls: list[str], n: int, seconds: float) -> None:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -768,14 +766,11 @@ class _Raced(Exception):
         self.snapshot_id, self.version, self.same_text = snapshot_id, version, same_text
 
 
-def _enqueue(session, settings: Settings, policy: PolicySettings, change: ChangeRow, report_dict: dict) -> bool:
-    # INTEGRATION GUARD (temporary, remove once watcher/outbox.py has landed): the outbox is the
-    # mail engineer's module; until it exists a change is recorded with state "pending" only.
-    if importlib.util.find_spec("watcher.outbox") is None:
-        return False
-    outbox = importlib.import_module("watcher.outbox")
-    outbox.enqueue(session, settings, policy, change, report_dict)
-    return True
+def _enqueue(session, settings: Settings, policy: PolicySettings, change: ChangeRow, report_dict: dict) -> None:
+    """The notification step: the outbox writes its deliveries in this same transaction."""
+    from watcher.outbox import enqueue  # imported late: watcher.outbox builds on watcher.store
+
+    enqueue(session, settings, policy, change, report_dict)
 
 
 def _log_outcome(o: CheckOutcome):

@@ -6,8 +6,9 @@ with its jitter, `max_instances=1` (a slow site never gets two checks at once), 
 Policies never checked, or overdue, are checked soon after start, spread over a short window
 so that thousands of policies do not all hit the network in the same second.
 
-Also scheduled when the mail side provides them: the daily staff digest at [notify].digest_time
-(`watcher.notify.send_daily_digest`) and a frequent drain of the outbox (`watcher.outbox.drain`).
+Also scheduled (unless --no-notify): the daily staff digest at [notify].digest_time
+(`watcher.notify.send_daily_digest`) and a drain of the outbox every minute (`watcher.outbox.drain`),
+so the mails queued with each change are sent.
 
 SIGTERM / SIGINT stop it cleanly: no new check starts, fetches in flight give up their retries,
 a check already past its fetch finishes its transaction (each check is one transaction, so a
@@ -16,8 +17,6 @@ check abandoned earlier leaves nothing half-written). A second signal exits at o
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import random
 import signal
@@ -93,14 +92,6 @@ def first_runs(policies: list[PolicySettings], last_checked: dict[str, datetime]
     return out
 
 
-def _optional(module: str, attr: str):
-    # INTEGRATION GUARD (temporary, remove at integration): the digest / outbox functions belong to
-    # the mail side (watcher/notify.py, watcher/outbox.py); schedule them only when they exist.
-    if importlib.util.find_spec(module) is None:
-        return None
-    return getattr(importlib.import_module(module), attr, None)
-
-
 class Daemon:
     def __init__(self, settings: Settings, store: Store | None = None, *, notify: bool = True,
                  stop: threading.Event | None = None):
@@ -142,16 +133,16 @@ class Daemon:
         return len(policies)
 
     def _schedule_mail(self):
-        digest = _optional("watcher.notify", "send_daily_digest")
-        if digest is not None:
-            hour, minute = (int(x) for x in self.settings.notify.digest_time.split(":"))
-            self.scheduler.add_job(self._mail_job, CronTrigger(hour=hour, minute=minute), args=["digest", digest],
-                                   id="digest", name="daily digest", executor="mail", misfire_grace_time=6 * 3600)
-        drain = _optional("watcher.outbox", "drain")
-        if drain is not None:
-            self.scheduler.add_job(self._mail_job, IntervalTrigger(seconds=DRAIN_EVERY.total_seconds()),
-                                   args=["outbox", drain], id="outbox", name="send queued mail", executor="mail",
-                                   misfire_grace_time=300)
+        from watcher.notify import send_daily_digest
+        from watcher.outbox import drain
+
+        hour, minute = (int(x) for x in self.settings.notify.digest_time.split(":"))
+        self.scheduler.add_job(self._mail_job, CronTrigger(hour=hour, minute=minute),
+                               args=["digest", send_daily_digest], id="digest", name="daily digest",
+                               executor="mail", misfire_grace_time=6 * 3600, max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._mail_job, IntervalTrigger(seconds=DRAIN_EVERY.total_seconds()),
+                               args=["outbox", drain], id="outbox", name="send queued mail", executor="mail",
+                               misfire_grace_time=300, max_instances=1, coalesce=True)
 
     def _check(self, policy: PolicySettings) -> CheckOutcome | None:
         if self.stop.is_set():

@@ -427,13 +427,9 @@ def _make_sqlite_dir(url: str):
 
 
 def _register_other_tables():
-    # INTEGRATION GUARD (temporary, remove once watcher/outbox.py has landed): the outbox module
-    # declares its tables on our Base; importing it registers them before create_all().
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("watcher.outbox") is not None:
-        importlib.import_module("watcher.outbox")
+    # The outbox declares its tables on our Base; importing it registers them before create_all().
+    # Imported here, not at the top: watcher.outbox imports this module.
+    import watcher.outbox  # noqa: F401
 
 
 def _safe_url(url: str) -> str:
