@@ -80,6 +80,26 @@ def test_bad_addresses_are_config_errors(bad):
         parse_address(bad, "notify.staff")
 
 
+def test_addresses_are_ascii_or_idna():
+    with pytest.raises(ConfigError, match="non-ASCII"):
+        parse_address("ユーザー@example.com", "policy.users")
+    assert parse_address("User <user@例え.jp>", "to").addr_spec == "user@xn--r8jz45g.jp"
+
+
+def test_smtp_transport_refuses_an_unwritable_address_and_keeps_the_connection():
+    server = SmtpServer().start()
+    try:
+        raw = serialize(message())
+        with SmtpTransport(SmtpSettings(host="127.0.0.1", port=server.port, timeout=5)) as t:
+            with pytest.raises(SendError) as err:
+                t.send(raw, "pw@example.org", "ユーザー@example.com", "k1")
+            assert err.value.permanent and "UnicodeEncodeError" in str(err.value)
+            t.send(raw, "pw@example.org", "user@example.net", "k2")     # the same connection still works
+        assert [r.rcpt_tos for r in server.received] == [["user@example.net"]]
+    finally:
+        server.stop()
+
+
 def test_sender_defaults_without_smtp():
     assert sender_address(None).domain == "localhost"
     assert sender_address(SmtpSettings(sender="Privacy <p@corp.example>")).addr_spec == "p@corp.example"

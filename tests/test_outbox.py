@@ -396,16 +396,114 @@ def test_watch_digest_dry_run_then_send(tmp_path, smtp, capsys):
     assert "nothing to send" in capsys.readouterr().out and len(smtp.received) == 1
 
 
-def test_an_unusable_address_is_a_failed_row_not_a_lost_change(tmp_path, smtp):
-    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block())
+def test_an_unusable_address_is_an_invalid_row_never_sent_and_told_to_staff(tmp_path, capsys):
+    from watcher.cli import main
+
+    settings = settings_for(tmp_path, policies=policy_block())     # no [smtp]: .eml files
     settings.policies[0].users.append("bad\r\naddress@example.net")    # what a hand-edited store could hold
     store = open_store(settings)
     change_id, ids = record_change(store, settings, "enmono", report())
     rows = {r.recipient: r for r in deliveries(store)}
     assert len(rows) == 3 and change_id is not None
-    bad = next(r for r in rows.values() if r.state == "failed")
+    [bad] = [r for r in rows.values() if r.state == "invalid"]
     assert "line break" in bad.last_error and bad.message == ""
-    assert drain(settings, store).sent == 2 and len(smtp.received) == 2
+    assert drain(settings, store).sent == 2
+    # `watch outbox --retry` must neither requeue it nor "send" an empty message.
+    config = str(tmp_path / "config.toml")
+    assert main(["outbox", "--retry", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "invalid" in out and "line break" in out and "total: 1 invalid, 2 sent" in out
+    files = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2 and all(f.stat().st_size > 0 for f in files)
+    assert f"delivery-{bad.id:08d}.eml" not in {f.name for f in files}
+    assert {r.id: r.state for r in deliveries(store)}[bad.id] == "invalid"
+    assert change_state(store, change_id) == "pending"          # the user was never told
+    # Staff read it in the daily digest's alerts, once.
+    run = notify.send_daily_digest(settings, store)
+    [digest] = run.mails
+    assert digest.recipient == STAFF and digest.alerts == 1
+    for part in (digest.mail.text, digest.mail.html):
+        assert "bad" in part and "line break" in part and f"#{change_id}" in part
+    assert notify.send_daily_digest(settings, store).mails == []
+    assert change_state(store, change_id) == "pending"
+
+
+def test_a_row_saved_failed_without_a_message_is_not_requeued(tmp_path):
+    settings = settings_for(tmp_path, policies=policy_block())
+    store = open_store(settings)
+    change_id, _ = record_change(store, settings, "enmono", report())
+    with store.session() as s:     # a row as stored before the "invalid" state existed
+        row = s.scalars(select(Delivery).where(Delivery.recipient == USER)).one()
+        row.state, row.message, row.last_error = "failed", "", "cannot build the message"
+    result = drain(settings, store, retry=True)
+    assert (result.sent, result.invalid) == (1, 0)
+    assert sorted(r.state for r in deliveries(store)) == ["invalid", "sent"]
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    assert change_state(store, change_id) == "pending"
+
+
+def test_a_non_ascii_local_part_is_invalid_at_enqueue_and_an_idn_domain_is_sent(tmp_path, smtp):
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block(users=("user@例え.jp", USER)))
+    settings.policies[0].users.insert(0, "ユーザー@example.com")   # config refuses it; a users file edited later
+    store = open_store(settings)
+    change_id, _ = record_change(store, settings, "enmono", report())
+    states = {r.recipient: r.state for r in deliveries(store)}
+    assert states == {"ユーザー@example.com": "invalid", "user@xn--r8jz45g.jp": "pending", USER: "pending",
+                      STAFF: "pending"}
+    assert drain(settings, store).sent == 3
+    assert sorted(a for m in smtp.received for a in m.rcpt_tos) == sorted([USER, STAFF, "user@xn--r8jz45g.jp"])
+    assert change_state(store, change_id) == "pending"
+
+
+def test_one_unsendable_row_never_blocks_the_others(tmp_path, smtp):
+    """Rows written before addresses were checked at enqueue: smtplib cannot even write the command."""
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block(users=(USER, "b@example.net")))
+    store = open_store(settings)
+    record_change(store, settings, "enmono", report())
+    with store.session() as s:
+        row = s.scalars(select(Delivery).where(Delivery.recipient == USER)).one()
+        row.recipient = "ユーザー@example.com"
+        bad_id = row.id
+    result = drain(settings, store)
+    assert (result.sent, result.invalid) == (2, 1)
+    states = {r.id: r.state for r in deliveries(store)}
+    assert states.pop(bad_id) == "invalid" and set(states.values()) == {"sent"}
+    # After the lease, nothing is retried: no row was left "sending".
+    assert drain(settings, store, now=utcnow() + LEASE + timedelta(minutes=1)).sent == 0
+    assert len(smtp.received) == 2
+
+
+class Flaky:
+    """A transport that raises a surprise (not a SendError) for one key, and sends the rest."""
+    alive = True
+
+    def __init__(self, inner, bad_key):
+        self.inner, self.bad_key = inner, bad_key
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def send(self, raw, sender, recipient, key):
+        if key == self.bad_key:
+            raise UnicodeEncodeError("ascii", recipient, 0, 1, "ordinal not in range(128)")
+        self.inner.send(raw, sender, recipient, key)
+
+    def __exit__(self, *exc):
+        self.inner.__exit__(*exc)
+
+
+def test_any_exception_is_recorded_on_its_row_and_the_drain_goes_on(tmp_path, smtp):
+    from watcher.outbox import open_transport
+
+    settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block(users=(USER, "b@example.net")))
+    store = open_store(settings)
+    _, ids = record_change(store, settings, "enmono", report())
+    result = drain(settings, store, transport=Flaky(open_transport(settings), f"delivery-{ids[0]:08d}"))
+    assert (result.sent, result.failed) == (2, 1)
+    rows = {r.id: r for r in deliveries(store)}
+    assert rows[ids[0]].state == "failed" and "UnicodeEncodeError" in rows[ids[0]].last_error
+    assert {rows[i].state for i in ids[1:]} == {"sent"}
 
 
 def test_two_digest_builds_at_once_send_one_digest(tmp_path, smtp):

@@ -63,6 +63,16 @@ def parse_address(value: str, what: str) -> Address:
     local, domain = addr.split("@")
     if not local or not domain or "." not in domain.strip(".") and domain != "localhost":
         raise ConfigError(f"{what}: not an email address: {raw!r}")
+    # Stored messages are 7-bit and resent byte for byte, so we do not use SMTPUTF8: a non-ASCII
+    # local part cannot be sent at all; a non-ASCII domain has an ASCII (IDNA) form that can.
+    if not local.isascii():
+        raise ConfigError(f"{what}: non-ASCII characters before the @ are not supported "
+                          f"(SMTPUTF8 is not used): {raw!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ConfigError(f"{what}: domain is not a valid internationalised name: {raw!r}") from exc
     try:
         return Address(display_name=header_text(name, 60), username=local, domain=domain)
     except (ValueError, TypeError) as exc:
@@ -177,6 +187,11 @@ class SmtpTransport:
         assert self.conn is not None, "use SmtpTransport as a context manager"
         try:
             refused = self.conn.sendmail(envelope_from, [recipient], raw)
+        except (UnicodeError, ValueError) as exc:
+            # smtplib could not even write the command (a non-ASCII address): the server is mid
+            # transaction, so reset it for the next mail; retrying this one cannot help.
+            self._reset()
+            raise SendError(f"cannot send to {recipient!r}: {_describe(exc)}", permanent=True) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()), (550, b""))
             raise SendError(f"recipient refused: {code} {_decode(reply)}", permanent=code >= 500) from exc
@@ -187,6 +202,13 @@ class SmtpTransport:
             raise SendError(f"SMTP connection lost: {_describe(exc)}") from exc
         if refused:
             raise SendError(f"recipient refused: {refused}", permanent=True)
+
+    def _reset(self) -> None:
+        try:
+            self.conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self.conn.close()
+            self.conn = None
 
     def __exit__(self, *exc_info) -> None:
         if self.conn is not None:

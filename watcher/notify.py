@@ -121,7 +121,18 @@ def queue_change(session: Session, settings, policy, change_row, report: dict) -
         return deliveries
     if not deliveries:
         _nothing_to_send(change_row)
+    _report_invalid(session, change_row, view["name"], deliveries, now)
     return deliveries
+
+
+def _report_invalid(session: Session, change_row, name: str, deliveries: list[Delivery], now: datetime) -> None:
+    """A mail that could not be built keeps its change pending; staff read why in the next daily
+    digest's alerts (an alert row of its own kind, taken once like a failed-fetch alert)."""
+    for d in deliveries:
+        if d.state == "invalid":
+            session.add(AlertRow(policy_id=change_row.policy_id, kind="undeliverable", failures=0, opened_at=now,
+                                 message=f"{name}: the {d.kind} mail to {d.recipient!r} (outbox #{d.id}) "
+                                         f"was not sent: {d.last_error}; change #{change_row.id} stays pending"))
 
 
 def _nothing_to_send(change_row) -> None:

@@ -10,8 +10,12 @@ and a sender drains the rows, so nothing is lost and nothing goes out twice.
   drain sends it again, byte for byte, with the same Message-ID: at most one duplicate, which
   mail clients and servers recognise by that ID.
 - A failure is recorded on the row (attempts, last_error, next_attempt_at with exponential
-  backoff). Transient failures (server down, 4xx) are retried forever; a 5xx reply marks the row
-  "failed" until `watch outbox --retry`.
+  backoff). Transient failures (server down, 4xx) are retried forever; a 5xx reply, or any
+  error that retrying cannot cure, marks the row "failed" until `watch outbox --retry`. One bad
+  row never stops the others: every exception is recorded on its own row.
+- A mail that could not be built (an unusable address: `mail.parse_address` refuses it) is
+  "invalid": a terminal state, never requeued, never sent, shown by `watch outbox`; its change
+  stays pending and staff hear of it in the daily digest's alerts (watcher.notify).
 
 Without an [smtp] section the "server" is a directory: one .eml file per delivery in
 notify.outbox_dir, written atomically, so they count as sent at once.
@@ -46,7 +50,7 @@ BACKOFF_MAX = timedelta(hours=1)
 # A row left "sending" longer than this belongs to a sender that died: send it again.
 LEASE = timedelta(minutes=10)
 
-STATES = ("pending", "sending", "sent", "failed")
+STATES = ("pending", "sending", "sent", "failed", "invalid")
 
 
 class Delivery(Base):
@@ -141,8 +145,8 @@ def add_delivery(
         row.message = serialize(msg).decode("ascii")
     except (WatchError, ValueError, TypeError, UnicodeError) as exc:
         # One unusable address must not stop the change from being recorded: the row stays
-        # visible as failed in `watch outbox`.
-        row.state, row.last_error, row.message = "failed", f"cannot build the message: {exc}"[:1000], ""
+        # visible as invalid in `watch outbox` and is never sent.
+        row.state, row.last_error, row.message = "invalid", f"cannot build the message: {exc}"[:1000], ""
     return row
 
 
@@ -155,10 +159,12 @@ class DrainResult:
     sent: int = 0
     failed: int = 0       # permanently (5xx): kept as "failed" until `watch outbox --retry`
     deferred: int = 0     # transient failure: will be retried after the backoff
+    invalid: int = 0      # found unsendable (no message, unusable address): never retried
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = f"{self.sent} sent, {self.deferred} deferred, {self.failed} failed"
+        text += f", {self.invalid} invalid" if self.invalid else ""
         return text + (f" ({self.errors[-1]})" if self.errors else "")
 
 
@@ -185,8 +191,12 @@ def due_ids(session: Session, now: datetime, limit: int | None = None) -> list[i
 
 
 def requeue(session: Session, now: datetime | None = None) -> int:
-    """Make every unsent delivery due now (pending ones waiting for a backoff, failed ones)."""
+    """Make every unsent delivery due now (pending ones waiting for a backoff, failed ones).
+    Invalid ones stay invalid: there is nothing to send."""
     now = now or utcnow()
+    # Rows stored as failed with no message (before "invalid" existed) were never built.
+    session.execute(update(Delivery).where(Delivery.state == "failed", Delivery.message == "")
+                    .values(state="invalid"))
     result = session.execute(update(Delivery).where(Delivery.state.in_(("pending", "failed")))
                              .values(state="pending", next_attempt_at=now))
     return result.rowcount or 0
@@ -225,6 +235,12 @@ def _drain(settings, store: Store, transport, now: datetime, retry: bool, limit:
                 row = _claim(s, delivery_id, now)
                 if row is None:
                     continue   # another sender has it, or it was sent meanwhile
+                unusable = _unsendable(row)
+                if unusable:
+                    row.state, row.claimed_at, row.last_error = "invalid", None, unusable
+                    result.invalid += 1
+                    result.errors.append(unusable)
+                    continue
                 raw, recipient = row.message.encode("ascii"), row.recipient
             try:
                 transport.send(raw, envelope_from, recipient, f"delivery-{delivery_id:08d}")
@@ -235,6 +251,12 @@ def _drain(settings, store: Store, transport, now: datetime, retry: bool, limit:
                     # The connection is gone: the rest would fail the same way.
                     _fail_all(store, ids[position + 1:], str(exc), now, result)
                     break
+                continue
+            except Exception as exc:  # noqa: BLE001 - one row's surprise must not block the others
+                # Not a server reply: retrying the same bytes cannot help, so it waits for a person.
+                with store.session() as s:
+                    _record_failure(s.get(Delivery, delivery_id), f"cannot send: {type(exc).__name__}: {exc}",
+                                    True, now, result)
                 continue
             # Only now, after the server accepted the mail.
             with store.session() as s:
@@ -247,6 +269,19 @@ def _drain(settings, store: Store, transport, now: datetime, retry: bool, limit:
     finally:
         transport.__exit__(None, None, None)
     return result
+
+
+def _unsendable(row: Delivery) -> str | None:
+    """Why a claimed row can never be sent (no message, an address smtplib cannot write), or None."""
+    if not row.message:
+        return "no message was built for this delivery"
+    if not row.message.isascii():
+        return "the stored message is not 7-bit ASCII"
+    try:
+        parse_address(row.recipient, "recipient")
+    except WatchError as exc:
+        return str(exc)[:1000]
+    return None
 
 
 def _claim(session: Session, delivery_id: int, now: datetime) -> Delivery | None:
@@ -343,8 +378,8 @@ def format_deliveries(rows: list[Delivery]) -> str:
 
 
 def outbox_command(settings, *, retry: bool = False, limit: int = 50) -> tuple[str, int]:
-    """`watch outbox [--retry]`: the deliveries, newest last; --retry sends every unsent one now.
-    Exit status 1 when mails are still unsent after --retry."""
+    """`watch outbox [--retry]`: the deliveries, newest last; --retry sends every unsent one now
+    (invalid ones excepted: they cannot be built). Exit status 1 when mails are still unsent after --retry."""
     store = Store(settings.store)
     try:
         head = ""
@@ -355,7 +390,12 @@ def outbox_command(settings, *, retry: bool = False, limit: int = 50) -> tuple[s
             status = 1 if (result.deferred or result.failed) else 0
         with store.Session() as s:
             rows = list_deliveries(s, limit=limit)
-            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts(s).items()))
-        return head + format_deliveries(rows) + (f"total: {summary}\n" if summary else ""), status
+            by_state = counts(s)
+            summary = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items()))
+        tail = (f"total: {summary}\n" if summary else "")
+        if by_state.get("invalid"):
+            tail += ("invalid: these mails could not be built (see the error) and are never sent; "
+                     "fix the address in the config or users file\n")
+        return head + format_deliveries(rows) + tail, status
     finally:
         store.close()
