@@ -188,3 +188,39 @@ def test_cli_reports_config_mistake_in_one_line(tmp_path):
     assert proc.stderr.strip() == 'watch: config.toml: policy[1].schedule: cannot parse "every 6 parsecs" ' \
                                   '(use "every 6h", "every 30m", "every 1d" or a 5-field cron expression such as ' \
                                   '"0 9 * * 1")'
+
+
+def test_schedule_has_a_floor(tmp_path):
+    from watcher.config import load_settings
+    from watcher.errors import ConfigError
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[policy]]\nname = "a"\nurl = "https://x.example/p"\nschedule = "every 10s"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"policy\[1\]\.schedule: \"every 10s\" is too frequent"):
+        load_settings(cfg)
+
+
+def test_addresses_are_checked_by_the_mailer_parser(tmp_path):
+    from watcher.config import load_settings
+    from watcher.errors import ConfigError
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[policy]]\nname = "a"\nurl = "https://x.example/p"\nschedule = "every 6h"\n'
+                   'users = ["a,b@example.com"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"policy\[1\]\.users\[0\]: not an email address"):
+        load_settings(cfg)
+
+
+def test_users_file_broken_after_start_keeps_the_last_good_list(tmp_path):
+    from watcher.config import load_settings
+
+    users = tmp_path / "users.csv"
+    users.write_text("email,language\nsato@example.com,ja\n", encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[policy]]\nname = "a"\nurl = "https://x.example/p"\nschedule = "every 6h"\n'
+                   'users_file = "users.csv"\n', encoding="utf-8")
+    policy = load_settings(cfg).policies[0]
+    users.write_text("email,language\nnot-an-address,ja\n", encoding="utf-8")
+    assert [u.email for u in policy.recipients()] == ["sato@example.com"]
+    users.write_text("email,language\nsato@example.com,ja\nsmith@example.com,en\n", encoding="utf-8")
+    assert [u.email for u in policy.recipients()] == ["sato@example.com", "smith@example.com"]

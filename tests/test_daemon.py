@@ -90,7 +90,10 @@ def test_first_runs_spread_overdue_and_keep_recent():
     assert len({runs["new"], runs["overdue"], runs["cron-new"]}) == 3, "spread, not all at once"
 
 
-def test_daemon_checks_on_schedule_and_records_changes(tmp_path):
+def test_daemon_checks_on_schedule_and_records_changes(tmp_path, monkeypatch):
+    from watcher import config
+
+    monkeypatch.setattr(config, "MIN_INTERVAL", 1)   # a real site gets >= 1 minute; this test runs in seconds
     with PageServer() as server:
         server.set("/a", policy_page(TEXT, nonce="n"))
         server.set("/slow", policy_page(TEXT, nonce="n"), delay=1.5)

@@ -70,9 +70,12 @@ def _module_version(module) -> str:
     return f"{getattr(module, 'VERSION', '-')}:{digest}"
 
 
-# The code that turns a raw body into stored text, outline and comparison keys.
+# The code that turns a raw body into stored text, outline and comparison keys, and the
+# extractor's rule file (noise selectors): editing either re-derives stored snapshots.
+_EXTRACT_RULES = Path(extract.__file__).resolve().parents[1] / "rules" / "boilerplate.toml"
 EXTRACTOR_VERSION = ";".join(f"{m.__name__.rsplit('.', 1)[-1]}={_module_version(m)}"
-                             for m in (extract, normalize, segment))
+                             for m in (extract, normalize, segment)) + \
+    ";rules=" + hashlib.sha256(_EXTRACT_RULES.read_bytes()).hexdigest()[:10]
 
 STATUSES = ("first", "unchanged", "changed", "failed")
 

@@ -46,10 +46,19 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
             outcomes = check_policies(settings, names, notify=notify, progress=advance)
     else:
         outcomes = check_policies(settings, names, notify=notify)
+    sent = None
+    if notify:
+        # Mail queued by these checks goes out now (to SMTP, or as .eml files without [smtp]);
+        # what cannot be sent stays in the outbox for the next drain (`watch outbox --retry`, the daemon).
+        from watcher.outbox import drain
+
+        sent = drain(settings)
     if as_json:
         sys.stdout.write(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2) + "\n")
     else:
         _print_summary(outcomes)
+        if sent is not None and (sent.sent or sent.failed or sent.deferred):
+            Console(highlight=False).print(f"mail: {sent}")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

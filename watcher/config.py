@@ -11,6 +11,7 @@ files) are resolved against the directory of the config file.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import tomllib
@@ -27,7 +28,15 @@ USER_AGENT = f"policy-watcher/{__version__}"
 LANGUAGES = ("ja", "en")
 NOTIFY_USERS = ("auto", "always", "never")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")   # no "@": NAME@REF must stay unambiguous
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+def _is_address(value: str) -> bool:
+    """The mailer's own parser decides: an address config accepts is one the mailer can send to."""
+    from watcher.mail import parse_address
+
+    try:
+        parse_address(value, "address")
+    except ConfigError:
+        return False
+    return True
 
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -118,15 +127,24 @@ class PolicySettings:
     staff: list[str] = field(default_factory=list)
     notify_users: str = "auto"
     language: str = "ja"
+    _file_users: list[User] = field(default_factory=list, repr=False, compare=False)
 
     def recipients(self) -> list[User]:
         """`users` (in the policy's language) plus the rows of `users_file` (email,language).
 
-        The file is read at call time, so editing it needs no restart; a broken file is a ConfigError.
+        The file is read at call time, so editing it needs no restart. If it was broken since
+        (this runs inside the transaction that records a change), the last good reading is
+        used and the problem logged: a bad edit must never stop a change from being recorded,
+        nor silently drop the users who were on the list.
         """
         out = [User(email, self.language) for email in self.users]
         if self.users_file is not None:
-            out.extend(read_users_file(self.users_file, self.language))
+            try:
+                self._file_users = read_users_file(self.users_file, self.language)
+            except ConfigError as exc:
+                logging.getLogger("watcher.config").error("policy %s: users_file unusable, using its last good "
+                                                          "reading: %s", self.name, exc)
+            out.extend(self._file_users)
         seen: set[str] = set()
         unique = []
         for user in out:
@@ -278,7 +296,7 @@ class _Validator:
     def emails(self, table: dict, prefix: str, key: str) -> list[str]:
         values = self.str_list(table, prefix, key)
         for i, email in enumerate(values):
-            if not EMAIL_RE.match(_bare_address(email)):
+            if not _is_address(email):
                 self.fail(f"{prefix}.{key}[{i}]", f"not an email address: {email!r}")
         return values
 
@@ -296,12 +314,6 @@ class _Validator:
 def _type_name(value) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
             dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _bare_address(text: str) -> str:
-    """`Name <a@b.c>` -> `a@b.c`."""
-    m = re.search(r"<([^<>]+)>\s*$", text)
-    return (m.group(1) if m else text).strip()
 
 
 def _store(v: _Validator, t: dict) -> StoreSettings:
@@ -364,7 +376,7 @@ def _smtp(v: _Validator, t: dict) -> SmtpSettings:
     if password_env and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", password_env):
         v.fail("smtp.password_env", f"must be the NAME of an environment variable, not {password_env!r}")
     sender = v.str_(t, "smtp", "from", d.sender, empty_ok=False)
-    if not EMAIL_RE.match(_bare_address(sender)):
+    if not _is_address(sender):
         v.fail("smtp.from", f"not an email address: {sender!r}")
     return SmtpSettings(
         host=v.str_(t, "smtp", "host", d.host, empty_ok=False),
@@ -407,7 +419,10 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
     schedule_text = v.str_(t, key, "schedule", "every 6h", empty_ok=False)
     try:
         schedule = parse_schedule(schedule_text)
-    except ValueError:
+    except ValueError as exc:
+        if "shortest interval" in str(exc):
+            v.fail(f"{key}.schedule", f'"{schedule_text}" is too frequent: the shortest interval is '
+                                       f'{MIN_INTERVAL // 60} minute')
         v.fail(f"{key}.schedule", f'cannot parse "{schedule_text}" (use "every 6h", "every 30m", "every 1d" '
                                    'or a 5-field cron expression such as "0 9 * * 1")')
     jitter = _jitter(v, f"{key}.jitter", t.get("jitter", 0))
@@ -436,7 +451,7 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
     )
     if users_file is not None:
         try:
-            read_users_file(users_file, language)
+            policy._file_users = read_users_file(users_file, language)
         except ConfigError as e:
             v.fail(f"{key}.users_file", str(e))
     return policy
@@ -490,12 +505,19 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+MIN_INTERVAL = 60   # seconds
+
+
 def parse_schedule(text: str) -> Schedule:
     """`every 6h` / `every 30 minutes` -> interval; a 5-field crontab -> cron. ValueError otherwise."""
     s = text.strip()
     m = re.match(r"^every\s+(.+)$", s, re.IGNORECASE)
     if m:
-        return Schedule(text=s, kind="interval", seconds=parse_duration(m.group(1)))
+        seconds = parse_duration(m.group(1))
+        if seconds < MIN_INTERVAL:
+            # A policy page is not a feed: checking more often only hammers the site.
+            raise ValueError(f"{text} (the shortest interval is {MIN_INTERVAL // 60} minute)")
+        return Schedule(text=s, kind="interval", seconds=seconds)
     fields = s.split()
     if len(fields) == 5:
         from apscheduler.triggers.cron import CronTrigger
@@ -571,7 +593,7 @@ def read_users_file(path: Path, default_language: str) -> list[User]:
             continue
         email = cells[0]
         language = (cells[1] if len(cells) > 1 and cells[1] else default_language).lower()
-        if not EMAIL_RE.match(email):
+        if not _is_address(email):
             raise ConfigError(f"{path}: line {lineno}: not an email address: {email!r}")
         if language not in LANGUAGES:
             raise ConfigError(f"{path}: line {lineno}: language must be ja or en, not {language!r}")
