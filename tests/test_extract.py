@@ -773,3 +773,10 @@ def test_markdown_headings_without_the_space_after_the_hashes():
         Line("*ロケーションデータ:国に基づいて設定します。", 0), Line("How We Share Data", 2), Line("We share it.", 0),
         Line("#hashtag", 0), Line("#1", 0),
     ]
+
+
+def test_control_and_bidi_characters_never_reach_the_text():
+    page = "<html><body><main><p>当社は\x1b]8;;http://x\x07個人情報を\u202e取得\u202cします。\x9b31m</p></main></body></html>"
+    text = extract(page, source="p.html", kind="html").text
+    assert text == "当社は]8;;http://x個人情報を取得します。31m"
+    assert extract("当社は\x1b[2J情報を取得します。\n", source="p.txt", kind="text").text == "当社は[2J情報を取得します。"

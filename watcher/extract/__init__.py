@@ -36,7 +36,7 @@ __all__ = ["KINDS", "VERSION", "clean", "decode", "extract", "html_fragment_line
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.
-VERSION = 4
+VERSION = 5
 
 KINDS = ("html", "markdown", "text")
 _EXTENSIONS = {".html": "html", ".htm": "html", ".xhtml": "html", ".txt": "text", ".text": "text",

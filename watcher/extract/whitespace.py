@@ -15,7 +15,11 @@ _WIDE = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3200-\u33ff\u3400
 _WIDE_CHAR = re.compile(f"[{_WIDE}]")
 _BREAK_NEAR_WIDE = re.compile(f"(?<=[{_WIDE}])[^\\S\u3000]*\n\\s*|[^\\S\u3000]*\n[^\\S\u3000]*(?=[{_WIDE}])")
 _SPACE_RUN = re.compile(r"\s+")
-_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad]")
+# Invisible characters, and control characters that page text must never carry into a terminal,
+# a mail or a stored snapshot: C0 (but tab and line breaks), DEL, C1 (ESC sequences, OSC), and
+# the bidi overrides that make text read differently from what it is.
+_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                        "\u202a-\u202e\u2066-\u2069]")
 
 
 def join_pieces(left: str, right: str) -> str:
