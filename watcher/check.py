@@ -56,6 +56,9 @@ from watcher.store import (
     sha256,
     utcnow,
 )
+from watcher.store import (
+    one_line as _one_line,
+)
 
 log = logging.getLogger("watcher.check")
 
@@ -784,11 +787,6 @@ def _log_outcome(o: CheckOutcome):
     else:
         extra = " (304)" if o.not_modified and o.http_status == 304 else (" (held: seen once)" if o.held else "")
         log.info("check %s: %s%s", o.name, o.status, extra)
-
-
-def _one_line(error: Exception) -> str:
-    text = str(getattr(error, "orig", None) or error)
-    return " ".join(text.split())[:300]
 
 
 def select_policies(settings: Settings, names: list[str] | None) -> list[PolicySettings]:

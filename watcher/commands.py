@@ -213,22 +213,12 @@ def show_command(config: str, spec: str, *, outline: bool = False) -> int:
     finally:
         store.close()
     if outline:
+        from watcher.segment import outline as outline_lines
+
         sys.stdout.write("\n".join(outline_lines(tree)) + "\n")
     else:
         sys.stdout.write(doc.text + "\n")
     return 0
-
-
-def outline_lines(clauses, depth: int = 0) -> list[str]:
-    from watcher import segment
-
-    if hasattr(segment, "outline"):
-        return segment.outline(clauses, depth)
-    out = []
-    for c in clauses:
-        out.append("  " * depth + (c.label[:80]))
-        out.extend(outline_lines(c.children, depth + 1))
-    return out
 
 
 # ---------------------------------------------------------------- daemon

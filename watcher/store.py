@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import tempfile
 import time
 from contextlib import contextmanager
@@ -199,6 +200,9 @@ class FileBodies:
         self.root = Path(root)
 
     def path(self, digest: str) -> Path:
+        # The digest comes from the database: never let it name a path outside the bodies folder.
+        if not _SHA256.fullmatch(digest or ""):
+            raise StoreError(f"not a body digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.gz"
 
     def put(self, session: Session, data: bytes, digest: str | None = None) -> str:
@@ -290,7 +294,7 @@ class Store:
         except ConfigError:
             raise
         except (SQLAlchemyError, ImportError) as e:
-            raise StoreError(f"cannot open store {_safe_url(url)}: {_one_line(e)}") from None
+            raise StoreError(f"cannot open store {_safe_url(url)}: {one_line(e)}") from None
 
     def _create_tables(self, attempts: int = 5):
         # Two processes opening a new store at once race between "does the table exist?" and
@@ -442,7 +446,11 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def _one_line(error: Exception) -> str:
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def one_line(error: Exception) -> str:
+    """An error as one short line (a database error's own message, not SQLAlchemy's wrapping)."""
     text = str(getattr(error, "orig", None) or error)
     return " ".join(text.split())[:300]
 
