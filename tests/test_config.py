@@ -224,3 +224,18 @@ def test_users_file_broken_after_start_keeps_the_last_good_list(tmp_path):
     assert [u.email for u in policy.recipients()] == ["sato@example.com"]
     users.write_text("email,language\nsato@example.com,ja\nsmith@example.com,en\n", encoding="utf-8")
     assert [u.email for u in policy.recipients()] == ["sato@example.com", "smith@example.com"]
+
+
+@pytest.mark.parametrize("field,value,where", [("select", "main[", "policy[1].select"),
+                                               ("remove", ["div::", ".ok"], "policy[1].remove[0]")])
+def test_css_selectors_are_checked_at_load(tmp_path, field, value, where):
+    import json
+
+    from watcher.config import load_settings
+    from watcher.errors import ConfigError
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[policy]]\nname = "a"\nurl = "https://x.example/p"\nschedule = "every 6h"\n'
+                   f"{field} = {json.dumps(value)}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{where.replace('[', '.').replace(']', '.')}: not a CSS selector"):
+        load_settings(cfg)

@@ -429,6 +429,8 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
     select = v.str_(t, key, "select", None)
     if select is not None and not select.strip():
         v.fail(f"{key}.select", "must not be empty (leave it out for automatic detection)")
+    if select is not None:
+        _css(v, f"{key}.select", select)
     users_file = None
     if "users_file" in t:
         users_file = v.path(v.str_(t, key, "users_file", "", empty_ok=False))
@@ -440,7 +442,7 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
         url=url,
         schedule=schedule,
         select=select,
-        remove=v.str_list(t, key, "remove"),
+        remove=[_css(v, f"{key}.remove[{i}]", sel) for i, sel in enumerate(v.str_list(t, key, "remove"))],
         jitter=jitter,
         confirm=v.int_(t, key, "confirm", 1, minimum=1, maximum=10),
         users=v.emails(t, key, "users"),
@@ -455,6 +457,17 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
         except ConfigError as e:
             v.fail(f"{key}.users_file", str(e))
     return policy
+
+
+def _css(v: _Validator, where: str, selector: str) -> str:
+    """A CSS selector the extractor can use (soupsieve, as BeautifulSoup's select does)."""
+    import soupsieve
+
+    try:
+        soupsieve.compile(selector)
+    except soupsieve.SelectorSyntaxError as exc:
+        v.fail(where, f"not a CSS selector: {selector!r} ({str(exc).splitlines()[0]})")
+    return selector
 
 
 def _policy_url(v: _Validator, key: str, url: str) -> str:
