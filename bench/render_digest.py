@@ -73,7 +73,8 @@ def mails(lang: str) -> dict[str, str]:
                    if e["report"]["severity"] in ("notice", "consent") else -1)
     return {
         f"digest_{lang}": compose.digest_mail(entries, alerts, lang, now).html,
-        f"alert_{lang}": compose.staff_mail(material["policy"], material["report"], lang, first["ref"]).html,
+        f"alert_{lang}": compose.staff_mail(material["policy"], material["report"], lang, first["ref"],
+                                               users_notified=bool(material["report"]["notify"]["users"])).html,
         f"user_{lang}": compose.user_mail(material["policy"], material["report"], lang).html,
     }
 

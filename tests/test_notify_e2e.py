@@ -122,7 +122,9 @@ def test_the_right_people_get_the_right_mail(tmp_path, smtp, pair):
                 assert label in part, f"{pair}: clause {label!r} missing"
                 assert verdict in part
             assert "<script" not in mail.part("html") and "<style" not in mail.part("html")
+        told = t["users_notified"].format(value=t["yes"] if users_expected else t["no"])
         for mail in staff_mails:
+            assert told in mail.part("plain") and told in mail.part("html"), f"{pair}: staff not told {told!r}"
             for category in changed[0]["categories"]:
                 assert category in mail.part("plain") and category in mail.part("html")
         # the changed words are marked in the 新旧対照表; staff see the evidence behind the verdict

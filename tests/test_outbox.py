@@ -90,6 +90,22 @@ def test_routing_and_the_per_policy_override(tmp_path, mode, verdict, severity, 
         assert {d.kind for d in rows} == ({"alert", "notice"} if users_expected else {"alert"})
 
 
+@pytest.mark.parametrize("mode, users, told", [
+    ("auto", (USER,), "あり"),
+    ("never", (USER,), "なし"),      # the override: the verdict says users, nobody is mailed
+    ("auto", (), "なし"),            # nobody to mail
+])
+def test_staff_read_whether_users_were_actually_mailed(tmp_path, smtp, mode, users, told):
+    settings = settings_for(tmp_path, smtp_port=smtp.port,
+                            policies=policy_block(users=users, extra=f'notify_users = "{mode}"'))
+    store = open_store(settings)
+    record_change(store, settings, "enmono", report("consent", users=True))
+    drain(settings, store)
+    [staff] = smtp.sink.to(STAFF)
+    assert f"利用者への通知: {told}" in staff.part("plain") and f"利用者への通知: {told}" in staff.part("html")
+    assert len(smtp.sink.to(USER)) == (1 if told == "あり" else 0)
+
+
 def test_formatting_only_changes_queue_nothing(tmp_path):
     settings = settings_for(tmp_path, policies=policy_block())
     store = open_store(settings)

@@ -418,7 +418,8 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
         notify = report.get("notify") or {}
         actions += [a for a in notify.get("actions") or [] if a not in actions]
         notes += [n for n in notify.get("notes") or [] if n not in notes]
-        users = users or bool(entry.get("users_notified", notify.get("users")))
+        # the outcome the caller passes (a user mail queued), never the verdict alone
+        users = users or bool(entry.get("users_notified"))
         clause = report.get("revision_clause")
         if clause:
             promises = clause
@@ -521,12 +522,14 @@ def user_mail(policy: dict, report: dict, lang: str) -> Mail:
     return Mail(subject=header_text(subject), text=text, html=html)
 
 
-def staff_mail(policy: dict, report: dict, lang: str, ref: dict | None = None) -> Mail:
-    """The immediate staff alert for one recorded change (severity notice or consent)."""
+def staff_mail(policy: dict, report: dict, lang: str, ref: dict | None = None, *,
+               users_notified: bool = False) -> Mail:
+    """The immediate staff alert for one recorded change (severity notice or consent).
+    `users_notified`: whether a mail to at least one user was queued for it (watcher.notify)."""
     lang = language(lang)
     t = messages()[lang]
     policy = _policy(policy)
-    block = policy_block(policy, [{"report": report, "ref": ref or {}}], lang)
+    block = policy_block(policy, [{"report": report, "ref": ref or {}, "users_notified": users_notified}], lang)
     view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "alert",
             "title": t["staff_intro"].format(policy=policy.get("name") or "", severity=block["severity_label"]),
             "intro": "", "policies": [block], "alerts": [], "show_alerts": False}

@@ -101,20 +101,23 @@ def queue_change(session: Session, settings, policy, change_row, report: dict) -
     if severity in MATERIAL:
         ref = snapshot_ref(session, view["name"], change_row)
         mails: dict[str, Mail] = {}
-        for r in staff:
-            if r.language not in mails:
-                mails[r.language] = compose.staff_mail(view, report, r.language, ref)
-            deliveries.append(add_delivery(session, settings, kind="alert", audience="staff", recipient=r.email,
-                                           language=r.language, mail=mails[r.language], policy=view["name"],
-                                           change_id=change_row.id, now=now))
         if users_wanted(policy, report):
-            mails = {}
             for r in user_recipients(settings, policy):
                 if r.language not in mails:
                     mails[r.language] = compose.user_mail(view, report, r.language)
                 deliveries.append(add_delivery(session, settings, kind="notice", audience="users",
                                                recipient=r.email, language=r.language, mail=mails[r.language],
                                                policy=view["name"], change_id=change_row.id, now=now))
+        # What staff read under 利用者への通知 is what happened, not what the verdict wanted:
+        # the per-policy override and an empty or unusable user list both leave users untold.
+        users_told = any(d.state == "pending" for d in deliveries)
+        mails = {}
+        for r in staff:
+            if r.language not in mails:
+                mails[r.language] = compose.staff_mail(view, report, r.language, ref, users_notified=users_told)
+            deliveries.append(add_delivery(session, settings, kind="alert", audience="staff", recipient=r.email,
+                                           language=r.language, mail=mails[r.language], policy=view["name"],
+                                           change_id=change_row.id, now=now))
     elif staff:
         session.add(DigestItem(change_id=change_row.id, policy=view["name"], created_at=now,
                                recipients=[[r.email, r.language] for r in staff]))
@@ -203,8 +206,10 @@ def build_digests(session: Session, settings, *, now: datetime | None = None, re
         if change is None:
             continue
         policy = settings.policy(item.policy) if settings.has_policy(item.policy) else None
+        # A digest carries minor changes only: users are never mailed about those.
         entry = {"policy": policy_view(policy, item.policy, change.policy.url if change.policy else ""),
-                 "report": change.report or {}, "ref": snapshot_ref(session, item.policy, change)}
+                 "report": change.report or {}, "ref": snapshot_ref(session, item.policy, change),
+                 "users_notified": False}
         for email, lang in item.recipients or []:
             key = slot(email, compose.language(lang))
             addresses[key] = email
