@@ -227,22 +227,48 @@ def test_eml_transport_writes_one_file_per_key_atomically(tmp_path):
 # --- rendering -------------------------------------------------------------------------------
 
 
-def test_segments_mark_words_and_characters():
-    old, new = compose.segments("当社は閲覧履歴を分析します", "当社は閲覧履歴及び購買履歴を分析します")
-    assert compose.text_marks(new) == "当社は閲覧履歴[+及び購買履歴+]を分析します"
-    assert compose.text_marks(old) == "当社は閲覧履歴を分析します"
-    old, new = compose.segments("We send news.", "We send ads.")
-    assert compose.text_marks(old) == "We send [-news-]." and compose.text_marks(new) == "We send [+ads+]."
+def rows_for(old: str, new: str) -> dict:
+    change = {"type": "modified", "old": {"number": "第5条", "title": "", "text": old},
+              "new": {"number": "第5条", "title": "", "text": new}}
+    [row] = compose.clause_rows(change)
+    return row
 
 
-def test_long_clauses_keep_changed_lines_and_context():
+def test_mail_marks_are_those_of_watch_diff_html():
+    from watcher.report import marked_pair
+
+    for old, new in [("当社は閲覧履歴を分析します", "当社は閲覧履歴及び購買履歴を分析します"),
+                     ("We send news.", "We send ads."),
+                     ("氏名、<住所> & 電話番号", "氏名、<住所>、位置情報 & 電話番号")]:
+        row = rows_for(old, new)
+        assert (row["old_html"], row["new_html"]) == marked_pair(old, new)
+    row = rows_for("当社は閲覧履歴を分析します", "当社は閲覧履歴及び購買履歴を分析します")
+    assert row["new_text"] == "当社は閲覧履歴[+及び購買履歴+]を分析します"
+    assert row["old_text"] == "当社は閲覧履歴を分析します"
+    row = rows_for("We send news.", "We send ads.")
+    assert row["old_text"] == "We send [-news-]." and row["new_text"] == "We send [+ads+]."
+    row = rows_for("氏名、<住所> & 電話番号", "氏名、<住所>、位置情報 & 電話番号")
+    assert row["new_text"].startswith("氏名、<住所>[+、位置情報")       # page text as written, not HTML
+    assert "&lt;住所&gt;" in row["new_html"] and "<住所>" not in row["new_html"]
+
+
+def test_long_clauses_keep_changed_lines_and_context_as_watch_diff_does():
+    from watcher.report import marked_pair
+
     old = "\n".join(f"{i}. 項目{i}" for i in range(1, 21))
     new = old.replace("12. 項目12", "12. 項目12を変更")
-    o, n = compose.elide(*compose.segments(old, new))
-    text = compose.text_marks(n)
+    row = rows_for(old, new)
+    assert (row["old_html"], row["new_html"]) == marked_pair(old, new)
+    text = row["new_text"]
     assert "12. 項目12[+を変更+]" in text and "11. 項目11" in text and "13. 項目13" in text
     assert "5. 項目5" not in text and "⋯" in text
-    assert "12. 項目12" in compose.text_marks(o) and "5. 項目5" not in compose.text_marks(o)
+    assert "12. 項目12" in row["old_text"] and "5. 項目5" not in row["old_text"]
+    r = report("notice")
+    r["changes"] = [{"type": "modified", "severity": "notice", "categories": ["purpose_added"],
+                     "old": {"number": "第5条", "title": "", "text": old},
+                     "new": {"number": "第5条", "title": "", "text": new}}]
+    mail = compose.staff_mail(POLICY, r, "ja")
+    assert str(row["new_html"]) in mail.html and "12. 項目12[+を変更+]" in mail.text
 
 
 POLICY = {"name": "enmono", "url": "https://example.com/privacy"}
@@ -257,7 +283,7 @@ def test_user_notice_ja_has_comparison_verdict_and_consent():
         assert "新しい目的に使われる" in part                # the plain sentence for purpose_added
         assert "同意" in part and "あなたの同意について" in part
     assert "[+3. ユーザーの閲覧履歴を分析し、ターゲティング広告を配信するため+]" in mail.text
-    assert "background:#d1fadf" in mail.html and "ターゲティング広告を配信するため</span>" in mail.html
+    assert "background:#dcf5dc" in mail.html and "ターゲティング広告を配信するため</span>" in mail.html
     assert "<style" not in mail.html and "<ins" not in mail.html and "<del" not in mail.html
 
 

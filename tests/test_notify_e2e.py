@@ -130,7 +130,8 @@ def test_the_right_people_get_the_right_mail(tmp_path, smtp, pair):
         # the changed words are marked in the 新旧対照表; staff see the evidence behind the verdict
         for mail in staff_mails + user_mails:
             assert "改定後" in mail.part("html") and "改定前" in mail.part("html")
-            assert "background:#d1fadf" in mail.part("html") or "background:#fee4e2" in mail.part("html")
+            assert 'class="ins" style="background:' in mail.part("html") or \
+                'class="del" style="background:' in mail.part("html")
             assert "[+" in mail.part("plain") or "[-" in mail.part("plain")
         for mail in staff_mails:
             for e in (e for c in changed for e in c["evidence"]):
@@ -211,6 +212,8 @@ def test_hostile_clause_title_gives_safe_headers_and_escaped_html(tmp_path, smtp
 
     def page(path):
         text = path.read_text(encoding="utf-8").replace(title, hostile, 1)
+        # markup in the added purpose too: the 新旧対照表 always shows a changed line
+        text = text.replace("広告を配信するため", "広告を配信するため<img src=x onerror=alert(2)>", 1)
         return policy_page(text).replace(b"@@BREAK@@", b"\r\nBcc: x@example.com")
 
     old, new = page(d / "old.txt"), page(d / "new.txt")
@@ -233,6 +236,6 @@ def test_hostile_clause_title_gives_safe_headers_and_escaped_html(tmp_path, smtp
         assert b"\nBcc:" not in head and b"script" not in head.lower()
         assert all("\n" not in str(v) for v in mail.msg.values())
         body = mail.part("html")
-        assert "<script" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
-        assert "<script>alert(1)</script>" in mail.part("plain")   # plain text shows it as text
-        assert "Bcc: x@example.com" in mail.part("plain")          # ... and the would-be header, in the body
+        assert "<script" not in body and "<img" not in body
+        assert "&lt;img src=x onerror=alert(2)&gt;" in body
+        assert "<img src=x onerror=alert(2)>" in mail.part("plain")   # plain text shows it as text

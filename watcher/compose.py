@@ -8,6 +8,7 @@ The words live in templates/messages.toml and templates/categories.toml.
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -16,11 +17,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
-from rapidfuzz.distance import Indel
+from markupsafe import Markup
 
 from watcher.mail import Mail, header_text
 from watcher.models import SEVERITY_RANK
+from watcher.report import marked_pair
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("ja", "en")
@@ -51,10 +52,7 @@ STYLE = {k: Markup(v) for k, v in {
     "alertbox": "background:#fef3f2;border:1px solid #fecdca;border-radius:4px;padding:10px 12px;margin:12px 0;",
     "code": "font-family:Menlo,Consolas,monospace;font-size:12px;background:#f2f4f7;padding:1px 4px;"
             "border-radius:3px;",
-    "ins": "background:#d1fadf;color:#05603a;text-decoration:underline;font-weight:bold;",
-    "del": "background:#fee4e2;color:#912018;text-decoration:line-through;",
     "link": "color:#175cd3;",
-    "gap": "color:#98a2b3;letter-spacing:2px;",
     "consent": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:bold;"
                "background:#fee4e2;color:#b42318;",
     "notice": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:bold;"
@@ -67,7 +65,6 @@ STYLE = {k: Markup(v) for k, v in {
            "font-size:12px;font-family:Menlo,Consolas,monospace;color:#344054;",
 }.items()}
 
-_TOKEN = re.compile(r"[A-Za-z0-9_]+|\s+|.", re.S)
 _DATE = re.compile(
     r"(?:(?:令和|平成)\s*(?:\d{1,2}|元)\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
     r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
@@ -105,154 +102,27 @@ def language(value: str | None, fallback: str = "ja") -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Inline marks: which parts of a clause were added or removed (rapidfuzz opcodes, never difflib)
+# Inline marks: the same 新旧対照表 marking as `watch diff --format html` (watcher.report.marked_pair:
+# inline styles, long clauses elided around their changes); the text part is read off that HTML.
+
+_MARK = re.compile(r'<span class="(ins|del)"[^>]*>(.*?)</span>|<span style="[^"]*">⋯</span>|<br>', re.S)
 
 
-def segments(old: str, new: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(old side, new side) as lists of (kind, text); kind is 'same', 'del' (old) or 'ins' (new).
+def text_marks(marked: Markup) -> str:
+    """One side of `marked_pair` as plain text: [+added+], [-removed-], ⋯ for elided lines.
 
-    Tokens are ASCII words or single other characters, so English is marked by word and
-    Japanese by character. A one-token equal run between two edits is folded into the
-    edit: '[-閲覧-]の[+購買+]' reads worse than one replaced phrase.
-    """
-    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
-    blocks: list[list] = []   # [equal?, old tokens, new tokens]
-    for op in Indel.opcodes(a, b):
-        equal = op.tag == "equal"
-        olds, news = a[op.src_start:op.src_end], b[op.dest_start:op.dest_end]
-        if blocks and blocks[-1][0] == equal:
-            blocks[-1][1] += olds
-            blocks[-1][2] += news
-        else:
-            blocks.append([equal, list(olds), list(news)])
-    merged: list[list] = []
-    for i, (equal, olds, news) in enumerate(blocks):
-        if equal and 0 < i < len(blocks) - 1 and len(olds) <= 1 and not "".join(olds).isspace():
-            equal = False    # the token stays on both sides, now inside the edit
-        if merged and not equal and not merged[-1][0]:
-            merged[-1][1] += olds
-            merged[-1][2] += news
-        else:
-            merged.append([equal, list(olds), list(news)])
-    old_side, new_side = [], []
-    for equal, olds, news in merged:
-        if equal:
-            old_side.append(("same", "".join(olds)))
-            new_side.append(("same", "".join(news)))
-        else:
-            if olds:
-                old_side.append(("del", "".join(olds)))
-            if news:
-                new_side.append(("ins", "".join(news)))
-    return old_side, new_side
+    The page text in it is escaped, so every tag is one marked_pair wrote."""
+    def plain(m: re.Match) -> str:
+        if m.group(0) == "<br>":
+            return "\n"
+        if m.group(1) is None:
+            return "⋯"
+        inner = m.group(2)
+        if not html.unescape(inner).strip():
+            return inner
+        return f"[+{inner}+]" if m.group(1) == "ins" else f"[-{inner}-]"
 
-
-def _lines(segs) -> list[list[tuple[str, str]]]:
-    lines: list[list[tuple[str, str]]] = [[]]
-    for kind, text in _split_breaks(segs):
-        if text == "\n":
-            lines.append([])
-        else:
-            lines[-1].append((kind, text))
-    return lines
-
-
-def elide(old_segs, new_segs, context: int = 1, min_lines: int = 10):
-    """Shorten a long clause to its changed lines, their neighbours and its first line; the
-    unchanged lines in between become one gap mark. The old column keeps the lines that
-    correspond (by a line-level alignment) to the lines kept in the new column, so both show
-    the same context."""
-    new_lines, old_lines = _lines(new_segs), _lines(old_segs)
-    if max(len(new_lines), len(old_lines)) < min_lines:
-        return old_segs, new_segs
-
-    def changed(line):
-        return any(kind in ("ins", "del") and text.strip() for kind, text in line)
-
-    def around(lines):
-        keep = {0}
-        for i, line in enumerate(lines):
-            if changed(line):
-                keep.update(range(i - context, i + context + 1))
-        return keep
-
-    keep_new, keep_old = around(new_lines), around(old_lines)
-    # old line -> new line: equal lines one to one, edited runs paired in order.
-    texts = lambda lines: ["".join(t for _, t in line) for line in lines]  # noqa: E731
-    olds, news = [], []
-    for op in Indel.opcodes(texts(old_lines), texts(new_lines)):
-        if op.tag == "equal":
-            for j, i in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end), strict=True):
-                _pair(olds, news, keep_old, keep_new, j, i)
-        else:
-            olds += range(op.src_start, op.src_end)
-            news += range(op.dest_start, op.dest_end)
-    _pair(olds, news, keep_old, keep_new)
-
-    def rebuild(lines, keep):
-        out, gap = [], 0
-        for i, line in enumerate(lines):
-            if i in keep:
-                if gap:
-                    out += [("gap", str(gap)), ("same", "\n")]
-                    gap = 0
-                out += line + [("same", "\n")]
-            else:
-                gap += 1
-        if gap:
-            out += [("gap", str(gap)), ("same", "\n")]
-        return out[:-1] if out else out
-
-    return rebuild(old_lines, keep_old), rebuild(new_lines, keep_new)
-
-
-def _pair(olds, news, keep_old, keep_new, j=None, i=None):
-    """Flush the pending edited run (pairing its lines in order), then pair j with i."""
-    for a, b in zip(olds, news, strict=False):
-        if a in keep_old or b in keep_new:
-            keep_old.add(a)
-            keep_new.add(b)
-    olds.clear()
-    news.clear()
-    if j is not None and (j in keep_old or i in keep_new):
-        keep_old.add(j)
-        keep_new.add(i)
-
-
-def html_marks(segs) -> Markup:
-    """Segments as HTML: escaped text, line breaks as <br>, edits in inline-styled spans."""
-    out = []
-    for kind, text in _split_breaks(segs):
-        if text == "\n":
-            out.append(Markup("<br>"))
-        elif kind in ("ins", "del"):
-            out.append(Markup('<span style="{}">{}</span>').format(STYLE[kind], text))
-        elif kind == "gap":
-            out.append(Markup('<span style="{}">⋯</span>').format(STYLE["gap"]))
-        else:
-            out.append(escape(text))
-    return Markup("").join(out)
-
-
-def _split_breaks(segs):
-    """Line breaks as their own unmarked pieces, so a mark never spans two lines."""
-    for kind, text in segs or []:
-        for i, part in enumerate(text.split("\n")):
-            if i:
-                yield "same", "\n"
-            if part:
-                yield kind, part
-
-
-def text_marks(segs) -> str:
-    out = []
-    for kind, text in _split_breaks(segs):
-        if kind == "gap":
-            text = "⋯"
-        elif text.strip() and kind in ("ins", "del"):
-            text = ("[+" if kind == "ins" else "[-") + text + ("+]" if kind == "ins" else "-]")
-        out.append(text)
-    return "".join(out)
+    return html.unescape(_MARK.sub(plain, str(marked)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,13 +136,11 @@ def _label(side: dict | None) -> str:
 
 
 def _row(new_label, old_label, old_text, new_text) -> dict:
-    if old_text is None:
-        old_segs, new_segs = [], [("ins", new_text or "")]
-    elif new_text is None:
-        old_segs, new_segs = [("del", old_text)], []
-    else:
-        old_segs, new_segs = elide(*segments(old_text, new_text))
-    return {"new_label": new_label or "", "old_label": old_label or "", "new": new_segs, "old": old_segs,
+    """One 新旧対照表 row; old_text None: the text is new, new_text None: it was removed."""
+    old_html, new_html = marked_pair(old_text or "", new_text or "")
+    return {"new_label": new_label or "", "old_label": old_label or "",
+            "new_html": new_html, "old_html": old_html,
+            "new_text": text_marks(new_html), "old_text": text_marks(old_html),
             "added": old_text is None, "removed": new_text is None}
 
 
@@ -314,8 +182,8 @@ def clause_rows(change: dict) -> list[dict]:
     if rows:
         return rows
     if new_label or old_label:   # renumbered / moved: the labels are the change
-        return [{"new_label": new_label, "old_label": old_label, "new": [], "old": [],
-                 "added": not old, "removed": not new}]
+        return [{"new_label": new_label, "old_label": old_label, "new_html": Markup(""), "old_html": Markup(""),
+                 "new_text": "", "old_text": "", "added": not old, "removed": not new}]
     return []
 
 
@@ -495,8 +363,6 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["html_marks"] = html_marks
-    env.filters["text_marks"] = text_marks
     env.filters["indent_text"] = lambda s, n=4: "\n".join((" " * n + line) if line else line
                                                           for line in str(s).split("\n"))
     return env
