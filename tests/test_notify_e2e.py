@@ -63,15 +63,20 @@ def smtp():
     server.stop()
 
 
-def run_change(tmp_path, smtp, pair):
-    old, new = pair_pages(pair)
+def check_twice(tmp_path, smtp_port: int, old: bytes, new: bytes):
+    """`watch check` on the old page, then on the new one: (settings, outcome of the second check)."""
     with PageServer() as web:
         web.set("/privacy", old)
-        settings = configure(tmp_path, web.url("/privacy"), smtp.port)
+        settings = configure(tmp_path, web.url("/privacy"), smtp_port)
         [first] = check_policies(settings)
         assert first.status == "first", first
         web.set("/privacy", new)
         [second] = check_policies(settings)
+    return settings, second
+
+
+def run_change(tmp_path, smtp, pair):
+    settings, second = check_twice(tmp_path, smtp.port, *pair_pages(pair))
     assert second.status in ("changed", "unchanged"), second
     store = Store(settings.store)
     report = None
@@ -182,13 +187,7 @@ def test_smtp_down_during_the_check_then_each_mail_once(tmp_path):
     from watcher.store import utcnow
 
     smtp = SmtpServer()            # not listening while the check runs
-    old, new = pair_pages("d01-enmono-purpose-ad-targeting")
-    with PageServer() as web:
-        web.set("/privacy", old)
-        settings = configure(tmp_path, web.url("/privacy"), smtp.port)
-        check_policies(settings)
-        web.set("/privacy", new)
-        [outcome] = check_policies(settings)
+    settings, outcome = check_twice(tmp_path, smtp.port, *pair_pages("d01-enmono-purpose-ad-targeting"))
     assert outcome.status == "changed" and outcome.severity == "consent"
     store = Store(settings.store)
     assert drain(settings, store).deferred == 3            # staff x2 + the user, nothing lost
@@ -218,12 +217,7 @@ def test_hostile_clause_title_gives_safe_headers_and_escaped_html(tmp_path, smtp
 
     old, new = page(d / "old.txt"), page(d / "new.txt")
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;\r\nBcc: x@example.com<" in new
-    with PageServer() as web:
-        web.set("/privacy", old)
-        settings = configure(tmp_path, web.url("/privacy"), smtp.port)
-        check_policies(settings)
-        web.set("/privacy", new)
-        [outcome] = check_policies(settings)
+    settings, outcome = check_twice(tmp_path, smtp.port, old, new)
     assert outcome.status == "changed" and outcome.severity == "consent", outcome
     store = Store(settings.store)
     assert drain(settings, store).sent == 3

@@ -106,6 +106,23 @@ def test_staff_read_whether_users_were_actually_mailed(tmp_path, smtp, mode, use
     assert len(smtp.sink.to(USER)) == (1 if told == "あり" else 0)
 
 
+def test_one_mail_per_staff_address_however_it_is_written(tmp_path):
+    extra = 'staff = ["Privacy Team <PRIVACY@example.org>", "legal@example.org"]'
+    settings = settings_for(tmp_path, policies=policy_block(users=(), extra=extra))
+    store = open_store(settings)
+    record_change(store, settings, "enmono", report())
+    assert sorted(d.recipient.lower() for d in deliveries(store)) == ["legal@example.org", STAFF]
+
+
+def test_effective_dates_are_found_as_the_segmenter_finds_them():
+    from watcher.compose import effective_date
+
+    r = report()
+    r["changes"][0]["categories"] = ["effective_date_changed"]
+    r["changes"][0]["new"]["text"] = "Changes\nThis policy takes effect on 1 June 2026."
+    assert effective_date(r) == "1 June 2026"
+
+
 def test_formatting_only_changes_queue_nothing(tmp_path):
     settings = settings_for(tmp_path, policies=policy_block())
     store = open_store(settings)

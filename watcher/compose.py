@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from watcher.config import LANGUAGES
 from watcher.mail import Mail, header_text
 from watcher.models import SEVERITY_RANK
 from watcher.report import marked_pair
+from watcher.segment import _DATE_RE
 
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("ja", "en")
-MATERIAL = ("notice", "consent")
 SEVERITY_ORDER = ("consent", "notice", "minor")
 
 # Inline styles (the only styling mail clients keep). Trusted constants, hence Markup.
@@ -65,13 +65,6 @@ STYLE = {k: Markup(v) for k, v in {
            "font-size:12px;font-family:Menlo,Consolas,monospace;color:#344054;",
 }.items()}
 
-_DATE = re.compile(
-    r"(?:(?:令和|平成)\s*(?:\d{1,2}|元)\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
-    r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
-    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"\s+\d{1,2},\s*\d{4})"
-)
 
 
 @cache
@@ -94,6 +87,11 @@ def safe_url(url: str | None) -> str:
 
 def _policy(policy: dict) -> dict:
     return {"name": policy.get("name") or "", "url": safe_url(policy.get("url"))}
+
+
+def is_material(severity: str | None) -> bool:
+    """notice or consent: users may be told, staff are told at once."""
+    return SEVERITY_RANK.get(severity or "none", 0) >= SEVERITY_RANK["notice"]
 
 
 def language(value: str | None, fallback: str = "ja") -> str:
@@ -226,7 +224,7 @@ def effective_date(report: dict) -> str | None:
         texts += [i.get("text") or "" for i in change.get("items") or []]
         texts.append(((change.get("new") or {}).get("text")) or "")
         for text in texts:
-            found = _DATE.findall(text)
+            found = _DATE_RE.findall(text)
             if found:
                 return re.sub(r"\s+", "", found[-1]) if "年" in found[-1] else found[-1]
     return None
@@ -249,7 +247,7 @@ def consent_view(report: dict, lang: str) -> dict:
 def user_view(policy: dict, report: dict, lang: str) -> dict:
     t = messages()[lang]
     changes = report.get("changes") or []
-    material = [c for c in changes if (c.get("severity") or "none") in MATERIAL]
+    material = [c for c in changes if is_material(c.get("severity"))]
     material.sort(key=lambda c: -SEVERITY_RANK.get(c.get("severity") or "none", 0))
     minor = [c for c in changes if c.get("severity") == "minor"]
     severity = report.get("severity") or "none"

@@ -24,39 +24,36 @@ from sqlalchemy.orm import Session
 
 from watcher import compose
 from watcher.compose import safe_url
-from watcher.mail import Mail
+from watcher.config import User
+from watcher.errors import ConfigError
+from watcher.mail import Mail, parse_address
 from watcher.outbox import Delivery, Digest, DigestItem, DrainResult, add_delivery, drain
 from watcher.store import AlertRow, ChangeRow, SnapshotRow, Store, pending_alerts, utcnow
 
-MATERIAL = ("notice", "consent")
 
-
-@dataclass(frozen=True)
-class Recipient:
-    email: str
-    language: str
-
-
-def _dedupe(recipients) -> list[Recipient]:
+def _unique(users) -> list[User]:
+    """One mail per address: 'Legal <LEGAL@x.org>' and 'legal@x.org' are one recipient."""
     seen, out = set(), []
-    for r in recipients:
-        key = r.email.strip().lower()
+    for user in users:
+        try:
+            key = parse_address(user.email, "recipient").addr_spec.lower()
+        except ConfigError:
+            key = user.email.strip().lower()    # kept: its delivery is recorded as invalid
         if key not in seen:
             seen.add(key)
-            out.append(r)
+            out.append(user)
     return out
 
 
-def staff_recipients(settings, policy=None) -> list[Recipient]:
-    lang = compose.language(settings.notify.language)
+def staff_recipients(settings, policy=None) -> list[User]:
+    """[notify] staff + the policy's own staff, all in notify.language."""
     emails = list(settings.notify.staff) + (list(getattr(policy, "staff", []) or []) if policy else [])
-    return _dedupe(Recipient(e, lang) for e in emails)
+    return _unique(User(e, settings.notify.language) for e in emails)
 
 
-def user_recipients(settings, policy) -> list[Recipient]:
-    """The policy's users with their languages (users_file rows carry their own)."""
-    fallback = compose.language(getattr(policy, "language", None), settings.notify.language)
-    return _dedupe(Recipient(u.email, compose.language(u.language, fallback)) for u in policy.recipients())
+def user_recipients(settings, policy) -> list[User]:
+    """The policy's users with their languages (config.PolicySettings.recipients: users_file rows carry theirs)."""
+    return _unique(policy.recipients())
 
 
 def users_wanted(policy, report: dict) -> bool:
@@ -65,7 +62,7 @@ def users_wanted(policy, report: dict) -> bool:
     if mode == "never":
         return False
     if mode == "always":
-        return (report.get("severity") or "none") in MATERIAL
+        return compose.is_material(report.get("severity"))
     return bool((report.get("notify") or {}).get("users"))
 
 
@@ -98,7 +95,7 @@ def queue_change(session: Session, settings, policy, change_row, report: dict) -
     view = policy_view(policy)
     staff = staff_recipients(settings, policy)
     deliveries: list[Delivery] = []
-    if severity in MATERIAL:
+    if compose.is_material(severity):
         ref = snapshot_ref(session, view["name"], change_row)
         mails: dict[str, Mail] = {}
         if users_wanted(policy, report):
@@ -170,7 +167,7 @@ def _alert_view(session: Session, alert: AlertRow) -> dict:
             "url": safe_url(alert.policy.url) if alert.policy is not None else ""}
 
 
-def _alert_recipients(settings, alert: AlertRow) -> list[Recipient]:
+def _alert_recipients(settings, alert: AlertRow) -> list[User]:
     name = alert.policy.name if alert.policy is not None else None
     policy = settings.policy(name) if name and settings.has_policy(name) else None
     return staff_recipients(settings, policy)
