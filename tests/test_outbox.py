@@ -148,6 +148,21 @@ def test_users_file_recipients_get_their_own_language(tmp_path, smtp):
     assert "Old and new text" in en.part("plain") and "About your consent" in en.part("html")
 
 
+def test_user_notices_say_how_to_stop_them_without_inventing_an_unsubscribe_header(tmp_path, smtp):
+    users = tmp_path / "users.csv"
+    users.write_text("ja-user@example.net,ja\nen-user@example.net,en\n", encoding="utf-8")
+    settings = settings_for(tmp_path, smtp_port=smtp.port,
+                            policies=policy_block(users=(), extra=f'users_file = "{users}"'))
+    store = open_store(settings)
+    record_change(store, settings, "enmono", report())
+    drain(settings, store)
+    stop = {"ja": "このメールの送信元にご連絡ください", "en": "contact the sender of this email"}
+    for lang in ("ja", "en"):
+        [mail] = smtp.sink.to(f"{lang}-user@example.net")
+        assert mail.msg["List-Unsubscribe"] is None
+        assert stop[lang] in mail.part("plain") and stop[lang] in mail.part("html")
+
+
 # --- sending -----------------------------------------------------------------------------------
 
 
