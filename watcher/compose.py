@@ -23,7 +23,7 @@ from watcher.config import LANGUAGES
 from watcher.mail import Mail, header_text
 from watcher.models import SEVERITY_RANK
 from watcher.report import marked_pair
-from watcher.segment import _DATE_RE
+from watcher.segment import DATE_RE
 
 TEMPLATES = Path(__file__).parent / "templates"
 SEVERITY_ORDER = ("consent", "notice", "minor")
@@ -224,7 +224,7 @@ def effective_date(report: dict) -> str | None:
         texts += [i.get("text") or "" for i in change.get("items") or []]
         texts.append(((change.get("new") or {}).get("text")) or "")
         for text in texts:
-            found = _DATE_RE.findall(text)
+            found = DATE_RE.findall(text)
             if found:
                 return re.sub(r"\s+", "", found[-1]) if "年" in found[-1] else found[-1]
     return None

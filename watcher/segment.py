@@ -64,7 +64,7 @@ _LEADING_DASH = re.compile(r"^[-*]\s+(?=\S)")
 
 _ERA = r"(?:令和|平成|昭和)\s*(?:元|[0-9０-９]{1,2})"
 _DATE = rf"(?:(?:[0-9０-９]{{4}}|{_ERA})\s*年\s*[0-9０-９]{{1,2}}\s*月(?:\s*[0-9０-９]{{1,2}}\s*日)?|[0-9]{{4}}[./-][0-9]{{1,2}}[./-][0-9]{{1,2}}|(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{4}})"
-_DATE_RE = re.compile(_DATE, re.I)
+DATE_RE = re.compile(_DATE, re.I)
 _DATE_WORDS = re.compile(
     r"制定|改定|改訂|改正|変更|更新|最終|施行|効力発生|発効|作成|公開|適用|開始|日付|年月日|日|版|附則|"
     r"last\s+(?:updated|modified|revised)|effective(?:\s+date)?|updated|revised|version|date|as\s+of|on|from",
@@ -171,9 +171,9 @@ def looks_like_title(text: str) -> bool:
 
 def is_date_line(text: str) -> bool:
     """'2018年11月21日 作成', '【2022年4月1日制定】', 'Last updated: May 1, 2025' — but not a sentence."""
-    if len(text) > 80 or not _DATE_RE.search(text):
+    if len(text) > 80 or not DATE_RE.search(text):
         return False
-    rest = _DATE_RE.sub("", text)
+    rest = DATE_RE.sub("", text)
     rest = _DATE_WORDS.sub("", rest)
     rest = re.sub(r"[\s\W_]+", "", rest)
     return len(rest) <= 4
