@@ -68,6 +68,10 @@ def serve(hosts: list[str], port_queue, pages: int):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: with Nagle on, the body waits for the client's delayed
+        # ACK (40 ms on Linux loopback) -- a stall of this test server, not of the checker.
+        # Production servers send with TCP_NODELAY (nginx's default), and so does this one.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass

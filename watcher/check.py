@@ -37,7 +37,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from watcher import extract, normalize, segment, suspect
@@ -49,6 +49,7 @@ from watcher.store import (
     AlertRow,
     ChangeRow,
     CheckRow,
+    EncodedJSON,
     PolicyRow,
     SnapshotRow,
     Store,
@@ -104,16 +105,53 @@ class CheckOutcome:
 # ---------------------------------------------------------------- derivation (pure)
 
 
-@dataclass
 class Derived:
-    """What the code derives from a raw body; picklable, so it can run in a worker process."""
+    """What the code derives from a raw body: the Document, its clause outline, the hash and size
+    of its normalised text, and whether the page is not a version at all (`problem`).
 
-    document: Document
-    outline: list
-    text_key: str          # sha256 of the normalised lines
-    text_length: int       # characters of normalised text
-    clauses: int           # top-level clauses (preamble and date lines not counted)
-    problem: str | None = None    # not a version: login / maintenance / error page
+    It crosses the process boundary (a derive worker's answer) in its *stored* form: the column
+    values, with the JSON of `lines` and `outline` already encoded. The checker decodes the
+    Document and the outline only when it needs them (a compare); a first version never does,
+    and unpickling a Document tree cost more than deriving half of it."""
+
+    __slots__ = ("_document", "_outline", "_stored", "text_key", "text_length", "clauses", "problem")
+
+    def __init__(self, document: Document | None, outline: list | None, text_key: str, text_length: int,
+                 clauses: int, problem: str | None = None, *, stored: tuple | None = None):
+        self._document, self._outline, self._stored = document, outline, stored
+        self.text_key = text_key          # sha256 of the normalised lines
+        self.text_length = text_length    # characters of normalised text
+        self.clauses = clauses            # top-level clauses (preamble and date lines not counted)
+        self.problem = problem            # not a version: login / maintenance / error page
+
+    @property
+    def document(self) -> Document:
+        if self._document is None:
+            source, text, lines, title, charset, content_type, _ = self._stored
+            self._document = Document(source=source, lines=decode_lines(text, json.loads(lines)), title=title,
+                                      charset=charset, content_type=content_type)
+        return self._document
+
+    @property
+    def outline(self) -> list:
+        if self._outline is None:
+            self._outline = json.loads(self._stored[6])
+        return self._outline
+
+    def stored(self) -> tuple:
+        """(source, text, lines JSON, title, charset, content_type, outline JSON)"""
+        if self._stored is None:
+            doc = self._document
+            self._stored = (doc.source, doc.text, json.dumps(encode_lines(doc)), doc.title, doc.charset,
+                            doc.content_type, json.dumps(self._outline))
+        return self._stored
+
+    def __reduce__(self):
+        return (_unpickle_derived, (self.stored(), self.text_key, self.text_length, self.clauses, self.problem))
+
+
+def _unpickle_derived(stored, text_key, text_length, clauses, problem) -> Derived:
+    return Derived(None, None, text_key, text_length, clauses, problem, stored=stored)
 
 
 def derive(body: bytes, *, source: str, content_type: str | None, select: str | None,
@@ -150,7 +188,7 @@ def _derive_safely(body: bytes, source: str, content_type: str | None, select: s
 
 
 def _derive_and_store(body: bytes, source: str, content_type: str | None, select: str | None,
-                      remove: list[str], bodies_root: str | None) -> tuple[Derived | str, bool]:
+                      remove: list[str], bodies_root: str | None, digest: str | None = None) -> tuple[Derived | str, bool]:
     """derive() in a worker; with `bodies_root`, also write the body file of what will be a first
     version (gzip + fsync off the main process). A page that is not a version is not written."""
     derived = _derive_safely(body, source, content_type, select, remove)
@@ -158,7 +196,7 @@ def _derive_and_store(body: bytes, source: str, content_type: str | None, select
         return derived, False
     from watcher.store import FileBodies
 
-    FileBodies(Path(bodies_root)).put(None, body)
+    FileBodies(Path(bodies_root)).put(None, body, digest)
     return derived, True
 
 
@@ -240,9 +278,10 @@ def current_document(store: Store, session, row: SnapshotRow, policy: PolicySett
 
 
 def _derived_values(derived: Derived, version: str) -> dict:
-    doc = derived.document
-    return {"text": doc.text, "lines": encode_lines(doc), "title": doc.title,
-            "charset": doc.charset, "outline": derived.outline, "text_key": derived.text_key,
+    """Column values for a Core statement (the JSON columns take the encoded text as it is)."""
+    _, text, lines, title, charset, _, outline = derived.stored()
+    return {"text": text, "lines": EncodedJSON(lines), "title": title,
+            "charset": charset, "outline": EncodedJSON(outline), "text_key": derived.text_key,
             "text_length": derived.text_length, "clauses": derived.clauses, "extractor_version": version}
 
 
@@ -355,10 +394,10 @@ class Checker:
             started[job.key] = utcnow()
 
         def settle(block: bool):
-            while pending and (block or pending[0][4].done()):
-                policy, state, result, started_at, future = pending.popleft()
+            while pending and (block or pending[0][5].done()):
+                policy, state, result, started_at, body_sha, future = pending.popleft()
                 derived, stored = future.result()
-                decision = self._decide(policy, state, result, started_at, derived=derived)
+                decision = self._decide(policy, state, result, started_at, derived=derived, body_sha=body_sha)
                 decision.extra["body_stored"] = stored
                 self._dispatch(decision)
 
@@ -366,12 +405,14 @@ class Checker:
             for job, result in self.fetcher.fetch_many(jobs, on_start=on_start):
                 policy = by_name[job.key]
                 state = states[policy.name]
-                if pool is not None and self._needs_parse(state, result):
+                body_sha = self._new_body_sha(state, result) if pool is not None else None
+                if body_sha:
                     # a first version's body is written by the worker too (files only): it is needed anyway
                     root = bodies_root if state.latest_id is None else None
-                    pending.append((policy, state, result, started.get(job.key),
+                    pending.append((policy, state, result, started.get(job.key), body_sha,
                                     pool.submit(_derive_and_store, result.body, result.final_url or policy.url,
-                                                result.content_type, policy.select, list(policy.remove), root)))
+                                                result.content_type, policy.select, list(policy.remove), root,
+                                                body_sha)))
                 else:
                     self._dispatch(self._decide(policy, state, result, started.get(job.key)))
                 settle(block=False)
@@ -462,18 +503,21 @@ class Checker:
         return FetchJob(key=policy.name, url=policy.url, etag=state.etag, last_modified=state.last_modified)
 
     @staticmethod
-    def _needs_parse(state: _State, result: FetchResult) -> bool:
-        return (result.ok and result.status != 304 and bool(result.body and result.body.strip())
-                and sha256(result.body) != state.body_sha256)
+    def _new_body_sha(state: _State, result: FetchResult) -> str | None:
+        """The sha256 of a body that needs parsing (None: a 304, an error, empty, the same bytes)."""
+        if not (result.ok and result.status != 304 and result.body and result.body.strip()):
+            return None
+        digest = sha256(result.body)
+        return digest if digest != state.body_sha256 else None
 
     # -------------------------------------------------- deciding
 
     def _decide(self, policy: PolicySettings, state: _State, result: FetchResult, started_at,
-                derived: Derived | str | None = None) -> _Decision:
+                derived: Derived | str | None = None, body_sha: str | None = None) -> _Decision:
         started_at = started_at or utcnow()
         outcome = CheckOutcome(name=policy.name, status="failed", http_status=result.status, elapsed=result.elapsed)
         d = _Decision(policy=policy, state=state, result=result, started_at=started_at, outcome=outcome,
-                      kind="failed")
+                      kind="failed", body_sha=body_sha)
         try:
             self._classify(d, derived)
         except (WatchError, SQLAlchemyError) as e:
@@ -507,7 +551,7 @@ class Checker:
         body = result.body or b""
         if not body.strip():
             return self._fail(d, f"empty body (HTTP {result.status})")
-        d.body_sha = sha256(body)
+        d.body_sha = d.body_sha or sha256(body)
         if d.body_sha == state.body_sha256 and state.latest_id is not None:
             return self._unchanged(d, not_modified=True)    # server ignores conditional GET: same bytes
         if derived is None:
@@ -666,7 +710,7 @@ class Checker:
         if len(batch) > 1:
             try:
                 with self.store.session() as session:
-                    finishers = [self._apply_version(session, d) for d in batch]
+                    finishers = self._apply_versions(session, batch)
             except (_Raced, SQLAlchemyError, StoreError, OSError):
                 pass
             else:
@@ -698,68 +742,96 @@ class Checker:
 
     def _apply_version(self, session, d: _Decision) -> Callable[[], None]:
         """Write one version in `session`; returns what to update in memory once it is committed."""
-        from watcher.report import report_to_dict
+        return self._apply_versions(session, [d])[0]
 
-        s, policy, r, derived = d.state, d.policy, d.result, d.derived
+    def _apply_versions(self, session, batch: list[_Decision]) -> list[Callable[[], None]]:
+        """Write versions of distinct policies in `session`, a few executemany statements for the
+        whole batch; returns, per decision, what to update in memory once it is committed."""
         now = utcnow()
-        # Take the policy's write lock first (a row lock on PostgreSQL, the database write lock on
+        pids = [d.state.policy_id for d in batch]
+        # Take the policies' write locks first (row locks on PostgreSQL, the database write lock on
         # SQLite), then make sure the version we compared against is still the latest one: two
         # checks of one policy at once (daemon + `watch check`) must not both store the change.
-        session.execute(_LOCK_POLICY, {"pid": s.policy_id, "now": now})
-        latest = session.execute(_LATEST_SNAPSHOT, {"pid": s.policy_id}).first()
-        if (latest.id if latest else None) != s.latest_id:
-            raise _Raced(latest.id, latest.version, latest.text_key == derived.text_key)
-        # the body goes first: if we die before the commit it is an orphan, never a dangling reference
-        # (a worker process may have written it already, see _derive_and_store)
-        if not d.extra.get("body_stored"):
-            self.store.put_body(session, r.body, d.body_sha)
-        version_tag = derivation_version(policy)
-        if d.rederived_old is not None and s.latest_id is not None:
-            session.execute(update(SnapshotRow).where(SnapshotRow.id == s.latest_id)
-                            .values(**_derived_values(d.rederived_old, version_tag)))
-        version = (latest.version if latest else 0) + 1
+        session.execute(_LOCK_POLICY, [{"pid": pid, "now": now} for pid in pids])
+        latest = {row.policy_id: row for row in session.execute(_LATEST_SNAPSHOTS, {"pids": pids})}
+        for d in batch:
+            row = latest.get(d.state.policy_id)
+            if (row.id if row else None) != d.state.latest_id:
+                raise _Raced(row.id, row.version, row.text_key == d.derived.text_key)
+        # the bodies go first: if we die before the commit they are orphans, never dangling references
+        # (a worker process may have written them already, see _derive_and_store)
+        for d in batch:
+            if not d.extra.get("body_stored"):
+                self.store.put_body(session, d.result.body, d.body_sha)
+        snapshots, tags = [], []
+        for d in batch:
+            s, policy, r = d.state, d.policy, d.result
+            tag = derivation_version(policy)
+            tags.append(tag)
+            if d.rederived_old is not None and s.latest_id is not None:
+                session.execute(update(SnapshotRow).where(SnapshotRow.id == s.latest_id)
+                                .values(**_derived_values(d.rederived_old, tag)))
+            row = latest.get(s.policy_id)
+            snapshots.append(dict(policy_id=s.policy_id, version=(row.version if row else 0) + 1, fetched_at=now,
+                                  body_sha256=d.body_sha, body_size=len(r.body), url=r.final_url or policy.url,
+                                  status=r.status, etag=r.etag, last_modified=r.last_modified,
+                                  content_type=r.content_type, **_derived_values(d.derived, tag)))
         # Core statements: a version is written once and never edited through the ORM
-        snapshot_id = session.execute(
-            _INSERT_SNAPSHOT,
-            dict(policy_id=s.policy_id, version=version, fetched_at=now, body_sha256=d.body_sha,
-                 body_size=len(r.body), url=r.final_url or policy.url, status=r.status, etag=r.etag,
-                 last_modified=r.last_modified, content_type=r.content_type,
-                 **_derived_values(derived, version_tag))).scalar_one()
-        change_id = None
-        if d.kind == "changed":
-            report_dict = report_to_dict(d.report, full_text=True)
-            change = ChangeRow(policy_id=s.policy_id, old_snapshot_id=s.latest_id, new_snapshot_id=snapshot_id,
-                               report=report_dict, severity=d.report.severity, material=d.report.material,
-                               created_at=now, state="pending" if self.notify else "silenced")
-            session.add(change)
-            session.flush()
-            change_id = change.id
-            if self.notify:
-                _enqueue(session, self.settings, policy, change, report_dict)
-        session.execute(_INSERT_CHECK, self._check_values(d, snapshot_id=snapshot_id))
-        session.execute(_POLICY_AFTER_VERSION, {"pid": s.policy_id, "v_etag": r.etag, "v_last_modified": r.last_modified,
-                                                "v_body_sha256": d.body_sha, "v_last_outcome": d.outcome.status})
-        if s.consecutive_failures:
-            self._resolve_alerts(session, s.policy_id, now)
+        snapshot_ids = session.execute(_INSERT_SNAPSHOT, snapshots).scalars().all()
+        change_ids: list[int | None] = []
+        for d, snapshot_id in zip(batch, snapshot_ids, strict=True):
+            change_ids.append(self._add_change(session, d, snapshot_id, now) if d.kind == "changed" else None)
+        session.execute(_INSERT_CHECK, [self._check_values(d, snapshot_id=sid)
+                                        for d, sid in zip(batch, snapshot_ids, strict=True)])
+        session.execute(_POLICY_AFTER_VERSION, [
+            {"pid": d.state.policy_id, "v_etag": d.result.etag, "v_last_modified": d.result.last_modified,
+             "v_body_sha256": d.body_sha, "v_last_outcome": d.outcome.status} for d in batch])
+        for d in batch:
+            if d.state.consecutive_failures:
+                self._resolve_alerts(session, d.state.policy_id, now)
 
-        def finish():
-            d.outcome.snapshot_id, d.outcome.version, d.outcome.change_id = snapshot_id, version, change_id
-            s.latest_id, s.latest_version = snapshot_id, version
-            s.latest_text_key, s.latest_text_length, s.latest_clauses = (derived.text_key, derived.text_length,
-                                                                          derived.clauses)
-            s.latest_derivation = version_tag
-            s.etag, s.last_modified, s.body_sha256 = r.etag, r.last_modified, d.body_sha
-            s.consecutive_failures, s.candidate_key, s.candidate_seen = 0, None, 0
+        def finisher(d: _Decision, snapshot_id: int, version: int, change_id: int | None, tag: str):
+            def finish():
+                s, r, derived = d.state, d.result, d.derived
+                d.outcome.snapshot_id, d.outcome.version, d.outcome.change_id = snapshot_id, version, change_id
+                s.latest_id, s.latest_version = snapshot_id, version
+                s.latest_text_key, s.latest_text_length, s.latest_clauses = (derived.text_key, derived.text_length,
+                                                                              derived.clauses)
+                s.latest_derivation = tag
+                s.etag, s.last_modified, s.body_sha256 = r.etag, r.last_modified, d.body_sha
+                s.consecutive_failures, s.candidate_key, s.candidate_seen = 0, None, 0
+            return finish
 
-        return finish
+        return [finisher(d, sid, snap["version"], cid, tag)
+                for d, sid, snap, cid, tag in zip(batch, snapshot_ids, snapshots, change_ids, tags, strict=True)]
+
+    def _add_change(self, session, d: _Decision, snapshot_id: int, now) -> int:
+        """The change row of a changed version, and its notifications queued in the same transaction."""
+        from watcher.report import report_to_dict  # imported late: it loads the diff engine
+
+        report_dict = report_to_dict(d.report, full_text=True)
+        change = ChangeRow(policy_id=d.state.policy_id, old_snapshot_id=d.state.latest_id,
+                           new_snapshot_id=snapshot_id, report=report_dict, severity=d.report.severity,
+                           material=d.report.material, created_at=now,
+                           state="pending" if self.notify else "silenced")
+        session.add(change)
+        session.flush()
+        if self.notify:
+            _enqueue(session, self.settings, d.policy, change, report_dict)
+        return change.id
 
 
 # Core statements built once (the ORM's per-statement bookkeeping would cost more than the SQL)
 _POLICIES, _SNAPSHOTS = PolicyRow.__table__, SnapshotRow.__table__
 _LOCK_POLICY = _POLICIES.update().where(_POLICIES.c.id == bindparam("pid")).values(last_checked_at=bindparam("now"))
-_LATEST_SNAPSHOT = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.version, _SNAPSHOTS.c.text_key)
-                    .where(_SNAPSHOTS.c.policy_id == bindparam("pid")).order_by(_SNAPSHOTS.c.version.desc()).limit(1))
-_INSERT_SNAPSHOT = _SNAPSHOTS.insert().returning(_SNAPSHOTS.c.id)
+_NEWEST = (select(_SNAPSHOTS.c.policy_id, func.max(_SNAPSHOTS.c.version).label("version"))
+           .where(_SNAPSHOTS.c.policy_id.in_(bindparam("pids", expanding=True)))
+           .group_by(_SNAPSHOTS.c.policy_id).subquery())
+_LATEST_SNAPSHOTS = (select(_SNAPSHOTS.c.policy_id, _SNAPSHOTS.c.id, _SNAPSHOTS.c.version, _SNAPSHOTS.c.text_key)
+                     .join(_NEWEST, (_SNAPSHOTS.c.policy_id == _NEWEST.c.policy_id)
+                           & (_SNAPSHOTS.c.version == _NEWEST.c.version)))
+# executemany with RETURNING (insertmanyvalues): ids in the order of the parameter rows
+_INSERT_SNAPSHOT = _SNAPSHOTS.insert().returning(_SNAPSHOTS.c.id, sort_by_parameter_order=True)
 _INSERT_CHECK = CheckRow.__table__.insert()
 _POLICY_AFTER_VERSION = _POLICIES.update().where(_POLICIES.c.id == bindparam("pid")).values(
     etag=bindparam("v_etag"), last_modified=bindparam("v_last_modified"), body_sha256=bindparam("v_body_sha256"),

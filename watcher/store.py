@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -185,6 +186,17 @@ def pending_alerts(session: Session) -> list[AlertRow]:
 # ---------------------------------------------------------------- bodies
 
 
+class EncodedJSON(str):
+    """A value already encoded as JSON text (e.g. by a derive worker): a JSON column stores it as
+    it is instead of encoding it again. Anything else is encoded with json.dumps, the default."""
+
+
+def _json_serializer(value) -> str:
+    if type(value) is EncodedJSON:
+        return str.__str__(value)
+    return json.dumps(value)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -281,11 +293,13 @@ class Store:
         try:
             if self.is_sqlite:
                 _make_sqlite_dir(url)
-                self.engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+                self.engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                                            json_serializer=_json_serializer)
                 event.listen(self.engine, "connect", _sqlite_pragmas)
                 self.bodies = FileBodies(settings.bodies_dir)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                            json_serializer=_json_serializer)
                 self.bodies = RowBodies()
             self.Session = sessionmaker(self.engine, expire_on_commit=False)
             if create:
