@@ -695,7 +695,9 @@ class Checker:
             session.execute(stmt, rows)
 
     def _resolve_alerts(self, session, policy_id: int, now):
-        session.execute(update(AlertRow).where(AlertRow.policy_id == policy_id, AlertRow.resolved_at.is_(None))
+        # A good fetch ends only the failed-fetch alert; an undeliverable-mail alert stays until it is seen to.
+        session.execute(update(AlertRow).where(AlertRow.policy_id == policy_id, AlertRow.kind == "check_failures",
+                                               AlertRow.resolved_at.is_(None))
                         .values(resolved_at=now))
 
     def _write_version(self, d: _Decision):
