@@ -136,6 +136,8 @@ class Rules:
     navigation_re: re.Pattern | None
     revision: dict[str, re.Pattern]
     negator_re: re.Pattern | None = None
+    # Folded whole-clause / whole-document texts: rules compare against them again and again.
+    _folded: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def search(self, lexicon: str, text: str):
         return self.lexicons[lexicon].search(text) if text else None
@@ -148,10 +150,17 @@ class Rules:
 
     def fold(self, text: str) -> str:
         """Spelling variants to one spelling (頂く/いただく, 収集/取得), for deciding what really changed."""
-        text = text.lower()
-        if self.fold_re is None:
-            return text
-        return self.fold_re.sub(lambda m: self.fold_map[m.group(0)], text)
+        long_text = len(text) > 200
+        if long_text and text in self._folded:
+            return self._folded[text]
+        folded = text.lower()
+        if self.fold_re is not None:
+            folded = self.fold_re.sub(lambda m: self.fold_map[m.group(0)], folded)
+        if long_text:
+            if len(self._folded) > 256:
+                self._folded.clear()
+            self._folded[text] = folded
+        return folded
 
     def heading_topics(self, heading: str) -> set[str]:
         if not heading:
