@@ -119,9 +119,23 @@ def _kanji_to_int(text: str) -> int | None:
     return total + current
 
 
+# Every marker pattern starts with one of these (or a digit / Latin letter): most body lines
+# start with something else and need no pattern tried at all (segmenting is on the check hot path).
+_MARKER_FIRST = frozenset("第(（【" + _CIRCLED + _PAREN_DIGITS + "■□◆◇▼▽▶►◎〇・･•●○◦▪-*+")
+_KANA = frozenset(_GOJUON + _IROHA)
+
+
 def parse_marker(text: str) -> Marker | None:
     """The numbering marker at the start of a line, if any."""
     s = text.strip()
+    if not s:
+        return None
+    first = s[0]
+    if first in _KANA:
+        if len(s) < 2 or not (s[1] in ".．、" or s[1].isspace()):
+            return None
+    elif first not in _MARKER_FIRST and not first.isdigit() and not first.isascii():
+        return None
     if _LEADING_DASH.match(s):
         inner = _LEADING_DASH.sub("", s, count=1)
         found = parse_marker(inner)
