@@ -9,11 +9,19 @@ import sys
 from collections import Counter
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from watcher import daemon
+from watcher.app import check_policies
+from watcher.check import select_policies
 from watcher.config import load_settings
+from watcher.derive import current_document, current_outline
 from watcher.errors import ConfigError, InputError
+from watcher.segment import outline as outline_lines
+from watcher.sources import split_ref
+from watcher.store import open_store
 
 STATUS_STYLE = {"first": "cyan", "unchanged": "dim", "changed": "bold yellow", "failed": "bold red"}
 SEVERITY_STYLE = {"consent": "bold red", "notice": "yellow", "minor": "green", "none": "dim"}
@@ -24,8 +32,6 @@ SEVERITY_STYLE = {"consent": "bold red", "notice": "yellow", "minor": "green", "
 
 def check_command(config: str, names: list[str], *, as_json: bool = False, notify: bool = True) -> int:
     """Exit 0 when every check ran (whatever it found), 1 when some check failed."""
-    from watcher.check import check_policies, select_policies
-
     settings = load_settings(config)
     policies = select_policies(settings, names)
     if not policies:
@@ -87,8 +93,6 @@ def _print_summary(outcomes) -> None:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
-
     return escape(text)
 
 
@@ -96,21 +100,14 @@ def _escape(text: str) -> str:
 
 
 def history_command(config: str, name: str, *, as_json: bool = False, checks: int = 10) -> int:
-    from watcher.store import Store
-
     settings = load_settings(config)
-    store = Store(settings.store)
+    store = open_store(settings.store)
     try:
-        with store.Session() as session:
-            policy = store.policy_row(session, name, create=False)
-            if policy is None:
-                settings.policy(name)   # unknown name -> ConfigError listing the known ones
-                raise InputError(f"{name}: nothing stored yet (run `watch check {name}`)")
-            snaps = store.snapshots(session, policy.id)
-            changes = store.changes(session, policy.id)
-            recent = store.recent_checks(session, policy.id, checks)
-            alerts = _open_alerts(session, policy.id)
-            data = _history_data(policy, snaps, changes, recent, alerts)
+        history = store.history(name, checks=checks)
+        if history is None:
+            settings.policy(name)   # unknown name -> ConfigError listing the known ones
+            raise InputError(f"{name}: nothing stored yet (run `watch check {name}`)")
+        data = _history_data(history)
     finally:
         store.close()
     if as_json:
@@ -120,36 +117,26 @@ def history_command(config: str, name: str, *, as_json: bool = False, checks: in
     return 0
 
 
-def _open_alerts(session, policy_id):
-    from sqlalchemy import select
-
-    from watcher.store import AlertRow
-
-    return list(session.scalars(select(AlertRow).where(AlertRow.policy_id == policy_id,
-                                                       AlertRow.resolved_at.is_(None))))
-
-
 def _ts(dt) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
 
 
-def _history_data(policy, snaps, changes, recent, alerts) -> dict:
-    by_id = {s.id: s.version for s in snaps}
+def _history_data(h) -> dict:
     return {
-        "name": policy.name,
-        "url": policy.url,
+        "name": h.name,
+        "url": h.url,
         "snapshots": [{"version": s.version, "fetched_at": _ts(s.fetched_at), "sha256": s.body_sha256,
                        "url": s.url, "clauses": s.clauses, "characters": len(s.text or ""),
-                       "bytes": s.body_size} for s in snaps],
-        "changes": [{"id": c.id, "created_at": _ts(c.created_at), "old_version": by_id.get(c.old_snapshot_id),
-                     "new_version": by_id.get(c.new_snapshot_id), "severity": c.severity, "material": c.material,
+                       "bytes": s.body_size} for s in h.snapshots],
+        "changes": [{"id": c.id, "created_at": _ts(c.created_at), "old_version": c.old_version,
+                     "new_version": c.new_version, "severity": c.severity, "material": c.material,
                      "state": c.state, "summary": (c.report or {}).get("summary", {}),
                      "clauses": [_change_label(ch) for ch in (c.report or {}).get("changes", [])]}
-                    for c in changes],
+                    for c in h.changes],
         "checks": [{"at": _ts(k.finished_at), "outcome": k.outcome, "http_status": k.http_status,
-                    "error": k.error, "elapsed": k.elapsed} for k in recent],
-        "consecutive_failures": policy.consecutive_failures,
-        "open_alerts": [{"opened_at": _ts(a.opened_at), "message": a.message} for a in alerts],
+                    "error": k.error, "elapsed": k.elapsed} for k in h.checks],
+        "consecutive_failures": h.consecutive_failures,
+        "open_alerts": [{"opened_at": _ts(a.opened_at), "message": a.message} for a in h.open_alerts],
     }
 
 
@@ -192,29 +179,20 @@ def _print_history(data: dict) -> None:
 
 
 def show_command(config: str, spec: str, *, outline: bool = False) -> int:
-    from watcher.check import clause_from_json, current_document, derivation_version, derive_document
-    from watcher.sources import split_ref
-    from watcher.store import Store
-
     named = split_ref(spec)
     name, ref = named if named else (spec, "latest")
     settings = load_settings(config)
     policy = next((p for p in settings.policies if p.name == name), None)
-    store = Store(settings.store)
+    store = open_store(settings.store)
     try:
-        with store.Session() as session:
-            row = store.resolve_ref(session, name, ref)
-            doc, derived = current_document(store, session, row, policy, source=spec)
-            if outline:
-                if derived is None and row.extractor_version == derivation_version(policy):
-                    tree = [clause_from_json(c, i) for i, c in enumerate(row.outline or [])]
-                else:
-                    tree = [clause_from_json(c, i) for i, c in enumerate((derived or derive_document(doc)).outline)]
+        snapshot = store.resolve_ref(name, ref)
+        if outline:
+            tree = current_outline(snapshot, policy, store.get_body)
+        else:
+            doc, _ = current_document(snapshot, policy, store.get_body, source=spec)
     finally:
         store.close()
     if outline:
-        from watcher.segment import outline as outline_lines
-
         sys.stdout.write("\n".join(outline_lines(tree)) + "\n")
     else:
         sys.stdout.write(doc.text + "\n")
@@ -225,8 +203,6 @@ def show_command(config: str, spec: str, *, outline: bool = False) -> int:
 
 
 def daemon_command(config: str, *, notify: bool = True, log_level: str = "INFO") -> int:
-    from watcher import daemon
-
     settings = load_settings(config)
     if not settings.policies:
         raise ConfigError(f"{config}: no [[policy]] to watch")

@@ -27,11 +27,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
-from watcher.check import Checker, CheckOutcome
+from watcher.app import App
+from watcher.check import CheckOutcome
 from watcher.config import PolicySettings, Settings, cron_fields
-from watcher.store import PolicyRow, Store, utcnow
+from watcher.store import Repository, utcnow
 
 log = logging.getLogger("watcher.daemon")
 
@@ -93,12 +93,13 @@ def first_runs(policies: list[PolicySettings], last_checked: dict[str, datetime]
 
 
 class Daemon:
-    def __init__(self, settings: Settings, store: Store | None = None, *, notify: bool = True,
+    def __init__(self, settings: Settings, store: Repository | None = None, *, notify: bool = True,
                  stop: threading.Event | None = None):
         self.settings = settings
         self.stop = stop or threading.Event()
-        self.store = store or Store(settings.store)
-        self.checker = Checker(settings, self.store, notify=notify, stop=self.stop)
+        self.app = App(settings, store, notify=notify, stop=self.stop)
+        self.store = self.app.repo
+        self.checker = self.app.checker
         self.notify = notify
         self.checks_done = 0
         self._lock = threading.Lock()
@@ -111,9 +112,7 @@ class Daemon:
 
     def schedule(self) -> int:
         policies = self.settings.policies
-        with self.store.session() as session:
-            last_checked = {name: at for name, at in session.execute(
-                select(PolicyRow.name, PolicyRow.last_checked_at).where(PolicyRow.last_checked_at.is_not(None)))}
+        last_checked = self.store.last_checked()
         now_local = datetime.now().astimezone()
         now_utc = utcnow()
         starts = first_runs(policies, last_checked, now_utc, now_local)
@@ -148,7 +147,7 @@ class Daemon:
         if self.stop.is_set():
             return None
         try:
-            outcome = self.checker.check(policy)   # logs one line per check
+            outcome = self.checker.check_one(policy)   # logs one line per check
         except Exception:
             log.exception("check %s: internal error", policy.name)
             return None
@@ -167,7 +166,7 @@ class Daemon:
     def start(self):
         n = self.schedule()
         self.scheduler.start()
-        log.info("daemon: watching %d policies (store %s)", n, _store_label(self.store))
+        log.info("daemon: watching %d policies (store %s)", n, self.store.label())
 
     def shutdown(self):
         self.stop.set()
@@ -175,15 +174,8 @@ class Daemon:
             self.scheduler.pause()                # no new submissions while the executors wind down
             self.scheduler.shutdown(wait=True)   # waits for the checks in flight to finish their transaction
         finally:
-            self.checker.close()
-            self.store.close()
+            self.app.close()
         log.info("daemon: stopped after %d checks", self.checks_done)
-
-
-def _store_label(store: Store) -> str:
-    from watcher.store import _safe_url
-
-    return _safe_url(store.settings.url)
 
 
 def run(settings: Settings, *, notify: bool = True, install_signals: bool = True,

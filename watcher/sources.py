@@ -19,9 +19,11 @@ from pathlib import Path
 
 from watcher import extract
 from watcher.config import Settings, default_settings, load_settings
+from watcher.derive import current_document
 from watcher.errors import ConfigError, InputError
 from watcher.fetch import fetch_once, is_url
 from watcher.models import Document
+from watcher.store import open_store
 
 _REF = re.compile(r"^(latest|head|[+-]?\d+|\d{4}-\d{2}-\d{2}([T ][0-9:.]+([+-]\d{2}:?\d{2}|Z)?)?)$", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -71,16 +73,12 @@ def load_url(url: str, config_path: str | None = None) -> Document:
 
 
 def load_snapshot(name: str, ref: str, config_path: str | None = None, *, label: str | None = None) -> Document:
-    from watcher.check import current_document
-    from watcher.store import Store
-
     settings = _settings(config_path, required=True)
     policy = next((p for p in settings.policies if p.name == name), None)
-    store = Store(settings.store)
+    store = open_store(settings.store)
     try:
-        with store.Session() as session:
-            row = store.resolve_ref(session, name, ref)
-            doc, _ = current_document(store, session, row, policy, source=label or f"{name}@{ref}")
+        snapshot = store.resolve_ref(name, ref)
+        doc, _ = current_document(snapshot, policy, store.get_body, source=label or f"{name}@{ref}")
     finally:
         store.close()
     return dataclasses.replace(doc, source=label or f"{name}@{ref}")

@@ -1,0 +1,352 @@
+"""`watch check`'s use cases: `check_one(policy)`, the whole path of one policy (the daemon's job,
+and a queue worker's task body), and `check_many(policies)`, which runs the same steps for a
+batch — concurrent fetches, derivation in worker processes, writes batched per transaction.
+
+Per policy: read its state -> fetch -> triage -> derive -> decide (watcher.check.decide, pure) ->
+write, in one unit of work: the rows (check, snapshot, change, policy state) and the domain events
+(VersionStored, ChangeRecorded, CheckFailed). Notification planning subscribes to those events
+(watcher.app wires it): the checker never calls mail code. Checking again is harmless (the same
+bytes are "unchanged"), so a task that is redelivered does no damage.
+
+The previous version is compared as re-derived by the current code when it was stored by other
+code (or with other select/remove options): a difference that comes only from a new extractor or
+normaliser is never reported. The re-derived columns replace the stored ones (the raw body is the
+record; text and outline are caches of it).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+
+from watcher.check.decide import (
+    CheckOutcome,
+    Decision,
+    Previous,
+    decide,
+    needs_previous,
+    new_body_sha,
+    triage,
+)
+from watcher.config import PolicySettings, Settings
+from watcher.derive import Derived, current_document, derivation_version, derive_safely
+from watcher.errors import WatchError
+from watcher.events import ChangeRecorded, CheckFailed, VersionStored
+from watcher.fetch import Fetcher, FetchJob
+from watcher.report import report_to_dict
+from watcher.store import (
+    CheckRecord,
+    DerivedColumns,
+    NewVersion,
+    PolicyState,
+    Raced,
+    Repository,
+    StoreConflict,
+    StoreError,
+    one_line,
+    utcnow,
+    write_body_file,
+)
+
+log = logging.getLogger("watcher.check")
+
+ProgressFn = Callable[[CheckOutcome], None]
+
+# Batches of cheap outcomes (unchanged / failed) are written together: one transaction per
+# 300 rows or 0.5 s instead of one per policy (each policy's rows are still all-or-nothing).
+BATCH_ROWS = 300
+BATCH_VERSIONS = 50
+BATCH_SECONDS = 0.5
+# Derive in worker processes when a pass has at least this many bodies to parse and >1 CPU.
+POOL_MIN_BODIES = 16
+
+RACED = "another check stored a version of this policy at the same time; try again"
+
+
+def derive_in_worker(body: bytes, source: str, content_type: str | None, select: str | None,
+                     remove: list[str], bodies_root: str | None, digest: str | None = None
+                     ) -> tuple[Derived | str, bool]:
+    """derive() in a worker process; with `bodies_root`, also write the body file of what will be a
+    first version (gzip + fsync off the main process). A page that is not a version is not written."""
+    derived = derive_safely(body, source, content_type, select, remove)
+    if bodies_root is None or isinstance(derived, str) or derived.problem:
+        return derived, False
+    write_body_file(bodies_root, body, digest)
+    return derived, True
+
+
+def _noop(_):
+    return None
+
+
+def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
+    _, text, lines, title, charset, _, outline = derived.stored()
+    return DerivedColumns(text=text, lines=lines, outline=outline, title=title, charset=charset,
+                          text_key=derived.text_key, text_length=derived.text_length, clauses=derived.clauses,
+                          extractor_version=derivation_version(policy))
+
+
+class Checker:
+    def __init__(self, settings: Settings, repo: Repository, *, notify: bool = True,
+                 stop: threading.Event | None = None, workers: int | None = None):
+        self.settings = settings
+        self.repo = repo
+        self.notify = notify
+        self.stop = stop or threading.Event()
+        self.fetcher = Fetcher(settings.fetch, stop=self.stop)
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+
+    def close(self):
+        self.fetcher.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -------------------------------------------------- use cases
+
+    def check_one(self, policy: PolicySettings) -> CheckOutcome:
+        """Check one policy now; everything is written before it returns."""
+        state = self.repo.load_states([(policy.name, policy.url)])[policy.name]
+        started_at = utcnow()
+        result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified)
+        d = self._decide(triage(policy, state, result, started_at))
+        self._write([d])
+        _log_outcome(d.outcome)
+        return d.outcome
+
+    def check_many(self, policies: list[PolicySettings], progress: ProgressFn | None = None) -> list[CheckOutcome]:
+        """Check many policies concurrently; outcomes in the order of `policies`."""
+        if not policies:
+            return []
+        states = self.repo.load_states((p.name, p.url) for p in policies)
+        by_name = {p.name: p for p in policies}
+        jobs = [FetchJob(key=p.name, url=p.url, etag=states[p.name].etag, last_modified=states[p.name].last_modified)
+                for p in policies]
+        batch = _Batch(self, progress)
+        pool = self._pool(len(policies))
+        pending: deque = deque()
+        started: dict[str, object] = {}
+        bodies_root = str(self.repo.settings.bodies_dir) if self.repo.is_sqlite else None
+
+        def on_start(job):
+            started[job.key] = utcnow()
+
+        def settle(block: bool):
+            while pending and (block or pending[0][1].done()):
+                d, future = pending.popleft()
+                derived, stored = future.result()
+                d.body_stored = stored
+                batch.add(self._decide(d, derived))
+
+        try:
+            for job, result in self.fetcher.fetch_many(jobs, on_start=on_start):
+                policy = by_name[job.key]
+                state = states[policy.name]
+                body_sha = new_body_sha(state, result) if pool is not None else None
+                d = triage(policy, state, result, started.get(job.key) or utcnow(), body_sha)
+                if body_sha and d.kind == "derive":
+                    # a first version's body is written by the worker too (files only): it is needed anyway
+                    root = bodies_root if state.latest_id is None else None
+                    pending.append((d, pool.submit(derive_in_worker, result.body, result.final_url or policy.url,
+                                                   result.content_type, policy.select, list(policy.remove), root,
+                                                   body_sha)))
+                else:
+                    batch.add(self._decide(d))
+                settle(block=False)
+            settle(block=True)
+        finally:
+            batch.flush()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return [batch.outcomes[p.name] for p in policies if p.name in batch.outcomes]
+
+    # -------------------------------------------------- deciding (with the I/O decide() must not do)
+
+    def _pool(self, n: int) -> Executor | None:
+        if self.workers <= 1 or n < POOL_MIN_BODIES:
+            return None
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"))
+        # Fork the workers now, before any fetch thread starts, so they inherit no lock held by a
+        # thread. They only run derive(); they never touch the inherited database connections and
+        # leave through os._exit, so those are not closed under the parent's feet.
+        list(pool.map(_noop, range(self.workers)))
+        return pool
+
+    def _decide(self, d: Decision, derived: Derived | str | None = None) -> Decision:
+        if d.kind != "derive":
+            return d
+        policy, result = d.policy, d.result
+        try:
+            if derived is None:
+                derived = derive_safely(result.body, result.final_url or policy.url, result.content_type,
+                                        policy.select, list(policy.remove))
+            previous = self._previous(d.state, policy) if needs_previous(d, derived) else None
+            return decide(d, derived, previous)
+        except WatchError as e:
+            return d.fail(one_line(e))
+        except Exception as e:   # a bug in a later stage fails this policy's check, not the whole pass
+            log.exception("check %s: internal error", policy.name)
+            return d.fail(f"internal error: {type(e).__name__}: {one_line(e)}")
+
+    def _previous(self, state: PolicyState, policy: PolicySettings) -> Previous:
+        prev = self.repo.snapshot(state.latest_id)
+        doc, rederived = current_document(prev, policy, self.repo.get_body, source=f"{policy.name}@{prev.version}")
+        if rederived is not None:
+            return Previous(doc, rederived.text_key, rederived.text_length, rederived.clauses, rederived)
+        return Previous(doc, state.latest_text_key, state.latest_text_length, state.latest_clauses)
+
+    # -------------------------------------------------- writing
+
+    def _record(self, d: Decision) -> CheckRecord:
+        r, policy = d.result, d.policy
+        record = CheckRecord(policy_id=d.state.policy_id, policy=policy.name, outcome=d.outcome.status,
+                             started_at=d.started_at, url=policy.url, final_url=r.final_url or policy.url,
+                             redirects=list(r.redirects), http_status=r.status, attempts=r.attempts,
+                             elapsed=r.elapsed, error=d.outcome.error, snapshot_id=d.state.latest_id)
+        if d.kind == "unchanged":
+            record.validators = d.validators()
+            if r.status != 304:
+                record.body_sha256 = d.body_sha
+        elif d.kind == "hold":
+            record.hold = (d.derived.text_key, d.candidate_seen)
+        if d.kind != "failed" and d.rederived_old is not None:
+            record.rederived = columns(d.rederived_old, policy)
+        return record
+
+    def _new_version(self, d: Decision) -> NewVersion:
+        r, policy = d.result, d.policy
+        change = None
+        if d.kind == "changed":
+            change = {"report": report_to_dict(d.report, full_text=True), "severity": d.report.severity,
+                      "material": d.report.material, "state": "pending" if self.notify else "silenced"}
+        return NewVersion(check=self._record(d), expect_latest=d.state.latest_id, body=r.body,
+                          body_sha256=d.body_sha, body_stored=d.body_stored, url=r.final_url or policy.url,
+                          status=r.status, etag=r.etag, last_modified=r.last_modified,
+                          content_type=r.content_type, derived=columns(d.derived, policy), change=change)
+
+    def _write(self, decisions: list[Decision]) -> None:
+        versions = [d for d in decisions if d.is_version]
+        self._write_versions(versions)
+        self._write_checks([d for d in decisions if not d.is_version])
+
+    def _write_checks(self, batch: list[Decision]) -> None:
+        """unchanged / held / failed outcomes: check rows, policy state and events, one transaction."""
+        if not batch:
+            return
+        try:
+            with self.repo.unit_of_work() as uow:
+                recorded = self.repo.record_checks(uow, [self._record(d) for d in batch],
+                                                   alert_after=self.settings.fetch.failures_before_alert)
+                uow.publish(*(CheckFailed(policy=d.policy.name, policy_id=d.state.policy_id, error=d.outcome.error or "",
+                                          failures=rec.failures, alert_id=rec.alert_id)
+                              for d, rec in zip(batch, recorded, strict=True) if d.kind == "failed"))
+        except (StoreError, OSError) as e:
+            # the outcomes stand (nothing was stored for them); say so instead of losing it silently
+            log.error("could not record %d checks: %s", len(batch), one_line(e))
+            for d in batch:
+                if d.outcome.status != "failed":
+                    d.fail(f"store error: {one_line(e)}")
+
+    def _write_versions(self, batch: list[Decision]) -> None:
+        """Versions in one transaction (each policy's rows still all-or-nothing); if that fails,
+        each one again on its own so that one policy's conflict costs no other its version."""
+        if not batch:
+            return
+        if len(batch) > 1:
+            try:
+                self._store_versions(batch)
+                return
+            except (Raced, StoreError, OSError):
+                pass
+        for d in batch:
+            try:
+                self._store_versions([d])
+            except Raced as raced:
+                if raced.same_text:     # another check stored this very version a moment ago
+                    d.state.latest_id, d.state.latest_version = raced.snapshot_id, raced.version
+                    d.rederived_old = None
+                    d.unchanged()
+                else:
+                    d.fail(RACED)
+                self._write_checks([d])
+            except StoreConflict:
+                d.fail(RACED)
+                self._write_checks([d])
+            except (StoreError, OSError) as e:
+                d.fail(f"store error: {one_line(e)}")
+                self._write_checks([d])
+
+    def _store_versions(self, batch: list[Decision]) -> None:
+        news = [self._new_version(d) for d in batch]
+        with self.repo.unit_of_work() as uow:
+            stored = self.repo.record_versions(uow, news)
+            events = []
+            for d, new, s in zip(batch, news, stored, strict=True):
+                events.append(VersionStored(policy=d.policy.name, policy_id=s.policy_id, snapshot_id=s.snapshot_id,
+                                            version=s.version, first=d.kind == "first"))
+                if s.change_id is not None:
+                    events.append(ChangeRecorded(policy=d.policy.name, policy_id=s.policy_id, change_id=s.change_id,
+                                                 old_snapshot_id=d.state.latest_id, new_snapshot_id=s.snapshot_id,
+                                                 severity=new.change["severity"], material=new.change["material"],
+                                                 notify=self.notify, report=new.change["report"]))
+            uow.publish(*events)
+        for d, s in zip(batch, stored, strict=True):     # committed: the outcome is what the store says
+            d.outcome.snapshot_id, d.outcome.version, d.outcome.change_id = s.snapshot_id, s.version, s.change_id
+            d.state.latest_id, d.state.latest_version = s.snapshot_id, s.version
+
+
+class _Batch:
+    """Decisions of a check_many pass waiting to be written; written when big or old enough."""
+
+    def __init__(self, checker: Checker, progress: ProgressFn | None):
+        self.checker, self.progress = checker, progress
+        self.waiting: list[Decision] = []
+        self.versions = 0
+        self.outcomes: dict[str, CheckOutcome] = {}
+        self.last_flush = time.monotonic()
+
+    def add(self, d: Decision) -> None:
+        self.waiting.append(d)
+        self.versions += d.is_version
+        self.outcomes[d.policy.name] = d.outcome
+        if (len(self.waiting) >= BATCH_ROWS or self.versions >= BATCH_VERSIONS
+                or time.monotonic() - self.last_flush > BATCH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        done, self.waiting, self.versions = self.waiting, [], 0
+        self.checker._write(done)
+        self.last_flush = time.monotonic()
+        for d in done:      # reported once written: the outcome is what the store says
+            _log_outcome(d.outcome)
+            if self.progress:
+                self.progress(d.outcome)
+
+
+def _log_outcome(o: CheckOutcome):
+    if o.status == "failed":
+        log.warning("check %s: failed: %s", o.name, o.error)
+    elif o.status == "changed":
+        log.info("check %s: changed (severity %s) -> version %s", o.name, o.severity, o.version)
+    else:
+        extra = " (304)" if o.not_modified and o.http_status == 304 else (" (held: seen once)" if o.held else "")
+        log.info("check %s: %s%s", o.name, o.status, extra)
+
+
+def select_policies(settings: Settings, names: list[str] | None) -> list[PolicySettings]:
+    """The named policies (all when none given); ConfigError for an unknown name."""
+    if not names:
+        return list(settings.policies)
+    return [settings.policy(n) for n in dict.fromkeys(names)]
+
+
+

@@ -1,0 +1,174 @@
+"""What one check found, decided from what was fetched and derived: no I/O at all.
+
+    fetch (conditional) ─ 304 / same body sha ──────────────────────────> unchanged (nothing parsed)
+          │ error, 4xx/5xx ─────────────────────────────────────────────> failed
+          └ new body ─> derive (extract, segment, normalised-text hash)
+                          │ login / maintenance / error page, lost text ─> failed (never a version)
+                          │ no previous version ──────────────────────────> first (snapshot)
+                          │ same normalised text as the previous version ─> unchanged (page noise)
+                          └ compare(previous, new): no clause change ─────> unchanged
+                                 │ confirm = 2 and first sighting ────────> hold (unchanged, candidate)
+                                 └──────────────────────────────────────> changed
+
+`triage()` settles what needs no parsing; `decide()` the rest, given the derived new body and the
+previous version as the current code derives it (`Previous`). The checker does the I/O around them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from watcher import suspect
+from watcher.compare import compare
+from watcher.config import PolicySettings
+from watcher.derive import Derived
+from watcher.fetch import FetchResult
+from watcher.models import Document, Report
+from watcher.store import PolicyState, sha256
+
+KINDS = ("failed", "unchanged", "hold", "first", "changed")
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    status: str                      # first | unchanged | changed | failed
+    severity: str | None = None      # of the change (changed only)
+    error: str | None = None         # why it failed (failed only)
+    http_status: int | None = None
+    not_modified: bool = False       # a 304 or the very same bytes: nothing was parsed
+    held: bool = False               # a change seen once, waiting for confirmation (confirm >= 2)
+    snapshot_id: int | None = None
+    change_id: int | None = None
+    version: int | None = None
+    elapsed: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "severity": self.severity, "error": self.error}
+
+
+@dataclass
+class Previous:
+    """The latest stored version as the current code derives it."""
+
+    document: Document
+    text_key: str
+    text_length: int
+    clauses: int
+    rederived: Derived | None = None     # set when the stored columns came from other code
+
+
+@dataclass
+class Decision:
+    policy: PolicySettings
+    state: PolicyState
+    result: FetchResult
+    started_at: datetime
+    outcome: CheckOutcome
+    kind: str = "failed"                  # one of KINDS
+    body_sha: str | None = None
+    derived: Derived | None = None
+    report: Report | None = None
+    rederived_old: Derived | None = None  # the previous snapshot as the current code derives it
+    candidate_seen: int = 0               # hold: times this candidate has been seen
+    body_stored: bool = False             # a derive worker wrote the body file already
+    extra: dict = field(default_factory=dict)
+
+    def fail(self, error: str) -> Decision:
+        self.kind = "failed"
+        self.outcome.status, self.outcome.error, self.outcome.severity = "failed", error, None
+        return self
+
+    def unchanged(self, *, not_modified: bool = False) -> Decision:
+        self.kind = "unchanged"
+        self.outcome.status, self.outcome.not_modified = "unchanged", not_modified
+        self.outcome.version = self.state.latest_version or None
+        self.outcome.snapshot_id = self.state.latest_id
+        return self
+
+    @property
+    def is_version(self) -> bool:
+        return self.kind in ("first", "changed")
+
+    def validators(self) -> tuple[str | None, str | None] | None:
+        """The conditional-GET validators to keep for the policy after an unchanged check."""
+        r, s = self.result, self.state
+        if self.kind != "unchanged":
+            return None
+        if r.status == 304:       # a server may send fresher validators with a 304
+            return (r.etag or s.etag, r.last_modified or s.last_modified)
+        return (r.etag, r.last_modified)   # same text as the stored version: these bytes are "current"
+
+
+def new_body_sha(state: PolicyState, result: FetchResult) -> str | None:
+    """The sha256 of a body that needs parsing (None: a 304, an error, empty, the same bytes)."""
+    if not (result.ok and result.status != 304 and result.body and result.body.strip()):
+        return None
+    digest = sha256(result.body)
+    return digest if digest != state.body_sha256 else None
+
+
+def triage(policy: PolicySettings, state: PolicyState, result: FetchResult, started_at: datetime,
+           body_sha: str | None = None) -> Decision:
+    """Decide what needs no parsing; kind "derive" when the body is new and must be derived."""
+    outcome = CheckOutcome(name=policy.name, status="failed", http_status=result.status, elapsed=result.elapsed)
+    d = Decision(policy=policy, state=state, result=result, started_at=started_at, outcome=outcome,
+                 body_sha=body_sha)
+    if result.error:
+        return d.fail(result.error)
+    if result.status == 304:
+        if state.latest_id is None:
+            return d.fail("HTTP 304 Not Modified, but no version is stored yet")
+        return d.unchanged(not_modified=True)
+    body = result.body or b""
+    if not body.strip():
+        return d.fail(f"empty body (HTTP {result.status})")
+    d.body_sha = d.body_sha or sha256(body)
+    if d.body_sha == state.body_sha256 and state.latest_id is not None:
+        return d.unchanged(not_modified=True)    # server ignores conditional GET: same bytes
+    d.kind = "derive"
+    return d
+
+
+def needs_previous(d: Decision, derived: Derived | str) -> bool:
+    """Whether deciding needs the previous version (a derived, real page of a policy with versions)."""
+    return d.kind == "derive" and not isinstance(derived, str) and not derived.problem \
+        and d.state.latest_id is not None
+
+
+def decide(d: Decision, derived: Derived | str, previous: Previous | None = None) -> Decision:
+    """Finish a triaged decision with the derived new body (or why it could not be derived)."""
+    if d.kind != "derive":
+        return d
+    policy, state = d.policy, d.state
+    if isinstance(derived, str):
+        return d.fail(derived)
+    d.derived = derived
+    if derived.problem:
+        return d.fail(derived.problem)
+    if state.latest_id is None:
+        d.kind, d.outcome.status = "first", "first"
+        return d
+    if previous is None:
+        raise ValueError("decide() needs the previous version of a policy that has one")
+    d.rederived_old = previous.rederived
+    problem = suspect.shrink_problem(derived.text_length, derived.clauses, previous.text_length, previous.clauses)
+    if problem:
+        return d.fail(problem)
+    if derived.text_key == previous.text_key:
+        return d.unchanged()                      # page noise: same normalised text
+    new_doc = dataclasses.replace(derived.document, source=f"{policy.name}@{state.latest_version + 1}")
+    report = compare(previous.document, new_doc)
+    if not report.changes:
+        return d.unchanged()                      # formatting only, as the diff engine sees it
+    d.report = report
+    if policy.confirm > 1:
+        seen = state.candidate_seen + 1 if state.candidate_key == derived.text_key else 1
+        if seen < policy.confirm:
+            d.unchanged()
+            d.kind, d.outcome.held, d.candidate_seen = "hold", True, seen
+            return d
+    d.kind, d.outcome.status, d.outcome.severity = "changed", "changed", report.severity
+    return d

@@ -1,0 +1,280 @@
+"""Every table of the store, in one place (the migrations in store/migrations build the same).
+
+- `policies`     one row per watched policy: its conditional-GET validators, the sha256 of the last
+                 body known to equal the latest version, the failure streak (incremented in SQL), and
+                 a held candidate change (policies with `confirm = 2`).
+- `snapshots`    one row per stored *version*: body sha256, URL, HTTP status, validators, the
+                 extracted text and lines, the clause outline (JSON), a hash of the normalised text,
+                 and `extractor_version` (the code that derived them; see watcher.derive).
+- `bodies`       raw page bodies (PostgreSQL), content-addressed by sha256 and gzip-compressed; with
+                 SQLite they are files (watcher.store.bodies).
+- `checks`       every check: when, URL, HTTP status, attempts, outcome, one-line error.
+- `changes`      one row per detected change: old/new snapshot, the diff report (JSON v1), severity,
+                 material, `state` (pending -> notified; silenced when recorded with --no-notify).
+- `alerts`       operational alerts for staff (failed checks in a row, undeliverable mail).
+- `events`       the domain events a check wrote in its transaction (version stored, change
+                 recorded, check failed, mail undeliverable): what subscribers planned from.
+- `deliveries`   the outbox: one rendered message per recipient and channel.
+- `digests`, `digest_items`  the daily staff digest and the minor changes waiting for it.
+
+JSON columns are UTF-8 text (no \\uXXXX escapes: Japanese costs 3 bytes a character, not 6); the
+big ones (derived text, lines, outline, reports) are zlib-compressed (ZText, ZJSON).
+Times are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# The Alembic revision that this module describes: a new store is created at it, and a store at
+# any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
+HEAD = "0002"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class EncodedJSON(str):
+    """A value already encoded as JSON text (e.g. by a derive worker): a JSON column stores it as
+    it is instead of encoding it again. Anything else is encoded by `json_serializer`."""
+
+
+def json_serializer(value) -> str:
+    if type(value) is EncodedJSON:
+        return str.__str__(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Compressed(bytes):
+    """A column value already compressed (e.g. by a derive worker): stored as it is."""
+
+
+def compress_text(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def decompress_text(data: bytes | str) -> str:
+    return data if isinstance(data, str) else zlib.decompress(data).decode("utf-8")
+
+
+class ZText(TypeDecorator):
+    """Text stored zlib-compressed (the derived text of a version: a cache of its raw body)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or type(value) is Compressed:
+            return value
+        return compress_text(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else decompress_text(value)
+
+
+class ZJSON(TypeDecorator):
+    """JSON stored as zlib-compressed UTF-8 text (outlines and reports: about half of a store)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or type(value) is Compressed:
+            return value
+        return compress_text(json_serializer(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(decompress_text(value))
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PolicyRow(Base):
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # validators of the last fetch whose body equals the latest version (sent as If-None-Match / -Modified-Since)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    body_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # a change seen but not yet confirmed (confirm >= 2): hash of its normalised text, times seen
+    candidate_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    candidate_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SnapshotRow(Base):
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("policy_id", "version", name="uq_snapshots_policy_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)           # 1, 2, 3 ... per policy
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body_size: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str] = mapped_column(Text)                   # the final URL after redirects
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_type: Mapped[str] = mapped_column(Text, default="")   # the HTTP header (carries the charset)
+    charset: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(ZText, default="")
+    lines: Mapped[list] = mapped_column(ZJSON, default=list)      # heading level per line, see watcher.derive
+    outline: Mapped[list] = mapped_column(ZJSON, default=list)    # clause tree, see watcher.derive
+    text_key: Mapped[str] = mapped_column(String(64), default="")  # sha256 of the normalised lines
+    text_length: Mapped[int] = mapped_column(Integer, default=0)
+    clauses: Mapped[int] = mapped_column(Integer, default=0)      # top-level clauses
+    extractor_version: Mapped[str] = mapped_column(String(200), default="")
+
+    policy: Mapped[PolicyRow] = relationship()
+
+
+class BodyRow(Base):
+    __tablename__ = "bodies"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)     # gzip
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CheckRow(Base):
+    __tablename__ = "checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str] = mapped_column(Text, default="")
+    redirects: Mapped[list] = mapped_column(JSON, default=list)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    elapsed: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(16))          # first | unchanged | changed | failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"), nullable=True)
+
+
+class ChangeRow(Base):
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    old_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    new_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    report: Mapped[dict] = mapped_column(ZJSON)              # policy-watcher/diff/v1
+    severity: Mapped[str] = mapped_column(String(16))
+    material: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+
+    policy: Mapped[PolicyRow] = relationship()
+    old_snapshot: Mapped[SnapshotRow] = relationship(foreign_keys=[old_snapshot_id])
+    new_snapshot: Mapped[SnapshotRow] = relationship(foreign_keys=[new_snapshot_id])
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="check_failures")   # | undeliverable
+    message: Mapped[str] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    policy: Mapped[PolicyRow] = relationship()
+
+
+class EventRow(Base):
+    """A domain event (watcher.events), written in the transaction of what it reports."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)   # version_stored | change_recorded | ...
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), nullable=True, index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Delivery(Base):
+    """One message to one recipient on one channel (the outbox)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16), default="email")   # a kind of watcher.notify CHANNELS
+    kind: Mapped[str] = mapped_column(String(16))            # notice (users) | alert (staff) | digest (staff)
+    audience: Mapped[str] = mapped_column(String(8))         # users | staff
+    policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"), nullable=True, index=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), nullable=True, index=True)
+    recipient: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(250), unique=True, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")   # the serialised message, 7-bit ASCII
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Digest(Base):
+    """One build of the daily staff digest (its deliveries point here)."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DigestItem(Base):
+    """A minor change waiting for the next daily staff digest (digest_id NULL until then)."""
+
+    __tablename__ = "digest_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    recipients: Mapped[list] = mapped_column(JSON, default=list)     # [[email, language], ...]
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), nullable=True, index=True)
