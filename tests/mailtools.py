@@ -95,8 +95,18 @@ class SmtpServer:
         return self.sink.received
 
 
+# Fetch retries without real waits: the default back-off (1 s, doubled per retry) made every check of a
+# failing page sleep 3 s. The retries themselves still happen (retries keeps its default, 2).
+FAST_FETCH = """
+backoff = 0
+retry_after_max = 0
+"""
+
+
 def write_config(tmp_path: Path, *, smtp_port: int | None = None, policies: str = "", notify: str = "",
-                 extra: str = "") -> Path:
+                 extra: str = "", fetch: str = FAST_FETCH) -> Path:
+    """config.toml in tmp_path. `fetch` is the body of [fetch] (default FAST_FETCH: no back-off waits);
+    pass fetch="" for the real defaults. Do not put a [fetch] table in `extra` (TOML: defined twice)."""
     store = tmp_path / "store"
     smtp = ""
     if smtp_port is not None:
@@ -112,6 +122,8 @@ timeout = 5
 url = "sqlite:///{store}/watch.db"
 bodies_dir = "{store}/bodies"
 {smtp}
+[fetch]
+{fetch}
 [notify]
 staff = ["privacy@example.org"]
 language = "ja"

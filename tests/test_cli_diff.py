@@ -1,8 +1,6 @@
 """`watch diff` end to end through the real command: JSON v1, formats, exit codes, errors."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,12 +14,11 @@ CHANGE_KEYS = {"type", "old", "new", "categories", "severity", "reasons", "evide
 SEVERITIES = {"none", "minor", "notice", "consent"}
 
 
-def watch(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "watcher", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+# `watch` (tests/conftest.py) runs the real parser and commands in this process; the exit status and the
+# one-line stderr of a real `python -m watcher` process are tested once, in test_config.py.
 
 
-def diff_json(old, new):
+def diff_json(watch, old, new):
     r = watch("diff", old, new, "--format", "json")
     assert r.returncode in (0, 1), r.stderr
     return r.returncode, json.loads(r.stdout)
@@ -56,8 +53,8 @@ def src(d: Path, stem: str) -> Path:
 
 @needs_corpus
 @pytest.mark.parametrize("pair", PAIRS + HTML_PAIRS, ids=lambda p: p.name)
-def test_every_pair_gives_valid_v1_and_exit_code(pair):
-    code, out = diff_json(src(pair, "old"), src(pair, "new"))
+def test_every_pair_gives_valid_v1_and_exit_code(pair, watch):
+    code, out = diff_json(watch, src(pair, "old"), src(pair, "new"))
     check_v1(out)
     substantive = any(c["severity"] != "none" for c in out["changes"])
     assert code == (1 if substantive else 0)
@@ -66,17 +63,17 @@ def test_every_pair_gives_valid_v1_and_exit_code(pair):
 @needs_corpus
 @pytest.mark.parametrize("name", ["d02-enmono-reflow-width", "d14-infox-identical",
                                   "d02-enmono-reflow-width.wix", "d14-infox-identical.wp"])
-def test_formatting_only_pairs_report_none(name):
+def test_formatting_only_pairs_report_none(name, watch):
     d = (CORPUS / "pairs" / name) if (CORPUS / "pairs" / name).exists() else (CORPUS / "html-pairs" / name)
-    code, out = diff_json(src(d, "old"), src(d, "new"))
+    code, out = diff_json(watch, src(d, "old"), src(d, "new"))
     assert out["severity"] == "none" and code == 0
     assert all(c["severity"] == "none" for c in out["changes"])
 
 
 @needs_corpus
-def test_d03_one_added_eight_renumbered():
+def test_d03_one_added_eight_renumbered(watch):
     d = CORPUS / "pairs" / "d03-enmono-foreign-transfer-renumber"
-    _, out = diff_json(d / "old.txt", d / "new.txt")
+    _, out = diff_json(watch, d / "old.txt", d / "new.txt")
     types = [c["type"] for c in out["changes"]]
     assert types.count("added") == 1 and types.count("renumbered") == 8
     assert "modified" not in types and "removed" not in types
@@ -92,16 +89,16 @@ def _shape(out):
 
 @needs_corpus
 @pytest.mark.parametrize("html_pair", HTML_PAIRS, ids=lambda p: p.name)
-def test_web_pages_give_the_same_clause_changes_as_text(html_pair):
+def test_web_pages_give_the_same_clause_changes_as_text(html_pair, watch):
     text_pair = CORPUS / "pairs" / html_pair.name.rsplit(".", 1)[0]
-    _, from_html = diff_json(html_pair / "old.html", html_pair / "new.html")
-    _, from_text = diff_json(text_pair / "old.txt", text_pair / "new.txt")
+    _, from_html = diff_json(watch, html_pair / "old.html", html_pair / "new.html")
+    _, from_text = diff_json(watch, text_pair / "old.txt", text_pair / "new.txt")
     assert _shape(from_html) == _shape(from_text)
 
 
 @needs_corpus
 @pytest.mark.parametrize("fmt,marker", [("text", "第2条"), ("md", "## modified"), ("html", "<table")])
-def test_other_formats(fmt, marker, tmp_path):
+def test_other_formats(fmt, marker, tmp_path, watch):
     d = CORPUS / "pairs" / "d01-enmono-purpose-ad-targeting"
     out_file = tmp_path / f"out.{fmt}"
     r = watch("diff", d / "old.txt", d / "new.txt", "--format", fmt, "--output", out_file)
@@ -113,29 +110,29 @@ def test_other_formats(fmt, marker, tmp_path):
         assert "<link" not in body and "<script" not in body   # self-contained
 
 
-def test_markdown_and_html_renderings_of_one_policy_agree(tmp_path):
+def test_markdown_and_html_renderings_of_one_policy_agree(tmp_path, watch):
     old_md = "# プライバシーポリシー\n\n## 第1条（利用目的）\n\n1. 本サービスの提供のため\n2. お問い合わせ対応のため\n\n## 第2条（お問い合わせ）\n\nprivacy@example.com\n"
     new_html = ("<html><body><main><h1>プライバシーポリシー</h1><h2>第1条（利用目的）</h2>"
                 "<ol><li>本サービスの提供のため</li><li>お問い合わせ対応のため</li></ol>"
                 "<h2>第2条（お問い合わせ）</h2><p>privacy@example.com</p></main></body></html>")
     (tmp_path / "old.md").write_text(old_md, encoding="utf-8")
     (tmp_path / "new.html").write_text(new_html, encoding="utf-8")
-    code, out = diff_json(tmp_path / "old.md", tmp_path / "new.html")
+    code, out = diff_json(watch, tmp_path / "old.md", tmp_path / "new.html")
     assert code == 0 and out["severity"] == "none", out["changes"]
 
 
-def test_euc_jp_page_against_utf8_text(tmp_path):
+def test_euc_jp_page_against_utf8_text(tmp_path, watch):
     text = "第1条（利用目的）\n当社は、本サービスの提供のために個人情報を利用します。\n第2条（第三者提供）\n当社は、第三者に提供しません。\n"
     html = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=EUC-JP"></head><body>'
             + "".join(f"<p>{ln}</p>" for ln in text.splitlines()) + "</body></html>")
     (tmp_path / "old.txt").write_text(text, encoding="utf-8")
     (tmp_path / "new.html").write_bytes(html.encode("euc_jp"))
-    code, out = diff_json(tmp_path / "old.txt", tmp_path / "new.html")
+    code, out = diff_json(watch, tmp_path / "old.txt", tmp_path / "new.html")
     assert code == 0 and out["changes"] == []
 
 
 @pytest.mark.parametrize("case", ["missing", "directory", "binary", "empty", "undecodable", "no_text"])
-def test_bad_inputs_one_line_exit_2(case, tmp_path):
+def test_bad_inputs_one_line_exit_2(case, tmp_path, watch):
     good = tmp_path / "good.txt"
     good.write_text("第1条（目的）\n当社は個人情報を適切に扱います。\n", encoding="utf-8")
     bad = tmp_path / "bad.html"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -180,10 +178,11 @@ def test_committed_example_config_is_valid():
     assert len({p.name for p in settings.policies}) == len(settings.policies)
 
 
-def test_cli_reports_config_mistake_in_one_line(tmp_path):
+def test_cli_reports_config_mistake_in_one_line(tmp_path, watch_subprocess):
+    # a real `python -m watcher` process (the rest of the suite runs `watch` in process): the exit
+    # status and the whole of stderr a user sees, nothing before or after the one line
     write(tmp_path, '[[policy]]\nname = "a"\nurl = "https://x.example/p"\nschedule = "every 6 parsecs"\n')
-    proc = subprocess.run([sys.executable, "-m", "watcher", "check", "--config", "config.toml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = watch_subprocess("check", "--config", "config.toml", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == 'watch: config.toml: policy[1].schedule: cannot parse "every 6 parsecs" ' \
                                   '(use "every 6h", "every 30m", "every 1d" or a 5-field cron expression such as ' \
