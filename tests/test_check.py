@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,9 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from webserver import PageServer, login_page, maintenance_page, policy_page, seed_texts, truncated
 
-from watcher.check import EXTRACTOR_VERSION, Checker, check_policies, snapshot_document
+from watcher.app import check_policies, open_app
 from watcher.config import parse_settings
-from watcher.store import AlertRow, ChangeRow, CheckRow, SnapshotRow, Store, sha256
+from watcher.derive import EXTRACTOR_VERSION, decode_lines, encode_lines, stored_document
+from watcher.models import Document, Line
+from watcher.store import AlertRow, ChangeRow, CheckRow, Delivery, SnapshotRow, Store, sha256
 
 SEEDS = seed_texts()
 ENMONO = SEEDS["000_e00ebf84e0ab835f"]
@@ -25,20 +25,14 @@ ENMONO_NEW = ENMONO.replace("メールアドレス、パスワードを取得", 
 assert ENMONO_NEW != ENMONO
 
 
-def make_settings(tmp_path: Path, policies: list[dict], **fetch):
+def make_settings(tmp_path: Path, policies: list[dict], url: str = "sqlite:///store/watch.db", **fetch):
     raw = {
-        "store": {"url": "sqlite:///store/watch.db", "bodies_dir": "store/bodies"},
+        "store": {"url": url, "bodies_dir": "store/bodies"},
         "fetch": {"timeout_connect": 2, "timeout_read": 3, "retries": 1, "backoff": 0.01, **fetch},
         "notify": {"staff": ["staff@example.com"], "outbox_dir": "outbox"},
         "policy": policies,
     }
     return parse_settings(raw, base_dir=tmp_path)
-
-
-@pytest.fixture()
-def server():
-    with PageServer() as s:
-        yield s
 
 
 def count(store: Store, model, *where) -> int:
@@ -92,7 +86,6 @@ def test_first_unchanged_changed_across_the_seeds(tmp_path, server):
 
 
 def test_outbox_hook_runs_in_the_change_transaction(tmp_path, server):
-    outbox = pytest.importorskip("watcher.outbox")
     server.set("/p", policy_page(ENMONO, nonce="n"))
     settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p"), "users": ["u@example.com"]}])
     store = Store(settings.store)
@@ -101,7 +94,7 @@ def test_outbox_hook_runs_in_the_change_transaction(tmp_path, server):
     [outcome] = check_policies(settings, store=store)
     assert outcome.status == "changed"
     with store.Session() as session:
-        deliveries = session.scalars(select(outbox.Delivery).where(outbox.Delivery.change_id == outcome.change_id)).all()
+        deliveries = session.scalars(select(Delivery).where(Delivery.change_id == outcome.change_id)).all()
         assert deliveries, "a detected change must queue its notifications"
     # --no-notify: recorded, not mailed
     server.set("/p", policy_page(ENMONO, nonce="n"))
@@ -109,7 +102,7 @@ def test_outbox_hook_runs_in_the_change_transaction(tmp_path, server):
     assert quiet.status == "changed"
     with store.Session() as session:
         assert session.get(ChangeRow, quiet.change_id).state == "silenced"
-        assert not session.scalars(select(outbox.Delivery).where(outbox.Delivery.change_id == quiet.change_id)).all()
+        assert not session.scalars(select(Delivery).where(Delivery.change_id == quiet.change_id)).all()
     store.close()
 
 
@@ -232,7 +225,7 @@ def test_new_extractor_rederives_instead_of_reporting(tmp_path, server):
     # what an older extractor might have stored: the footer debris kept, a line split differently
     with store.session() as session:
         snap = session.scalars(select(SnapshotRow)).one()
-        lines = [[line.text, line.heading] for line in snapshot_document(snap).lines]
+        lines = [[line.text, line.heading] for line in stored_document(snap).lines]
         lines += [["閲覧数 123", 0], ["© 2026 example. All rights reserved.", 0]]
         lines[3][0] = lines[3][0][:10]
         snap.lines, snap.text = lines, "\n".join(t for t, _ in lines)
@@ -279,26 +272,27 @@ def test_select_and_remove_are_used(tmp_path, server):
     server.set("/p", page)
     settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p"), "select": "article.entry",
                                          "remove": [".promo"]}])
-    with Checker(settings) as checker:
-        outcome = checker.check(settings.policies[0])
+    with open_app(settings) as app:
+        outcome = app.checker.check_one(settings.policies[0])
         assert outcome.status == "first"
-        with checker.store.Session() as session:
-            text = session.get(SnapshotRow, outcome.snapshot_id).text
+        text = app.repo.snapshot(outcome.snapshot_id).text
     assert "今だけ" not in text and text.startswith("top of page") is False and "第1条" in text
 
 
-def test_two_checks_of_one_policy_at_once_store_one_version(tmp_path, server):
+def test_two_checks_of_one_policy_at_once_store_one_version(tmp_path, server, store_url):
+    """Two checks of the same policy at once (daemon + `watch check`), on SQLite and PostgreSQL:
+    one version, one change; the loser finds the very version it was about to store: unchanged."""
     server.set("/p", policy_page(ENMONO, nonce="n"))
-    settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p")}])
+    settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p")}], url=store_url)
     check_policies(settings)
     server.set("/p", policy_page(ENMONO_NEW, nonce="n"), delay=0.3)
     outcomes = []
     barrier = threading.Barrier(2)
 
     def run():
-        with Checker(settings, notify=False) as checker:
+        with open_app(settings, notify=False) as app:
             barrier.wait()
-            outcomes.append(checker.check(settings.policies[0]))
+            outcomes.append(app.checker.check_one(settings.policies[0]))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -308,6 +302,10 @@ def test_two_checks_of_one_policy_at_once_store_one_version(tmp_path, server):
     assert sorted(o.status for o in outcomes) == ["changed", "unchanged"], [(o.status, o.error) for o in outcomes]
     store = Store(settings.store)
     assert count(store, SnapshotRow) == 2 and count(store, ChangeRow) == 1
+    with store.session() as session:
+        assert session.scalars(select(SnapshotRow.version).order_by(SnapshotRow.version)).all() == [1, 2]
+        for snap in session.scalars(select(SnapshotRow)):
+            assert sha256(store.get_body(snap.body_sha256)) == snap.body_sha256
     store.close()
 
 
@@ -323,11 +321,6 @@ def test_bodies_are_content_addressed_and_shared(tmp_path, server):
 
 
 # ---------------------------------------------------------------- through the command line
-
-
-def watch(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "watcher", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
 
 
 def write_config(tmp_path: Path, server: PageServer) -> Path:
@@ -349,28 +342,13 @@ url = "{server.url('/broken')}"
     return path
 
 
-@pytest.fixture()
-def cli(tmp_path, monkeypatch, capsys):
-    """`watch ...` run in this process (watcher.cli.main): the real parser and commands, no start-up cost."""
-    from watcher.cli import main
-
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args, cwd=None):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
-
-
-def test_cli_check_history_show_and_diff_refs(tmp_path, server, cli):
+def test_cli_check_history_show_and_diff_refs(tmp_path, server, watch):
+    cli = watch
     server.set("/enmono", policy_page(ENMONO, nonce="n"))
     server.set("/broken", b"oops", status=500)
     write_config(tmp_path, server)
 
-    r = watch("check", "--json", cwd=tmp_path)      # the real entry point, once
+    r = watch("check", "--json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr          # one check failed
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert set(rows["enmono"]) == {"name", "status", "severity", "error"}
@@ -413,7 +391,7 @@ def test_cli_check_history_show_and_diff_refs(tmp_path, server, cli):
     assert r.returncode == 2 and "no policy named 'nosuch'" in r.stderr
 
 
-def test_diff_on_files_needs_no_config(tmp_path):
+def test_diff_on_files_needs_no_config(tmp_path, watch):
     (tmp_path / "a.txt").write_text(ENMONO, encoding="utf-8")
     (tmp_path / "b.txt").write_text(ENMONO_NEW, encoding="utf-8")
     r = watch("diff", "a.txt", "b.txt", "--format", "json", cwd=tmp_path)
@@ -423,9 +401,6 @@ def test_diff_on_files_needs_no_config(tmp_path):
 
 
 def test_stored_lines_round_trip():
-    from watcher.check import decode_lines, encode_lines
-    from watcher.models import Document, Line
-
     doc = Document(source="x", lines=[Line("第1条 目的", 2), Line("本文です。"), Line("・項目", 0)])
     assert encode_lines(doc) == [2, 0, 0]
     assert decode_lines(doc.text, encode_lines(doc)) == doc.lines

@@ -66,8 +66,7 @@ def test_jobs_follow_the_schedules(tmp_path):
         assert str(jobs["digest"].trigger.fields[5]) == "9"       # hour of [notify].digest_time 09:00
         assert isinstance(jobs["outbox"].trigger, IntervalTrigger)
     finally:
-        d.checker.close()
-        d.store.close()
+        d.app.close()
 
 
 def test_first_runs_spread_overdue_and_keep_recent():
@@ -90,6 +89,7 @@ def test_first_runs_spread_overdue_and_keep_recent():
     assert len({runs["new"], runs["overdue"], runs["cron-new"]}) == 3, "spread, not all at once"
 
 
+@pytest.mark.slow
 def test_daemon_checks_on_schedule_and_records_changes(tmp_path, monkeypatch):
     from watcher import config
 
@@ -127,10 +127,11 @@ def test_daemon_checks_on_schedule_and_records_changes(tmp_path, monkeypatch):
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_stops_cleanly_with_a_check_in_flight(tmp_path):
     with PageServer() as server:
-        server.set("/p", policy_page(TEXT, nonce="n"), delay=2.0)
+        server.set("/p", policy_page(TEXT, nonce="n"), delay=1.0)
         config = tmp_path / "config.toml"
         config.write_text(f"""
 [store]
@@ -163,5 +164,5 @@ schedule = "every 1h"
     store = Store(settings_for(tmp_path, []).store)
     with store.Session() as session:
         snap = session.scalars(select(SnapshotRow)).one()
-        assert store.get_body(session, snap.body_sha256, verify=True)
+        assert store.get_body(snap.body_sha256, verify=True)
     store.close()

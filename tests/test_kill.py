@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 from webserver import PageServer, policy_page, seed_texts
 
-from watcher.check import check_policies
+from watcher.app import check_policies
 from watcher.config import parse_settings
 from watcher.store import ChangeRow, CheckRow, SnapshotRow, Store, sha256
 
@@ -26,7 +26,7 @@ POLICIES = 12
 
 CHILD = textwrap.dedent("""
     import sys
-    from watcher.check import check_policies
+    from watcher.app import check_policies
     from watcher.config import load_settings
 
     settings = load_settings(sys.argv[1])
@@ -44,6 +44,7 @@ def variant(seed: str, n: int) -> bytes:
     return policy_page(edited, nonce=f"n{n}", views=n)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_sigkill_at_random_points_never_corrupts_the_store(tmp_path):
     rng = random.Random()
@@ -100,7 +101,7 @@ def verify(settings, context: str) -> tuple[int, int]:
             assert snaps, context
             by_policy: dict[int, list[int]] = {}
             for snap in snaps:
-                body = store.get_body(session, snap.body_sha256)        # exists and decompresses
+                body = store.get_body(snap.body_sha256)        # exists and decompresses
                 assert sha256(body) == snap.body_sha256, context
                 assert snap.text and snap.lines and snap.extractor_version, context
                 by_policy.setdefault(snap.policy_id, []).append(snap.version)

@@ -1,24 +1,31 @@
-"""The store on real SQLite: WAL, content-addressed compressed bodies, references, integrity."""
+"""The store behind its Repository, on real SQLite and (with WATCH_TEST_PG_URL) real PostgreSQL:
+WAL, content-addressed compressed bodies, references, integrity, counters kept in SQL, events
+written and handed to subscribers in the writer's transaction."""
 
 from __future__ import annotations
 
 import gzip
+import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
 
 from watcher.config import StoreSettings
 from watcher.errors import InputError
+from watcher.events import ChangeRecorded, VersionStored
 from watcher.store import (
     AlertRow,
     Base,
     ChangeRow,
+    CheckRecord,
+    EventRow,
+    PolicyRow,
     SnapshotRow,
     Store,
+    StoreConflict,
     StoreError,
-    pending_alerts,
     sha256,
     utcnow,
 )
@@ -31,14 +38,41 @@ def store(tmp_path):
     s.close()
 
 
-def add_snapshot(store, session, policy, version, fetched_at, body=b"<p>x</p>"):
+@pytest.fixture()
+def repo(tmp_path, store_url):
+    """The same tests on SQLite and PostgreSQL."""
+    s = Store(StoreSettings(url=store_url, bodies_dir=tmp_path / "bodies"))
+    yield s
+    s.close()
+
+
+def policy_id(store, name="a") -> int:
+    return store.load_states([(name, "http://example/p")])[name].policy_id
+
+
+def add_snapshot(store, session, pid, version, fetched_at, body=b"<p>x</p>"):
     digest = store.put_body(session, body)
-    snap = SnapshotRow(policy_id=policy.id, version=version, fetched_at=fetched_at, body_sha256=digest,
+    snap = SnapshotRow(policy_id=pid, version=version, fetched_at=fetched_at, body_sha256=digest,
                        body_size=len(body), url="http://example/p", status=200, text=f"v{version}",
-                       lines=[[f"v{version}", 0]], outline=[], text_key=str(version), extractor_version="x")
+                       lines=[0], outline=[], text_key=str(version), extractor_version="x")
     session.add(snap)
     session.flush()
     return snap
+
+
+def count(store, model, *where) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def failed(pid: int, name: str = "a", error: str = "HTTP 503") -> CheckRecord:
+    return CheckRecord(policy_id=pid, policy=name, outcome="failed", started_at=utcnow(), url="http://example/p",
+                       final_url="http://example/p", error=error)
+
+
+def good(pid: int, name: str = "a") -> CheckRecord:
+    return CheckRecord(policy_id=pid, policy=name, outcome="unchanged", started_at=utcnow(), url="http://example/p",
+                       final_url="http://example/p", http_status=304, validators=("e1", None))
 
 
 def test_sqlite_is_in_wal_mode_with_foreign_keys(store, tmp_path):
@@ -46,7 +80,8 @@ def test_sqlite_is_in_wal_mode_with_foreign_keys(store, tmp_path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     assert (tmp_path / "db" / "watch.db").exists()
-    assert {"policies", "snapshots", "bodies", "checks", "changes", "alerts"} <= set(Base.metadata.tables)
+    assert {"policies", "snapshots", "bodies", "checks", "changes", "alerts", "events", "deliveries",
+            "digests", "digest_items"} <= set(Base.metadata.tables)
 
 
 def test_bodies_are_compressed_content_addressed_and_verified(store, tmp_path):
@@ -57,77 +92,152 @@ def test_bodies_are_compressed_content_addressed_and_verified(store, tmp_path):
     path = tmp_path / "bodies" / digest[:2] / f"{digest}.gz"
     assert path.exists() and path.stat().st_size < len(body) / 5
     assert gzip.decompress(path.read_bytes()) == body
-    with store.Session() as session:
-        assert store.get_body(session, digest, verify=True) == body
-        path.write_bytes(gzip.compress(b"tampered"))
-        with pytest.raises(StoreError, match="does not match its sha256"):
-            store.get_body(session, digest, verify=True)
-        path.write_bytes(b"not gzip at all")
-        with pytest.raises(StoreError, match="corrupt"):
-            store.get_body(session, digest)
-        path.unlink()
-        with pytest.raises(StoreError, match="missing"):
-            store.get_body(session, digest)
+    assert store.get_body(digest, verify=True) == body
+    path.write_bytes(gzip.compress(b"tampered"))
+    with pytest.raises(StoreError, match="does not match its sha256"):
+        store.get_body(digest, verify=True)
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(StoreError, match="corrupt"):
+        store.get_body(digest)
+    path.unlink()
+    with pytest.raises(StoreError, match="missing"):
+        store.get_body(digest)
     assert not list((tmp_path / "bodies").rglob(".tmp-*"))
 
 
-def test_a_failed_transaction_leaves_no_rows(store):
-    with pytest.raises(RuntimeError), store.session() as session:
-        policy = store.policy_row(session, "a", "http://example/p")
-        add_snapshot(store, session, policy, 1, utcnow())
+def test_a_failed_transaction_leaves_no_rows(repo):
+    with pytest.raises(RuntimeError), repo.unit_of_work() as uow:
+        uow.session.add(PolicyRow(name="a", url="http://example/p", consecutive_failures=0, candidate_seen=0))
+        uow.session.flush()
         raise RuntimeError("crash before commit")
-    with store.Session() as session:
-        assert store.policy_row(session, "a", create=False) is None
+    assert not repo.has_policy("a")
 
 
-def test_no_change_without_its_snapshot(store):
-    with store.session() as session:
-        policy = store.policy_row(session, "a", "http://example/p")
-        snap = add_snapshot(store, session, policy, 1, utcnow())
-    with pytest.raises(IntegrityError), store.session() as session:
-        session.add(ChangeRow(policy_id=policy.id, old_snapshot_id=snap.id, new_snapshot_id=snap.id + 99,
-                              report={}, severity="minor", material=False))
-    with pytest.raises(IntegrityError), store.session() as session:   # one version number per policy
-        add_snapshot(store, session, policy, 1, utcnow(), body=b"other")
+def test_no_change_without_its_snapshot(repo):
+    pid = policy_id(repo)
+    with repo.session() as session:
+        snap = add_snapshot(repo, session, pid, 1, utcnow())
+    with pytest.raises(StoreConflict), repo.unit_of_work() as uow:
+        uow.session.add(ChangeRow(policy_id=pid, old_snapshot_id=snap.id, new_snapshot_id=snap.id + 99,
+                                  report={}, severity="minor", material=False))
+    with pytest.raises(StoreConflict), repo.unit_of_work() as uow:   # one version number per policy
+        add_snapshot(repo, uow.session, pid, 1, utcnow(), body=b"other")
 
 
-def test_references(store):
+def test_references(repo):
     base = utcnow() - timedelta(days=30)
-    with store.session() as session:
-        policy = store.policy_row(session, "enmono", "http://example/p")
+    pid = policy_id(repo, "enmono")
+    with repo.session() as session:
         for v in (1, 2, 3):
-            add_snapshot(store, session, policy, v, base + timedelta(days=10 * (v - 1)), body=f"b{v}".encode())
-    with store.Session() as session:
-        def version(ref):
-            return store.resolve_ref(session, "enmono", ref).version
+            add_snapshot(repo, session, pid, v, base + timedelta(days=10 * (v - 1)), body=f"b{v}".encode())
 
-        assert version("latest") == version("") == version("head") == 3
-        assert version("-1") == 2 and version("-2") == 1 and version("1") == 1 and version("+2") == 2
-        day = (base + timedelta(days=10)).replace(tzinfo=UTC).astimezone()   # the local day of version 2
-        assert version(day.strftime("%Y-%m-%d")) == 2
-        assert version((base + timedelta(days=25)).strftime("%Y-%m-%d")) == 3
-        exact = datetime.fromisoformat((base + timedelta(days=10)).isoformat() + "+00:00")
-        assert version(exact.isoformat()) == 2
-        assert version((exact - timedelta(seconds=1)).isoformat()) == 1
-        with pytest.raises(InputError, match="no such version"):
-            version("-3")
-        with pytest.raises(InputError, match="no version stored before"):
-            version("2001-01-01")
-        with pytest.raises(InputError, match="cannot read reference"):
-            version("yesterday")
-        with pytest.raises(InputError, match="nothing stored for policy 'other'"):
-            store.resolve_ref(session, "other", "latest")
+    def version(ref):
+        return repo.resolve_ref("enmono", ref).version
+
+    assert version("latest") == version("") == version("head") == 3
+    assert version("-1") == 2 and version("-2") == 1 and version("1") == 1 and version("+2") == 2
+    day = (base + timedelta(days=10)).replace(tzinfo=UTC).astimezone()   # the local day of version 2
+    assert version(day.strftime("%Y-%m-%d")) == 2
+    assert version((base + timedelta(days=25)).strftime("%Y-%m-%d")) == 3
+    exact = datetime.fromisoformat((base + timedelta(days=10)).isoformat() + "+00:00")
+    assert version(exact.isoformat()) == 2
+    assert version((exact - timedelta(seconds=1)).isoformat()) == 1
+    assert repo.resolve_ref("enmono", "2").text == "v2"
+    with pytest.raises(InputError, match="no such version"):
+        version("-3")
+    with pytest.raises(InputError, match="no version stored before"):
+        version("2001-01-01")
+    with pytest.raises(InputError, match="cannot read reference"):
+        version("yesterday")
+    with pytest.raises(InputError, match="nothing stored for policy 'other'"):
+        repo.resolve_ref("other", "latest")
 
 
-def test_pending_alerts_for_the_mail_step(store):
+def test_the_failure_streak_is_counted_in_sql_by_concurrent_writers(repo, tmp_path, store_url):
+    """Two processes checking one policy never lose a count: each failure adds one in SQL, and only
+    the failure that reaches the threshold opens the alert (once)."""
+    pid = policy_id(repo)
+    writers = [Store(StoreSettings(url=store_url, bodies_dir=tmp_path / "bodies")) for _ in range(4)]
+    start = threading.Barrier(len(writers))
+    errors = []
+
+    def fail_five_times(w):
+        start.wait()
+        try:
+            for _ in range(5):
+                with w.unit_of_work() as uow:
+                    w.record_checks(uow, [failed(pid)], alert_after=7)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=fail_five_times, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in writers:
+        w.close()
+    assert errors == []
+    assert repo.load_states([("a", "http://example/p")])["a"].consecutive_failures == 20
+    assert count(repo, AlertRow) == 1
+    with repo.session() as session:
+        alert = session.scalars(select(AlertRow)).one()
+        assert alert.failures == 7 and alert.kind == "check_failures"
+
+
+def test_a_good_check_resolves_the_failed_check_alert_only(repo):
+    """A good fetch ends the failed-fetch alert; an undeliverable-mail alert stays until it is seen to."""
+    pid = policy_id(repo)
+    with repo.unit_of_work() as uow:
+        recorded = repo.record_checks(uow, [failed(pid), failed(pid)], alert_after=2)
+        uow.session.add(AlertRow(policy_id=pid, kind="undeliverable", failures=0, message="a: mail to x not sent"))
+    assert [r.failures for r in recorded] == [1, 2] and recorded[0].alert_id is None and recorded[1].alert_id
+    with repo.unit_of_work() as uow:
+        repo.record_checks(uow, [good(pid)], alert_after=2)
+    with repo.session() as session:
+        alerts = {a.kind: a.resolved_at for a in session.scalars(select(AlertRow))}
+    assert alerts["check_failures"] is not None
+    assert alerts["undeliverable"] is None
+    state = repo.load_states([("a", "http://example/p")])["a"]
+    assert state.consecutive_failures == 0 and state.etag is None   # no version: validators are meaningless
+
+
+def test_events_are_stored_and_handed_to_subscribers_in_the_same_transaction(repo):
+    pid = policy_id(repo)
+    seen = []
+    repo.subscribe("change_recorded", lambda uow, e: seen.append((e.change_id, uow.session.in_transaction())))
+    with repo.unit_of_work() as uow:
+        uow.publish(VersionStored(policy="a", policy_id=pid, snapshot_id=0, version=1, first=True),
+                    ChangeRecorded(policy="a", policy_id=pid, change_id=41, severity="notice", report={"x": 1}))
+    assert seen == [(41, True)]
+    kinds = [e["kind"] for e in repo.events()]
+    assert kinds == ["version_stored", "change_recorded"]
+    assert repo.events("change_recorded", policy="a")[0]["change_id"] == 41
+    assert "report" not in repo.events("change_recorded")[0]        # the report is stored once, on its change
+
+    def broken(uow, event):
+        raise RuntimeError("the planner failed")
+
+    repo.subscribe("change_recorded", broken, name="planner")
+    with pytest.raises(RuntimeError), repo.unit_of_work() as uow:
+        uow.session.add(PolicyRow(name="b", url="http://example/b", consecutive_failures=0, candidate_seen=0))
+        uow.publish(ChangeRecorded(policy="a", policy_id=pid, change_id=42))
+    assert not repo.has_policy("b") and count(repo, EventRow) == 2   # all or nothing
+
+
+def test_json_is_stored_as_compressed_utf8(store):
+    pid = policy_id(store)
+    outline = [{"number": "第1条", "title": "個人情報の利用目的", "kind": "clause",
+                "body": ["当社は、お客様の個人情報を次の目的で利用します。" * 2]}] * 40
     with store.session() as session:
-        policy = store.policy_row(session, "a", "http://example/p")
-        session.add(AlertRow(policy_id=policy.id, message="a: 3 checks failed", failures=3))
-    with store.session() as session:
-        [alert] = pending_alerts(session)
-        alert.notified_at = utcnow()
-    with store.Session() as session:
-        assert pending_alerts(session) == []
+        snap = add_snapshot(store, session, pid, 1, utcnow())
+        snap.outline = outline
+    with store.engine.connect() as conn:
+        raw = conn.execute(text("SELECT outline FROM snapshots")).scalar_one()
+    decoded = zlib.decompress(raw).decode("utf-8")
+    assert "個人情報の利用目的" in decoded and "\\u" not in decoded
+    assert len(raw) < len(decoded.encode("utf-8")) / 5
+    assert store.resolve_ref("a", "latest").outline == outline
 
 
 def test_bad_store_url_is_one_line(tmp_path):

@@ -21,7 +21,7 @@ from watcher.derive import current_document, current_outline
 from watcher.errors import ConfigError, InputError
 from watcher.segment import outline as outline_lines
 from watcher.sources import split_ref
-from watcher.store import open_store
+from watcher.store import migrate, open_store, safe_url
 
 STATUS_STYLE = {"first": "cyan", "unchanged": "dim", "changed": "bold yellow", "failed": "bold red"}
 SEVERITY_STYLE = {"consent": "bold red", "notice": "yellow", "minor": "green", "none": "dim"}
@@ -56,7 +56,7 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     if notify:
         # Mail queued by these checks goes out now (to SMTP, or as .eml files without [smtp]);
         # what cannot be sent stays in the outbox for the next drain (`watch outbox --retry`, the daemon).
-        from watcher.outbox import drain
+        from watcher.notify import drain
 
         sent = drain(settings)
     if as_json:
@@ -196,6 +196,24 @@ def show_command(config: str, spec: str, *, outline: bool = False) -> int:
         sys.stdout.write("\n".join(outline_lines(tree)) + "\n")
     else:
         sys.stdout.write(doc.text + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------- migrate
+
+
+def migrate_command(config: str) -> int:
+    """Upgrade the store to this release's schema (back it up first); a current store is left alone."""
+    settings = load_settings(config)
+    before, after = migrate.migrate(settings.store)
+    where = safe_url(settings.store.url)
+    if before == after:
+        sys.stdout.write(f"{where}: already at revision {after}; nothing to do\n")
+    elif before is None:
+        sys.stdout.write(f"{where}: new store created at revision {after}\n")
+    else:
+        label = "a release before migrations (0001)" if before == "legacy" else f"revision {before}"
+        sys.stdout.write(f"{where}: upgraded from {label} to revision {after}\n")
     return 0
 
 

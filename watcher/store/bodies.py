@@ -15,7 +15,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watcher.errors import WatchError
@@ -88,8 +89,16 @@ class RowBodies:
 
     def put(self, session: Session, data: bytes, digest: str | None = None) -> str:
         digest = digest or sha256(data)
-        stmt = pg_insert(BodyRow).values(sha256=digest, size=len(data), data=compress(data), created_at=utcnow())
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["sha256"]))
+        if self.exists(session, digest):
+            return digest       # content-addressed: the same name is the same bytes
+        try:
+            # A savepoint: another process inserting the same body at once costs this insert only,
+            # not the caller's transaction (without a dialect-specific ON CONFLICT).
+            with session.begin_nested():
+                session.execute(insert(BodyRow).values(sha256=digest, size=len(data), data=compress(data),
+                                                       created_at=utcnow()))
+        except IntegrityError:
+            pass
         return digest
 
     def get(self, session: Session, digest: str) -> bytes:

@@ -56,16 +56,22 @@ def create_or_check(engine: Engine, *, check: bool = True, attempts: int = 5) ->
                 _create(engine)
                 return
             break
-        except (OperationalError, ProgrammingError, IntegrityError):
+        except (OperationalError, ProgrammingError, IntegrityError) as e:
             # Two processes opening a new store at once race between "is it empty?" and "CREATE
-            # TABLE": the loser fails with "already exists"; looking again then finds it.
-            if attempt == attempts - 1:
+            # TABLE": the loser fails with "already exists"; looking again then finds it. Any other
+            # error (a refused connection, a bad password) is not worth waiting for.
+            if attempt == attempts - 1 or not _is_creation_race(e):
                 raise
             time.sleep(0.05 * (attempt + 1))
     if check and current != HEAD:
         what = "made by a release before schema migrations" if current == "legacy" else f"at revision {current}"
         raise StoreError(f"the store at {safe_url(str(engine.url))} is {what}; this release needs revision "
                          f"{HEAD}: run `watch migrate` first (back the store up before)")
+
+
+def _is_creation_race(error: Exception) -> bool:
+    text_ = str(getattr(error, "orig", None) or error).lower()
+    return "already exists" in text_ or "unique" in text_ or "duplicate" in text_ or "locked" in text_
 
 
 def _create(engine: Engine) -> None:
