@@ -58,7 +58,7 @@ def test_first_unchanged_changed_across_the_seeds(tmp_path, server):
             assert snap.version == 1 and snap.clauses >= 5 and snap.extractor_version.startswith(EXTRACTOR_VERSION)
             assert snap.text_length > 2000 and snap.outline and snap.status == 200
             assert "閲覧数" not in snap.text and "fixed" not in snap.text      # page chrome is not policy text
-            assert store.get_body(session, snap.body_sha256, verify=True).startswith(b"<!DOCTYPE html>")
+            assert store.get_body(snap.body_sha256, verify=True).startswith(b"<!DOCTYPE html>")
 
     server.reset_counts()
     again = check_policies(settings, store=store)
