@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watcher import compose  # noqa: E402
 from watcher.compare import compare  # noqa: E402
+from watcher.notify import compose  # noqa: E402
 from watcher.report import report_to_dict  # noqa: E402
 from watcher.sources import load  # noqa: E402
 

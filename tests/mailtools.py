@@ -7,13 +7,18 @@ import copy
 import socket
 import threading
 import time
+import weakref
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
 
+from watcher.app import open_app
 from watcher.config import load_settings
+from watcher.events import ChangeRecorded
+from watcher.store import ChangeRow, Delivery, PolicyRow, SnapshotRow, utcnow
 
 
 def free_port() -> int:
@@ -217,28 +222,49 @@ def minor_report() -> dict:
     return r
 
 
-def record_change(store, settings, policy_name: str, report_dict: dict, *, fail_after_enqueue=False):
-    """What watcher.check does when it records a change: policy, two snapshots, the change row and
-    the outbox rows, in ONE transaction. Returns (change id, delivery ids)."""
-    from watcher.outbox import enqueue
-    from watcher.store import ChangeRow, SnapshotRow
+_WIRED: weakref.WeakSet = weakref.WeakSet()     # stores whose planner is subscribed already
 
+
+def wired(store, settings):
+    """The store with the notification planner subscribed, as watcher.app wires it (once per store)."""
+    if store not in _WIRED:
+        open_app(settings, store)
+        _WIRED.add(store)
+    return store
+
+
+def record_change(store, settings, policy_name: str, report_dict: dict, *, fail_after_enqueue=False):
+    """What the checker does when it records a change: policy, two snapshots and the change row, and
+    ChangeRecorded published in the SAME unit of work (the planner, subscribed to it, writes the
+    outbox rows there). Returns (change id, delivery ids)."""
+    wired(store, settings)
     policy = settings.policy(policy_name)
-    with store.session() as s:
-        prow = store.policy_row(s, policy.name, policy.url)
+    with store.unit_of_work() as uow:
+        s = uow.session     # test helper: rows the checker writes through Repository.record_versions
+        prow = s.scalars(select(PolicyRow).where(PolicyRow.name == policy.name)).first()
+        if prow is None:
+            prow = PolicyRow(name=policy.name, url=policy.url, consecutive_failures=0, candidate_seen=0,
+                             created_at=utcnow())
+            s.add(prow)
+            s.flush()
+        version = s.scalar(select(func.max(SnapshotRow.version)).where(SnapshotRow.policy_id == prow.id)) or 0
         snaps = []
         for _ in range(2):
-            snap = SnapshotRow(policy_id=prow.id, version=store.next_version(s, prow.id), body_sha256="0" * 64,
-                               url=policy.url, text="x")
+            version += 1
+            snap = SnapshotRow(policy_id=prow.id, version=version, body_sha256="0" * 64, url=policy.url, text="x")
             s.add(snap)
             s.flush()
             snaps.append(snap)
         change = ChangeRow(policy_id=prow.id, old_snapshot_id=snaps[0].id, new_snapshot_id=snaps[1].id,
-                           report=report_dict, severity=report_dict["severity"], material=report_dict["material"])
+                           report=report_dict, severity=report_dict["severity"], material=report_dict["material"],
+                           state="pending")
         s.add(change)
         s.flush()
-        deliveries = enqueue(s, settings, policy, change, report_dict)
-        ids = [d.id for d in deliveries]
+        uow.publish(ChangeRecorded(policy=policy.name, policy_id=prow.id, change_id=change.id,
+                                   old_snapshot_id=snaps[0].id, new_snapshot_id=snaps[1].id,
+                                   severity=report_dict["severity"], material=report_dict["material"],
+                                   notify=True, report=report_dict))
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.change_id == change.id).order_by(Delivery.id)))
         if fail_after_enqueue:
             raise RuntimeError("the check failed after queueing")
         return change.id, ids

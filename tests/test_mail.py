@@ -14,14 +14,12 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from mailtools import SmtpServer, report
 
-from watcher import compose
 from watcher.config import SmtpSettings
 from watcher.errors import ConfigError
-from watcher.mail import (
-    EmlTransport,
+from watcher.notify import compose
+from watcher.notify.channels import EmlTransport, SendError, SmtpTransport
+from watcher.notify.mail import (
     Mail,
-    SendError,
-    SmtpTransport,
     build_message,
     header_text,
     make_message_id,

@@ -17,10 +17,8 @@ import pytest
 from mailtools import SmtpServer, settings_for
 from webserver import PageServer, policy_page
 
-from watcher import compose
-from watcher.check import check_policies
-from watcher.notify import send_daily_digest
-from watcher.outbox import drain
+from watcher.app import check_policies
+from watcher.notify import compose, drain, send_daily_digest
 from watcher.store import ChangeRow, Store
 
 CORPUS = Path(__file__).resolve().parent / "data" / "corpus"   # a copy of ../shared/corpus

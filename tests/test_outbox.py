@@ -19,8 +19,8 @@ from mailtools import SmtpServer, minor_report, policy_block, record_change, rep
 from sqlalchemy import func, select
 
 from watcher import notify
-from watcher.outbox import LEASE, Delivery, DigestItem, counts, drain, list_deliveries
-from watcher.store import AlertRow, ChangeRow, Store, utcnow
+from watcher.notify import LEASE, drain
+from watcher.store import AlertRow, ChangeRow, Delivery, DigestItem, PolicyRow, Store, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, STAFF = "user@example.net", "privacy@example.org"
@@ -115,7 +115,7 @@ def test_one_mail_per_staff_address_however_it_is_written(tmp_path):
 
 
 def test_effective_dates_are_found_as_the_segmenter_finds_them():
-    from watcher.compose import effective_date
+    from watcher.notify import effective_date
 
     r = report()
     r["changes"][0]["categories"] = ["effective_date_changed"]
@@ -231,14 +231,13 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_waits_for_retry(tmp_
 
 
 def counts_of(store):
-    with store.session() as s:
-        return counts(s)
+    return store.delivery_counts()
 
 
 CRASHING_SENDER = textwrap.dedent("""
     import os, sys
     from watcher.config import load_settings
-    from watcher.outbox import drain, open_transport
+    from watcher.notify import drain, open_transport
 
     class DiesAfterTheServerAccepted:
         alive = True
@@ -322,7 +321,11 @@ def test_without_smtp_each_delivery_is_an_eml_file_sent_at_once(tmp_path):
 
 def add_alert(store, policy_name, message):
     with store.session() as s:
-        prow = store.policy_row(s, policy_name, "https://example.com/" + policy_name)
+        prow = s.scalars(select(PolicyRow).where(PolicyRow.name == policy_name)).first()
+        if prow is None:
+            prow = PolicyRow(name=policy_name, url="https://example.com/" + policy_name)
+            s.add(prow)
+            s.flush()
         s.add(AlertRow(policy_id=prow.id, message=message, failures=3))
 
 
@@ -354,11 +357,10 @@ def test_digest_dry_run_writes_nothing(tmp_path):
     settings = settings_for(tmp_path, policies=policy_block())
     store = open_store(settings)
     record_change(store, settings, "enmono", minor_report())
-    with store.session() as s:
-        run = notify.build_digests(s, settings, record=False)
+    run = notify.build_digests(store, settings, record=False)
     assert len(run.mails) == 1 and "第11条" in run.mails[0].mail.text
+    assert store.list_deliveries() == []
     with store.session() as s:
-        assert list_deliveries(s) == []
         assert s.scalar(select(func.count()).select_from(DigestItem).where(DigestItem.digest_id.is_(None))) == 1
 
 
@@ -476,13 +478,59 @@ def test_an_unusable_address_is_an_invalid_row_never_sent_and_told_to_staff(tmp_
     assert change_state(store, change_id) == "pending"
 
 
+def old_store_with_a_failed_row_without_message(settings) -> int:
+    """A store at revision 0001 (before the "invalid" state existed) holding a change and its two
+    deliveries: the staff one pending with its message, the user one saved "failed" with no message.
+    Returns the change id."""
+    from alembic import command
+    from sqlalchemy import MetaData, create_engine
+
+    from watcher.notify.mail import Mail, build_message, make_message_id, parse_address, serialize
+    from watcher.store.migrate import alembic_config
+
+    Path(settings.store.bodies_dir).mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.store.url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    meta = MetaData()
+    meta.reflect(engine)
+    t, now = meta.tables, utcnow()
+    message = serialize(build_message(Mail("subject", "text"), sender=parse_address("pw <pw@localhost>", "from"),
+                                      recipient=parse_address(STAFF, "to"),
+                                      message_id=make_message_id(2, "abc", "localhost"))).decode("ascii")
+    with engine.begin() as conn:
+        conn.execute(t["policies"].insert().values(id=1, name="enmono", url="https://example.com/privacy",
+                                                   created_at=now, consecutive_failures=0, candidate_seen=0))
+        for sid in (1, 2):
+            conn.execute(t["snapshots"].insert().values(
+                id=sid, policy_id=1, version=sid, fetched_at=now, body_sha256="0" * 64, body_size=0,
+                url="https://example.com/privacy", content_type="", charset="", title="", text="x", lines=[],
+                outline=[], text_key="", text_length=0, clauses=0, extractor_version=""))
+        conn.execute(t["changes"].insert().values(id=1, policy_id=1, old_snapshot_id=1, new_snapshot_id=2,
+                                                  report=report(), severity="consent", material=True,
+                                                  created_at=now, state="pending"))
+        common = dict(created_at=now, audience="users", policy="enmono", change_id=1, language="ja",
+                      subject="s", attempts=0, next_attempt_at=now)
+        conn.execute(t["deliveries"].insert().values(id=1, kind="notice", recipient=USER, message="",
+                                                     state="failed", last_error="cannot build the message",
+                                                     **common))
+        conn.execute(t["deliveries"].insert().values(id=2, kind="alert", recipient=STAFF, message=message,
+                                                     message_id=make_message_id(2, "abc", "localhost"),
+                                                     state="pending", **{**common, "audience": "staff"}))
+    engine.dispose()
+    return 1
+
+
 def test_a_row_saved_failed_without_a_message_is_not_requeued(tmp_path):
+    """Such rows (stored before "invalid" existed) are made invalid by migration 0002, not at run time."""
+    from watcher.store.migrate import migrate
+
     settings = settings_for(tmp_path, policies=policy_block())
+    change_id = old_store_with_a_failed_row_without_message(settings)
+    assert migrate(settings.store) == ("0001", "0002")
     store = open_store(settings)
-    change_id, _ = record_change(store, settings, "enmono", report())
-    with store.session() as s:     # a row as stored before the "invalid" state existed
-        row = s.scalars(select(Delivery).where(Delivery.recipient == USER)).one()
-        row.state, row.message, row.last_error = "failed", "", "cannot build the message"
     result = drain(settings, store, retry=True)
     assert (result.sent, result.invalid) == (1, 0)
     assert sorted(r.state for r in deliveries(store)) == ["invalid", "sent"]
@@ -542,7 +590,7 @@ class Flaky:
 
 
 def test_any_exception_is_recorded_on_its_row_and_the_drain_goes_on(tmp_path, smtp):
-    from watcher.outbox import open_transport
+    from watcher.notify import open_transport
 
     settings = settings_for(tmp_path, smtp_port=smtp.port, policies=policy_block(users=(USER, "b@example.net")))
     store = open_store(settings)
@@ -559,17 +607,12 @@ def test_two_digest_builds_at_once_send_one_digest(tmp_path, smtp):
     store = open_store(settings)
     record_change(store, settings, "enmono", minor_report())
     first, second = Store(settings.store), Store(settings.store)
-    s1, s2 = first.Session(), second.Session()
     try:
-        seen_by_second = notify.pending_digest(s2)     # the second build reads first ...
-        notify.build_digests(s1, settings)             # ... the first builds and commits ...
-        s1.commit()
-        with pytest.raises(notify.DigestRace):         # ... and the second must not send it again
-            notify.build_digests(s2, settings, pending=seen_by_second)
-        s2.rollback()
+        seen_by_second = notify.pending_digest(second)     # the second build reads first ...
+        notify.build_digests(first, settings)              # ... the first builds and commits ...
+        with pytest.raises(notify.DigestRace):             # ... and the second must not send it again
+            notify.build_digests(second, settings, pending=seen_by_second)   # (its unit of work rolls back)
     finally:
-        s1.close()
-        s2.close()
         first.close()
         second.close()
     assert drain(settings, store).sent == 1 and len(smtp.received) == 1

@@ -50,7 +50,7 @@ def _write(text: str, path: str | None) -> None:
         sys.stdout.flush()
 
 
-# --- digest / outbox (watcher.notify, watcher.outbox) ------------------------------------
+# --- digest / outbox (watcher.notify) ----------------------------------------------------
 def add_digest(sub) -> None:
     p = sub.add_parser("digest", help="the pending daily staff digest: list it, print it (--dry-run) or send it")
     mode = p.add_mutually_exclusive_group()
@@ -76,7 +76,7 @@ def add_outbox(sub) -> None:
 
 def cmd_outbox(args) -> int:
     from watcher.config import load_settings
-    from watcher.outbox import outbox_command
+    from watcher.notify import outbox_command
 
     text, status = outbox_command(load_settings(args.config), retry=args.retry, limit=args.limit)
     _write(text, None)

@@ -21,6 +21,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from watcher import __version__
+from watcher.addresses import is_address
 from watcher.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
@@ -30,13 +31,7 @@ NOTIFY_USERS = ("auto", "always", "never")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")   # no "@": NAME@REF must stay unambiguous
 def _is_address(value: str) -> bool:
     """The mailer's own parser decides: an address config accepts is one the mailer can send to."""
-    from watcher.mail import parse_address
-
-    try:
-        parse_address(value, "address")
-    except ConfigError:
-        return False
-    return True
+    return is_address(value)
 
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,

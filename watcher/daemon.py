@@ -7,7 +7,7 @@ Policies never checked, or overdue, are checked soon after start, spread over a 
 so that thousands of policies do not all hit the network in the same second.
 
 Also scheduled (unless --no-notify): the daily staff digest at [notify].digest_time
-(`watcher.notify.send_daily_digest`) and a drain of the outbox every minute (`watcher.outbox.drain`),
+(`watcher.notify.send_daily_digest`) and a drain of the outbox every minute (`watcher.notify.drain`),
 so the mails queued with each change are sent.
 
 SIGTERM / SIGINT stop it cleanly: no new check starts, fetches in flight give up their retries,
@@ -132,8 +132,7 @@ class Daemon:
         return len(policies)
 
     def _schedule_mail(self):
-        from watcher.notify import send_daily_digest
-        from watcher.outbox import drain
+        from watcher.notify import drain, send_daily_digest
 
         hour, minute = (int(x) for x in self.settings.notify.digest_time.split(":"))
         self.scheduler.add_job(self._mail_job, CronTrigger(hour=hour, minute=minute),

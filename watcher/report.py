@@ -312,3 +312,45 @@ def comparison_rows(report: Report) -> list[dict]:
 def render_html(report: Report) -> str:
     template = _env.get_template("report.html.j2")
     return template.render(report=report, rows=comparison_rows(report), summary=report.summary)
+
+
+def marked_text_pair(old_text: str, new_text: str) -> tuple[str, str]:
+    """`marked_pair` as plain text (a mail's text part): the same inline ops and the same elision,
+    changed spans as [-removed-] / [+added+], elided lines as ⋯."""
+    ops = inline_ops(old_text, new_text)
+    return _elide_text(_marked_text_lines(ops, "old")), _elide_text(_marked_text_lines(ops, "new"))
+
+
+def _marked_text_lines(ops, side: str) -> list[tuple[str, bool]]:
+    """One side of the inline ops as text lines, each with whether it holds a change (cf. _marked_lines)."""
+    lines: list[tuple[list[str], bool]] = [([], False)]
+    open_mark, close_mark = ("[-", "-]") if side == "old" else ("[+", "+]")
+    for op, o, n in ops:
+        piece = o if side == "old" else n
+        changed = op != "equal"
+        if not piece:
+            if changed:
+                lines[-1] = (lines[-1][0], True)
+            continue
+        for k, part in enumerate(piece.split("\n")):
+            if k:
+                lines.append(([], False))
+            if not part:
+                continue
+            text = f"{open_mark}{part}{close_mark}" if changed and part.strip() else part
+            parts, had = lines[-1]
+            lines[-1] = (parts + [text], had or changed)
+    return [("".join(parts), changed) for parts, changed in lines]
+
+
+def _elide_text(lines: list[tuple[str, bool]]) -> str:
+    if len(lines) > ELIDE_OVER_LINES and any(changed for _, changed in lines):
+        near = {k + d for k, (_, changed) in enumerate(lines) if changed for d in (-1, 0, 1)}
+        kept: list[str | None] = []
+        for k, (line, _) in enumerate(lines):
+            if k in near:
+                kept.append(line)
+            elif not kept or kept[-1] is not None:
+                kept.append(None)       # one ⋯ for a run of elided lines
+        return "\n".join("⋯" if line is None else line for line in kept)
+    return "\n".join(line for line, _ in lines)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from watcher.dates import DATE_RE
 from watcher.models import Clause, Document, Line
 from watcher.normalize import key, language
 
@@ -62,9 +63,6 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 # A "- " that an extractor put before another marker ("- (1) ...", "- ・...") is not itself a level.
 _LEADING_DASH = re.compile(r"^[-*]\s+(?=\S)")
 
-_ERA = r"(?:令和|平成|昭和)\s*(?:元|[0-9０-９]{1,2})"
-_DATE = rf"(?:(?:[0-9０-９]{{4}}|{_ERA})\s*年\s*[0-9０-９]{{1,2}}\s*月(?:\s*[0-9０-９]{{1,2}}\s*日)?|[0-9]{{4}}[./-][0-9]{{1,2}}[./-][0-9]{{1,2}}|(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{{4}})"
-DATE_RE = re.compile(_DATE, re.I)
 _DATE_WORDS = re.compile(
     r"制定|改定|改訂|改正|変更|更新|最終|施行|効力発生|発効|作成|公開|適用|開始|日付|年月日|日|版|附則|"
     r"last\s+(?:updated|modified|revised)|effective(?:\s+date)?|updated|revised|version|date|as\s+of|on|from",

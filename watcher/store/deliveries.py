@@ -1,7 +1,316 @@
-"""The outbox's and the digest's SQL (mixed into the Repository). Filled in by the notify refactor."""
+"""The outbox's and the digest's SQL (mixed into the Repository): deliveries, digests, digest items
+and alerts. Callers get plain dataclasses (below), never a row or a session.
+
+Writes that belong to a change (its deliveries, digest item, undeliverable alert) take the caller's
+unit of work; the outbox's state changes (claim, failure, sent) are one short transaction each,
+so a row is committed "sending" before it is handed to a server and "sent" only after.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from watcher.store.schema import AlertRow, ChangeRow, Delivery, Digest, DigestItem, SnapshotRow, utcnow
+from watcher.store.views import AlertView, ChangeView
+
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "invalid")
+
+
+@dataclass
+class DeliveryView:
+    """One outbox row as `watch outbox` lists it (without its stored message)."""
+
+    id: int
+    created_at: datetime
+    channel: str
+    kind: str               # notice | alert | digest
+    audience: str           # users | staff
+    policy: str | None
+    change_id: int | None
+    digest_id: int | None
+    recipient: str
+    language: str
+    subject: str
+    message_id: str | None
+    state: str              # see DELIVERY_STATES
+    attempts: int
+    next_attempt_at: datetime
+    claimed_at: datetime | None
+    last_error: str | None
+    sent_at: datetime | None
+
+
+@dataclass
+class DueDelivery:
+    id: int
+    channel: str
+
+
+@dataclass
+class ClaimedDelivery:
+    """A row this sender claimed ("sending"): what it sends, through which channel."""
+
+    id: int
+    channel: str
+    recipient: str
+    message: str
+
+
+@dataclass
+class DigestItemView:
+    """A minor change waiting for the daily staff digest."""
+
+    id: int
+    change_id: int
+    policy: str
+    recipients: list        # [[address, language], ...]
+    created_at: datetime
+
+
+@dataclass
+class PendingDigest:
+    items: list[DigestItemView]
+    alerts: list[AlertView]
 
 
 class DeliveryMethods:
     """Repository methods for deliveries, digests, digest items and alerts."""
+
+    Session: Callable[[], Session]       # provided by the Repository
+
+    # -------------------------------------------------- queueing (the caller's unit of work)
+
+    def add_delivery(self, uow, *, channel: str, kind: str, audience: str, recipient: str, language: str,
+                     subject: str, policy: str | None = None, change_id: int | None = None,
+                     digest_id: int | None = None, now: datetime | None = None) -> int:
+        """A pending delivery without its message yet (the channel builds it with this id:
+        `set_delivery_message` or `set_delivery_invalid` next, in the same unit of work)."""
+        now = now or utcnow()
+        row = Delivery(channel=channel, kind=kind, audience=audience, policy=policy, change_id=change_id,
+                       digest_id=digest_id, recipient=recipient, language=language, subject=subject,
+                       state="pending", attempts=0, next_attempt_at=now, created_at=now, message="")
+        uow.session.add(row)
+        uow.session.flush()
+        return row.id
+
+    def set_delivery_message(self, uow, delivery_id: int, *, recipient: str, message_id: str, message: str) -> None:
+        uow.session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                            .values(recipient=recipient, message_id=message_id, message=message))
+
+    def set_delivery_invalid(self, uow, delivery_id: int, error: str) -> None:
+        """Terminal: nothing can be sent (never requeued); shown by `watch outbox`."""
+        uow.session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                            .values(state="invalid", claimed_at=None, message="", last_error=error[:1000]))
+
+    def add_digest_item(self, uow, *, change_id: int, policy: str, recipients: list, now: datetime | None = None) -> int:
+        row = DigestItem(change_id=change_id, policy=policy, recipients=recipients, created_at=now or utcnow())
+        uow.session.add(row)
+        uow.session.flush()
+        return row.id
+
+    def add_alert(self, uow, *, policy_id: int, kind: str, message: str, failures: int = 0,
+                  now: datetime | None = None) -> int:
+        """An operational alert for staff (the next daily digest carries it once)."""
+        row = AlertRow(policy_id=policy_id, kind=kind, message=message, failures=failures, opened_at=now or utcnow())
+        uow.session.add(row)
+        uow.session.flush()
+        return row.id
+
+    def snapshot_versions(self, snapshot_ids: Iterable[int | None], *, uow=None) -> dict[int, int]:
+        """Snapshot id -> version (for `watch show NAME@N` hints in mails)."""
+        ids = [i for i in snapshot_ids if i]
+        if not ids:
+            return {}
+        with self._reading(uow) as s:
+            return dict(s.execute(select(SnapshotRow.id, SnapshotRow.version).where(SnapshotRow.id.in_(ids))).all())
+
+    # -------------------------------------------------- the drain (one short transaction each)
+
+    def requeue_deliveries(self, now: datetime) -> int:
+        """Make every unsent delivery due now (pending ones waiting for a backoff, failed ones).
+        Invalid ones stay invalid: there is nothing to send."""
+        with self.Session() as s, s.begin():
+            result = s.execute(update(Delivery).where(Delivery.state.in_(("pending", "failed")))
+                               .values(state="pending", next_attempt_at=now))
+            return result.rowcount or 0
+
+    def due_deliveries(self, now: datetime, *, lease: timedelta, limit: int | None = None) -> list[DueDelivery]:
+        """Pending rows whose time has come, and rows left "sending" longer than the lease."""
+        stale = now - lease
+        query = (select(Delivery.id, Delivery.channel)
+                 .where(or_((Delivery.state == "pending") & (Delivery.next_attempt_at <= now),
+                            (Delivery.state == "sending") & (Delivery.claimed_at < stale)))
+                 .order_by(Delivery.id))
+        if limit:
+            query = query.limit(limit)
+        with self.Session() as s:
+            return [DueDelivery(i, channel or "email") for i, channel in s.execute(query)]
+
+    def claim_delivery(self, delivery_id: int, now: datetime, *, lease: timedelta) -> ClaimedDelivery | None:
+        """Mark the row "sending" (committed) unless another sender has it or it is done."""
+        stale = now - lease
+        with self.Session() as s, s.begin():
+            claimed = s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id,
+                       or_(Delivery.state == "pending", (Delivery.state == "sending") & (Delivery.claimed_at < stale)))
+                .values(state="sending", claimed_at=utcnow())
+            ).rowcount
+            if claimed != 1:
+                return None
+            row = s.execute(select(Delivery.channel, Delivery.recipient, Delivery.message)
+                            .where(Delivery.id == delivery_id)).one()
+            return ClaimedDelivery(delivery_id, row.channel or "email", row.recipient, row.message or "")
+
+    def mark_delivery_invalid(self, delivery_id: int, error: str) -> None:
+        with self.Session() as s, s.begin():
+            s.execute(update(Delivery).where(Delivery.id == delivery_id)
+                      .values(state="invalid", claimed_at=None, last_error=error[:1000]))
+
+    def record_delivery_failure(self, delivery_ids: Iterable[int], error: str, *, permanent: bool, now: datetime,
+                                backoff: Callable[[int], timedelta], only_pending: bool = False) -> int:
+        """One more failed attempt: "failed" when permanent (until a retry), else "pending" again after
+        `backoff(attempts)`. only_pending: rows not claimed yet (the rest of a batch). Returns the rows."""
+        ids = list(delivery_ids)
+        if not ids:
+            return 0
+        done = 0
+        with self.Session() as s, s.begin():
+            query = select(Delivery).where(Delivery.id.in_(ids))
+            if only_pending:
+                query = query.where(Delivery.state == "pending")
+            for row in s.scalars(query):
+                row.attempts = (row.attempts or 0) + 1
+                row.last_error = error[:1000]
+                row.claimed_at = None
+                if permanent:
+                    row.state = "failed"
+                else:
+                    row.state = "pending"
+                    row.next_attempt_at = now + backoff(row.attempts)
+                done += 1
+        return done
+
+    def mark_delivery_sent(self, delivery_id: int) -> None:
+        """After the other side accepted it; settles the changes nothing waits for any more."""
+        with self.Session() as s, s.begin():
+            row = s.get(Delivery, delivery_id)
+            row.state, row.sent_at, row.last_error = "sent", utcnow(), None
+            row.attempts = (row.attempts or 0) + 1
+            s.flush()
+            if row.change_id is not None:
+                change_ids = {row.change_id}
+            elif row.digest_id is not None:
+                change_ids = set(s.scalars(select(DigestItem.change_id).where(DigestItem.digest_id == row.digest_id)))
+            else:
+                change_ids = set()
+            _settle_changes(s, change_ids)
+
+    # -------------------------------------------------- listing (watch outbox)
+
+    def list_deliveries(self, states: tuple[str, ...] | None = None, limit: int = 200) -> list[DeliveryView]:
+        """The last `limit` deliveries, oldest first."""
+        query = select(*_LISTED).order_by(Delivery.id.desc()).limit(limit)
+        if states:
+            query = query.where(Delivery.state.in_(states))
+        with self.Session() as s:
+            rows = [DeliveryView(**row._asdict()) for row in s.execute(query)]
+        return list(reversed(rows))
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self.Session() as s:
+            return {state: n for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
+
+    # -------------------------------------------------- the daily digest
+
+    def pending_digest(self, *, uow=None) -> PendingDigest:
+        """What the next digest carries: minor changes not yet in a digest, alerts not yet sent."""
+        with self._reading(uow) as s:
+            items = [DigestItemView(i.id, i.change_id, i.policy, list(i.recipients or []), i.created_at)
+                     for i in s.scalars(select(DigestItem).where(DigestItem.digest_id.is_(None)).order_by(DigestItem.id))]
+            alerts = [_alert_view(a) for a in s.scalars(
+                select(AlertRow).where(AlertRow.notified_at.is_(None)).order_by(AlertRow.id))]
+            return PendingDigest(items, alerts)
+
+    def changes_by_id(self, change_ids: Iterable[int], *, uow=None) -> dict[int, ChangeView]:
+        """The changes a digest shows (report, policy URL, versions), by id."""
+        ids = sorted(set(change_ids))
+        if not ids:
+            return {}
+        with self._reading(uow) as s:
+            rows = list(s.scalars(select(ChangeRow).where(ChangeRow.id.in_(ids))))
+            snapshot_ids = {i for r in rows for i in (r.old_snapshot_id, r.new_snapshot_id) if i}
+            versions = dict(s.execute(select(SnapshotRow.id, SnapshotRow.version)
+                                      .where(SnapshotRow.id.in_(snapshot_ids))).all()) if snapshot_ids else {}
+            return {r.id: _change_view(r, versions) for r in rows}
+
+    def add_digest(self, uow, *, items: int, alerts: int, now: datetime | None = None) -> int:
+        row = Digest(created_at=now or utcnow(), items=items, alerts=alerts)
+        uow.session.add(row)
+        uow.session.flush()
+        return row.id
+
+    def take_for_digest(self, uow, digest_id: int, *, item_ids: list[int], alert_ids: list[int],
+                        now: datetime) -> bool:
+        """Put the items into the digest and mark the alerts sent — only if nobody took them meanwhile
+        (a daemon and a `watch digest --send` at once). False: another build won; roll back."""
+        session = uow.session
+        taken = session.execute(update(DigestItem).where(DigestItem.id.in_(item_ids), DigestItem.digest_id.is_(None))
+                                .values(digest_id=digest_id).execution_options(synchronize_session=False)).rowcount
+        flagged = session.execute(update(AlertRow).where(AlertRow.id.in_(alert_ids), AlertRow.notified_at.is_(None))
+                                  .values(notified_at=now).execution_options(synchronize_session=False)).rowcount
+        return taken == len(item_ids) and flagged == len(alert_ids)
+
+    # -------------------------------------------------- helpers
+
+    @contextmanager
+    def _reading(self, uow):
+        """The unit of work's session when there is one (it sees what that transaction wrote), else a new one."""
+        if uow is not None:
+            yield uow.session
+        else:
+            with self.Session() as s:
+                yield s
+
+
+_LISTED = [getattr(Delivery, name) for name in DeliveryView.__dataclass_fields__]
+
+
+def _settle_changes(session: Session, change_ids: Iterable[int]) -> None:
+    """A change is "notified" once nothing for it waits: every delivery sent, no digest item open."""
+    for change_id in change_ids:
+        change = session.get(ChangeRow, change_id)
+        if change is None or change.state != "pending":
+            continue
+        open_deliveries = session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.change_id == change_id, Delivery.state != "sent"))
+        items = list(session.scalars(select(DigestItem).where(DigestItem.change_id == change_id)))
+        if open_deliveries or any(i.digest_id is None for i in items):
+            continue
+        digests = {i.digest_id for i in items}
+        if digests and session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.digest_id.in_(digests), Delivery.state != "sent")):
+            continue
+        change.state = "notified"
+
+
+def _alert_view(row: AlertRow) -> AlertView:
+    return AlertView(id=row.id, policy=row.policy.name if row.policy else "",
+                     policy_url=row.policy.url if row.policy else "", kind=row.kind, message=row.message,
+                     failures=row.failures, opened_at=row.opened_at, notified_at=row.notified_at,
+                     resolved_at=row.resolved_at)
+
+
+def _change_view(row: ChangeRow, versions: dict[int, int]) -> ChangeView:
+    return ChangeView(id=row.id, policy_id=row.policy_id, policy=row.policy.name if row.policy else "",
+                      policy_url=row.policy.url if row.policy else "", old_snapshot_id=row.old_snapshot_id,
+                      new_snapshot_id=row.new_snapshot_id, old_version=versions.get(row.old_snapshot_id),
+                      new_version=versions.get(row.new_snapshot_id), report=row.report or {},
+                      severity=row.severity, material=bool(row.material), created_at=row.created_at,
+                      state=row.state)

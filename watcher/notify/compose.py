@@ -8,7 +8,6 @@ The words live in templates/messages.toml and templates/categories.toml.
 
 from __future__ import annotations
 
-import html
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -19,13 +18,14 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from watcher.addresses import header_text
 from watcher.config import LANGUAGES
-from watcher.mail import Mail, header_text
+from watcher.dates import last_date
 from watcher.models import SEVERITY_RANK
-from watcher.report import marked_pair
-from watcher.segment import DATE_RE
+from watcher.notify.mail import Mail
+from watcher.report import marked_pair, marked_text_pair
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # watcher/templates (shared with report)
 SEVERITY_ORDER = ("consent", "notice", "minor")
 
 # Inline styles (the only styling mail clients keep). Trusted constants, hence Markup.
@@ -100,30 +100,6 @@ def language(value: str | None, fallback: str = "ja") -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Inline marks: the same 新旧対照表 marking as `watch diff --format html` (watcher.report.marked_pair:
-# inline styles, long clauses elided around their changes); the text part is read off that HTML.
-
-_MARK = re.compile(r'<span class="(ins|del)"[^>]*>(.*?)</span>|<span style="[^"]*">⋯</span>|<br>', re.S)
-
-
-def text_marks(marked: Markup) -> str:
-    """One side of `marked_pair` as plain text: [+added+], [-removed-], ⋯ for elided lines.
-
-    The page text in it is escaped, so every tag is one marked_pair wrote."""
-    def plain(m: re.Match) -> str:
-        if m.group(0) == "<br>":
-            return "\n"
-        if m.group(1) is None:
-            return "⋯"
-        inner = m.group(2)
-        if not html.unescape(inner).strip():
-            return inner
-        return f"[+{inner}+]" if m.group(1) == "ins" else f"[-{inner}-]"
-
-    return html.unescape(_MARK.sub(plain, str(marked)))
-
-
-# ---------------------------------------------------------------------------------------------
 # Views: plain dicts the templates read
 
 
@@ -135,10 +111,13 @@ def _label(side: dict | None) -> str:
 
 def _row(new_label, old_label, old_text, new_text) -> dict:
     """One 新旧対照表 row; old_text None: the text is new, new_text None: it was removed."""
+    # the same 新旧対照表 marking as `watch diff --format html` (inline styles, long clauses elided
+    # around their changes), and the same marks as text for the plain part
     old_html, new_html = marked_pair(old_text or "", new_text or "")
+    old_marks, new_marks = marked_text_pair(old_text or "", new_text or "")
     return {"new_label": new_label or "", "old_label": old_label or "",
             "new_html": new_html, "old_html": old_html,
-            "new_text": text_marks(new_html), "old_text": text_marks(old_html),
+            "new_text": new_marks, "old_text": old_marks,
             "added": old_text is None, "removed": new_text is None}
 
 
@@ -224,9 +203,9 @@ def effective_date(report: dict) -> str | None:
         texts += [i.get("text") or "" for i in change.get("items") or []]
         texts.append(((change.get("new") or {}).get("text")) or "")
         for text in texts:
-            found = DATE_RE.findall(text)
+            found = last_date(text)
             if found:
-                return re.sub(r"\s+", "", found[-1]) if "年" in found[-1] else found[-1]
+                return found
     return None
 
 
@@ -389,7 +368,7 @@ def user_mail(policy: dict, report: dict, lang: str) -> Mail:
 def staff_mail(policy: dict, report: dict, lang: str, ref: dict | None = None, *,
                users_notified: bool = False) -> Mail:
     """The immediate staff alert for one recorded change (severity notice or consent).
-    `users_notified`: whether a mail to at least one user was queued for it (watcher.notify)."""
+    `users_notified`: whether a mail to at least one user was queued for it (watcher.notify.planner)."""
     lang = language(lang)
     t = messages()[lang]
     policy = _policy(policy)

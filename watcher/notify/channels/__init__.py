@@ -1,0 +1,16 @@
+"""Notification channels, by kind: the outbox sends each delivery through the channel its row
+names (`deliveries.channel`). A kind is a class with a docstring (its first line is what the
+README's table says), built with `cls(settings, transport=None)`; see base.Channel.
+
+Only "email" exists today; webhook / apprise channels are one more class each in CHANNELS.
+"""
+
+from __future__ import annotations
+
+from watcher.notify.channels.base import BuildError, Built, Channel, Plan, SendError
+from watcher.notify.channels.email import EmailChannel, EmlTransport, SmtpTransport, open_transport
+
+CHANNELS: dict[str, type[Channel]] = {cls.kind: cls for cls in (EmailChannel,)}
+
+__all__ = ["CHANNELS", "Built", "BuildError", "Channel", "EmailChannel", "EmlTransport", "Plan", "SendError",
+           "SmtpTransport", "open_transport"]

@@ -1,0 +1,86 @@
+"""Email messages (RFC 5322): build them safely and serialise them once, 7-bit, so that a resend
+is the same bytes. Sending them is the email channel's business (watcher.notify.channels.email).
+
+Everything that reaches a header passes through `header_text` (no CR/LF, no control or
+bidi characters, bounded length) and the message is serialised with a strict SMTP policy,
+so page text can never add a header. Bodies are plain data: text and HTML parts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from watcher.addresses import SUBJECT_LIMIT, header_text, parse_address
+
+# 7bit transfer encodings only (base64 / quoted-printable for Japanese): every SMTP server
+# accepts the stored bytes unchanged, so a resend is byte-for-byte the same message.
+MAIL_POLICY = email_policy.SMTP.clone(cte_type="7bit")
+
+DEFAULT_SENDER = "policy-watcher <policy-watcher@localhost>"
+
+__all__ = ["DEFAULT_SENDER", "MAIL_POLICY", "SUBJECT_LIMIT", "Mail", "body_text", "build_message", "header_text",
+           "make_message_id", "parse_address", "sender_address", "serialize"]
+
+
+@dataclass
+class Mail:
+    """A rendered mail (watcher.notify.compose), before a channel turns it into what it sends."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def body_text(value: str) -> str:
+    """Body text with one kind of line break and no stray control characters."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def sender_address(smtp) -> Address:
+    """The From address: [smtp] from, or a local default when mail goes to .eml files."""
+    value = getattr(smtp, "sender", None) if smtp is not None else None
+    return parse_address(value or DEFAULT_SENDER, "smtp.from")
+
+
+def make_message_id(delivery_id: int, token: str, domain: str) -> str:
+    """A Message-ID fixed when the delivery is queued: a resend carries the same one."""
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "policy-watcher.invalid"
+    return f"<pw-{delivery_id}.{token}@{domain}>"
+
+
+def build_message(
+    mail: Mail,
+    *,
+    sender: Address,
+    recipient: Address,
+    message_id: str,
+    date: datetime | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (text first, HTML second) with safe headers."""
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = header_text(mail.subject)
+    msg["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
+    msg["Message-ID"] = message_id
+    # RFC 3834: tells auto-responders not to answer.
+    msg["Auto-Submitted"] = "auto-generated"
+    for name, value in (extra_headers or {}).items():
+        msg[header_text(name, 40).replace(" ", "-")] = header_text(value, 200)
+    msg.set_content(body_text(mail.text), charset="utf-8")
+    if mail.html is not None:
+        msg.add_alternative(body_text(mail.html), subtype="html", charset="utf-8")
+    return msg
+
+
+def serialize(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=MAIL_POLICY)

@@ -1,0 +1,105 @@
+"""Notification planning: a subscriber to ChangeRecorded, run in the unit of work that records the
+change (registered by the composition root, watcher.app), so a change and its mails are one commit.
+
+Cadence
+  consent / notice -> one message per recipient at once (outbox rows, sent by the next drain);
+  minor            -> a digest item, collected into the daily staff digest (notify.digest_time);
+  none             -> nothing; the change is "notified" at once, as when nobody is to be told.
+A message that cannot be built (an unusable address) is an "invalid" row: its change stays pending,
+an "undeliverable" alert tells staff in the next digest, and a MailUndeliverable event records it.
+Changes recorded with --no-notify (event.notify False) are not planned at all.
+"""
+
+from __future__ import annotations
+
+from watcher.events import ChangeRecorded, MailUndeliverable
+from watcher.notify import compose
+from watcher.notify.mail import Mail
+from watcher.notify.outbox import Queued, channel_for, enqueue
+from watcher.notify.recipients import (
+    configured_policy,
+    policy_view,
+    snapshot_ref,
+    staff_recipients,
+    user_recipients,
+    users_wanted,
+)
+from watcher.store import Repository, utcnow
+
+
+def subscribe(repo: Repository, settings) -> None:
+    """Plan the notifications of every change recorded through `repo`."""
+    def on_change(uow, event: ChangeRecorded) -> None:
+        plan_change(repo, uow, settings, event)
+
+    repo.subscribe(ChangeRecorded.kind, on_change)
+
+
+def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[Queued]:
+    """Queue what one recorded change calls for, in the unit of work that records it."""
+    if not event.notify:
+        return []
+    report = event.report or {}
+    severity = report.get("severity") or event.severity or "none"
+    if severity == "none":
+        _nothing_to_send(repo, uow, event)
+        return []
+    now = utcnow()
+    policy = configured_policy(settings, event.policy)
+    view = policy_view(policy, event.policy)
+    staff = staff_recipients(settings, policy)
+    channel = channel_for(settings, "email")
+    queued: list[Queued] = []
+    if not compose.is_material(severity):
+        if staff:   # minor: waits for the daily digest
+            repo.add_digest_item(uow, change_id=event.change_id, policy=view["name"], now=now,
+                                 recipients=[[r.email, r.language] for r in staff])
+        else:
+            _nothing_to_send(repo, uow, event)
+        return []
+
+    def queue(kind: str, audience: str, recipient, mail: Mail) -> None:
+        queued.append(enqueue(repo, uow, channel, kind=kind, audience=audience, recipient=recipient.email,
+                              language=recipient.language, mail=mail, policy=view["name"],
+                              change_id=event.change_id, now=now))
+
+    mails: dict[str, Mail] = {}
+    if users_wanted(policy, report):
+        for r in user_recipients(policy):
+            if r.language not in mails:
+                mails[r.language] = compose.user_mail(view, report, r.language)
+            queue("notice", "users", r, mails[r.language])
+    # What staff read under 利用者への通知 is what happened, not what the verdict wanted:
+    # the per-policy override and an empty or unusable user list both leave users untold.
+    users_told = any(q.state == "pending" for q in queued)
+    versions = repo.snapshot_versions((event.old_snapshot_id, event.new_snapshot_id), uow=uow)
+    ref = snapshot_ref(view["name"], event.change_id, versions.get(event.old_snapshot_id),
+                       versions.get(event.new_snapshot_id))
+    mails = {}
+    for r in staff:
+        if r.language not in mails:
+            mails[r.language] = compose.staff_mail(view, report, r.language, ref, users_notified=users_told)
+        queue("alert", "staff", r, mails[r.language])
+    if not queued:
+        _nothing_to_send(repo, uow, event)
+    _report_invalid(repo, uow, event, view["name"], queued, now)
+    return queued
+
+
+def _report_invalid(repo: Repository, uow, event: ChangeRecorded, name: str, queued: list[Queued], now) -> None:
+    """A message that could not be built keeps its change pending; staff read why in the next daily
+    digest's alerts (an alert of its own kind, taken once like a failed-fetch alert)."""
+    for q in queued:
+        if q.state != "invalid":
+            continue
+        message = (f"{name}: the {q.kind} mail to {q.recipient!r} (outbox #{q.id}) was not sent: {q.error}; "
+                   f"change #{event.change_id} stays pending")
+        alert_id = repo.add_alert(uow, policy_id=event.policy_id, kind="undeliverable", message=message, now=now)
+        uow.publish(MailUndeliverable(policy=event.policy, policy_id=event.policy_id, delivery_id=q.id,
+                                      change_id=event.change_id, recipient=q.recipient, error=q.error or "",
+                                      alert_id=alert_id))
+
+
+def _nothing_to_send(repo: Repository, uow, event: ChangeRecorded) -> None:
+    # Nobody is to be told (formatting only, or no recipients configured): nothing stays pending.
+    repo.set_change_state(uow, event.change_id, "notified", only_from="pending")
