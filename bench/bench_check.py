@@ -143,7 +143,7 @@ def settings_for(base: Path, urls: list[str], **fetch):
 
 
 def timed_pass(label: str, settings, store, host: str, port: int):
-    from watcher.check import check_policies
+    from watcher.app import check_policies
 
     control(host, port, "stats")
     start = time.perf_counter()
@@ -159,6 +159,16 @@ def timed_pass(label: str, settings, store, host: str, port: int):
           f"{json.dumps(requests_seen, sort_keys=True):<22} outcomes {dict(statuses)}  parsed {parsed}")
     print(f"{'':<18} CPU: checker process {cpu:.2f} s, derive workers {children:.2f} s")
     return wall, outcomes
+
+
+def print_store_size(label: str, root: Path) -> None:
+    """The store's files: the database (with its write-ahead log, as a running store has it) and bodies."""
+    files = [f for f in root.rglob("*") if f.is_file()]
+    total = sum(f.stat().st_size for f in files)
+    bodies = sum(f.stat().st_size for f in files if f.suffix == ".gz")
+    wal = sum(f.stat().st_size for f in files if f.name.endswith("-wal"))
+    print(f"{label}: {total / 1e6:.2f} MB (database {(total - bodies - wal) / 1e6:.2f} MB, write-ahead log "
+          f"{wal / 1e6:.2f} MB, bodies {bodies / 1e6:.2f} MB in {sum(f.suffix == '.gz' for f in files)} files)")
 
 
 def _children_cpu() -> float:
@@ -246,12 +256,13 @@ def main() -> int:
         print(f"fetch: per_host {settings.fetch.per_host}, concurrency {settings.fetch.concurrency}")
         store = Store(settings.store)
         timed_pass("first pass", settings, store, hosts[0], port)
+        print_store_size("store on disk after the first pass", base / "store")
         timed_pass("unchanged pass", settings, store, hosts[0], port)
         control(hosts[0], port, "generation/1")
         timed_pass("10% changed pass", settings, store, hosts[0], port)
+        print_store_size("store on disk after 3 passes", base / "store")
         store.close()
-        size = sum(f.stat().st_size for f in (base / "store").rglob("*") if f.is_file())
-        print(f"store on disk after 3 passes: {size / 1e6:.1f} MB")
+        print_store_size("store on disk after 3 passes, closed", base / "store")
         rss_of_daemon(base, urls, args.daemon_policies, args.daemon_seconds)
     server.terminate()
     return 0
