@@ -12,7 +12,7 @@ from webserver import PageServer
 from watcher import __version__
 from watcher.config import FetchSettings
 from watcher.errors import FetchError
-from watcher.fetch import Fetcher, FetchJob, fetch_file, fetch_once
+from watcher.fetch import FETCHERS, Fetcher, FetchJob, FetchResult, fetch_file, fetch_once, is_url, register
 
 
 def fast(**kw) -> FetchSettings:
@@ -159,3 +159,69 @@ def test_stop_abandons_queued_jobs(server):
         stop.set()
     # the fetch already in flight when stop was set still completes; nothing queued starts
     assert seen[0] == 0 and len(seen) <= 2 and sum(server.hits.values()) == len(seen)
+
+
+class _Probe:
+    """A remote test kind: answers after 0.1 s and records how many of its fetches overlap."""
+
+    kind = "probe"
+    schemes = ("probe",)
+    remote = True
+
+    def __init__(self, settings, *, stop):
+        self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0
+        self.requests = []
+        self.closed = False
+
+    def fetch(self, request):
+        with self.lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        time.sleep(0.1)
+        with self.lock:
+            self.in_flight -= 1
+        return FetchResult(url=request.url, final_url=request.url, status=200, body=request.url.encode())
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture()
+def probe_kind():
+    register(_Probe)
+    try:
+        yield _Probe
+    finally:
+        del FETCHERS[_Probe.kind]
+
+
+def test_a_new_kind_is_one_registered_class_and_gets_the_per_host_limit(probe_kind):
+    assert is_url("probe://a/1") and not is_url("nope://a/1")
+    fetcher = Fetcher(fast(per_host=2, concurrency=8))
+    one = fetcher.fetch("probe://a/0", etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    assert one.ok and one.body == b"probe://a/0"
+    jobs = [FetchJob(key=(host, i), url=f"probe://{host}/{i}") for i in range(6) for host in ("a", "b")]
+    results = list(fetcher.fetch_many(jobs))
+    assert {j.key for j, _ in results} == {j.key for j in jobs} and all(r.ok for _, r in results)
+    kind = fetcher._kinds["probe"]
+    assert kind.requests[0].etag == '"v1"' and kind.requests[0].last_modified.startswith("Mon")
+    assert kind.max_in_flight == 4, "two hosts, never more than per_host=2 at once against each"
+    fetcher.close()
+    assert kind.closed
+
+
+def test_registry_refuses_a_scheme_served_twice_and_unknown_schemes_are_errors():
+    class Other:
+        """Claims a scheme the http kind serves."""
+
+        kind = "other"
+        schemes = ("https",)
+        remote = True
+
+    with pytest.raises(ValueError, match="served by 'http'"):
+        register(Other)
+    assert "other" not in FETCHERS
+    result = Fetcher().fetch("gopher://example.org/")
+    assert not result.ok and result.error == "unsupported URL scheme 'gopher'"

@@ -1,113 +1,56 @@
-"""Fetch policy pages: polite, bounded, conditional.
+"""The "http" fetcher kind: polite, bounded, conditional HTTP(S).
 
-One `Fetcher` per process: a `requests` session per worker thread (sessions are not
-thread-safe), a named User-Agent, connect/read timeouts, bounded retries with
-exponential backoff on connection errors / timeouts / 429 / 5xx (a server's
-Retry-After is honoured, capped), a streamed size cap, redirects followed and
-recorded, and conditional GET (If-None-Match / If-Modified-Since) so that an
-unchanged page costs a 304 and no parsing. `file://` URLs and local paths are read
-from disk with the same result type (an mtime/size validator gives them 304s too).
-
-`fetch_many` runs many fetches on a thread pool of `concurrency` workers but never
-more than `per_host` at a time against one host: a worker only takes a job whose
-host has a free slot, so a slow host cannot starve the others.
-
-Decoding the body (charset) is the extract stage's job; this module returns bytes.
+A `requests` session per worker thread (sessions are not thread-safe), a named User-Agent,
+connect/read timeouts, bounded retries with exponential backoff on connection errors /
+timeouts / 429 / 5xx (a server's Retry-After is honoured, capped), a streamed size cap,
+redirects followed and recorded, and conditional GET (If-None-Match / If-Modified-Since) so
+that an unchanged page costs a 304 and no parsing. The per-host limit is the dispatcher's
+(`watcher.fetch.Fetcher`): this kind is `remote`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import functools
-import mimetypes
 import os
 import random
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import urlsplit
 
 import requests
 
 from watcher.config import FetchSettings
 from watcher.errors import FetchError
+from watcher.fetch.base import FetchRequest, FetchResult, register
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 10
 
 
-@dataclass
-class FetchResult:
-    url: str                                  # as requested
-    status: int | None = None                 # HTTP status of the final response; None when none arrived
-    final_url: str = ""
-    redirects: list[str] = field(default_factory=list)   # "301 https://old/..." for each hop, in order
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
-    body: bytes | None = None                 # None on 304 and on errors
-    etag: str | None = None
-    last_modified: str | None = None
-    elapsed: float = 0.0
-    error: str | None = None                  # one line; None on success (200-299 or 304)
-    attempts: int = 0
-    transient: bool = False                   # the error may go away on a retry (network, timeout)
+@register
+class HttpFetcher:
+    """Polite HTTP(S): conditional GET, retries with backoff, size cap, redirects recorded."""
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    kind = "http"
+    schemes = ("http", "https")
+    remote = True
 
-    @property
-    def not_modified(self) -> bool:
-        return self.error is None and self.status == 304
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-
-@dataclass
-class FetchJob:
-    """One fetch of `fetch_many`; `key` is handed back with the result (e.g. the policy name)."""
-
-    key: object
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-class Fetcher:
-    def __init__(self, settings: FetchSettings | None = None, *, stop: threading.Event | None = None):
-        self.settings = settings or FetchSettings()
-        self.stop = stop or threading.Event()   # set it to abandon retries and queued jobs
+    def __init__(self, settings: FetchSettings, *, stop: threading.Event):
+        self.settings = settings
+        self.stop = stop                         # set: abandon retries
         self._local = threading.local()
-        self._host_slots: dict[str, threading.Semaphore] = {}
-        self._slots_lock = threading.Lock()
         self.requests_made = 0                   # HTTP requests sent (retries and redirects included)
         self._count_lock = threading.Lock()
 
-    # ------------------------------------------------------------ one page
+    def fetch(self, request: FetchRequest) -> FetchResult:
+        return self._fetch_http(request.url, request.etag, request.last_modified)
 
-    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """Fetch one URL. Never raises for network or HTTP trouble: the result carries `error`."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme in ("http", "https"):
-            with self._slot(parts.hostname or ""):
-                return self._fetch_http(url, etag, last_modified)
-        if scheme == "file" or not scheme or len(scheme) == 1:
-            return fetch_file(url, etag=etag, last_modified=last_modified, max_bytes=self.settings.max_bytes)
-        return FetchResult(url=url, final_url=url, error=f"unsupported URL scheme {scheme!r}")
-
-    def _slot(self, host: str) -> threading.Semaphore:
-        with self._slots_lock:
-            slot = self._host_slots.get(host)
-            if slot is None:
-                slot = self._host_slots[host] = threading.BoundedSemaphore(self.settings.per_host)
-            return slot
+    def close(self):
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -220,95 +163,8 @@ class Fetcher:
                 result.transient = True
         return result
 
-    # ------------------------------------------------------------ many pages
-
-    def fetch_many(self, jobs: Iterable[FetchJob],
-                   on_start: Callable[[FetchJob], None] | None = None) -> Iterator[tuple[FetchJob, FetchResult]]:
-        """Yield (job, result) as fetches complete, `concurrency` at a time and `per_host` per host.
-
-        Setting `self.stop` stops handing out queued jobs; the generator then ends after the
-        fetches in flight return (their results are still yielded).
-        """
-        queues: OrderedDict[str, deque[FetchJob]] = OrderedDict()
-        total = 0
-        for job in jobs:
-            queues.setdefault(_host_key(job.url), deque()).append(job)
-            total += 1
-        if not total:
-            return
-        active: dict[str, int] = {host: 0 for host in queues}
-        cond = threading.Condition()
-        done: deque[tuple[FetchJob, FetchResult] | None] = deque()
-        # local files are not a server to be polite to
-        limits = {host: (self.settings.concurrency if host == "" else self.settings.per_host) for host in queues}
-
-        def take() -> FetchJob | None:
-            with cond:
-                while True:
-                    if self.stop.is_set() or not queues:
-                        return None
-                    for host in list(queues):
-                        if active[host] < limits[host]:
-                            q = queues[host]
-                            job = q.popleft()
-                            if not q:
-                                del queues[host]
-                            else:
-                                queues.move_to_end(host)   # round-robin over hosts
-                            active[host] += 1
-                            return job
-                    cond.wait()
-
-        def worker():
-            try:
-                while True:
-                    job = take()
-                    if job is None:
-                        return
-                    if on_start:
-                        on_start(job)
-                    try:
-                        result = self.fetch(job.url, etag=job.etag, last_modified=job.last_modified)
-                    except Exception as e:   # a bug must not hang the pass: report it on the job
-                        result = FetchResult(url=job.url, final_url=job.url, error=f"internal error: {e!r}")
-                    with cond:
-                        active[_host_key(job.url)] -= 1
-                        done.append((job, result))
-                        cond.notify_all()
-            finally:
-                with cond:
-                    done.append(None)   # one "worker finished" marker each
-                    cond.notify_all()
-
-        n_workers = min(self.settings.concurrency, total)
-        threads = [threading.Thread(target=worker, name=f"fetch-{i}", daemon=True) for i in range(n_workers)]
-        for t in threads:
-            t.start()
-        finished = 0
-        while finished < n_workers:
-            with cond:
-                while not done:
-                    cond.wait()
-                item = done.popleft()
-            if item is None:
-                finished += 1
-                continue
-            yield item
-
-    def close(self):
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            session.close()
-
 
 # ---------------------------------------------------------------- helpers
-
-
-def _host_key(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https"):
-        return (parts.hostname or "").lower()
-    return ""   # local files: one queue, limited only by per_host like any host
 
 
 def _drain(response: requests.Response, limit: int = 256 * 1024):
@@ -381,71 +237,3 @@ def _short(error: Exception) -> str:
         inner = nxt
     text = str(inner) or type(inner).__name__
     return " ".join(text.split())[:200]
-
-
-def file_path(url: str) -> Path:
-    """`file:///a/b.html` or a plain path -> Path."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "file":
-        return Path(url2pathname(unquote(parts.path)))
-    return Path(url)
-
-
-def fetch_file(url: str, *, etag: str | None = None, last_modified: str | None = None,
-               max_bytes: int = FetchSettings.max_bytes) -> FetchResult:
-    start = time.monotonic()
-    path = file_path(url)
-    result = FetchResult(url=url, final_url=url, attempts=1)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        result.error = f"file not found: {path}"
-        return result
-    except OSError as e:
-        result.error = f"cannot read {path}: {e.strerror}"
-        return result
-    if not path.is_file():
-        result.error = f"not a file: {path}"
-        return result
-    # validators like a web server's, so an untouched file is a 304 and costs no parsing
-    result.etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
-    result.last_modified = email.utils.formatdate(st.st_mtime, usegmt=True)
-    ctype = mimetypes.guess_type(path.name)[0] or ""
-    if path.suffix.lower() in (".md", ".markdown"):
-        ctype = "text/markdown"
-    result.headers = {"content-type": ctype} if ctype else {}
-    if etag and etag == result.etag:
-        result.status = 304
-        result.elapsed = time.monotonic() - start
-        return result
-    if st.st_size > max_bytes:
-        result.error = f"body too large: {st.st_size} bytes (max_bytes = {max_bytes})"
-        return result
-    try:
-        result.body = path.read_bytes()
-    except OSError as e:
-        result.error = f"cannot read {path}: {e.strerror}"
-        return result
-    result.status = 200
-    result.elapsed = time.monotonic() - start
-    return result
-
-
-def fetch_once(url: str, settings: FetchSettings | None = None) -> FetchResult:
-    """One unconditional fetch (for `watch diff URL ...`). Raises FetchError on failure."""
-    fetcher = Fetcher(settings)
-    try:
-        result = fetcher.fetch(url)
-    finally:
-        fetcher.close()
-    if result.error:
-        raise FetchError(f"{url}: {result.error}")
-    return result
-
-
-def is_url(text: str) -> bool:
-    scheme = urlsplit(text).scheme.lower()
-    return scheme in ("http", "https", "file")
-
-
-__all__ = ["FetchJob", "FetchResult", "Fetcher", "fetch_file", "fetch_once", "file_path", "is_url"]

@@ -1,0 +1,191 @@
+"""Fetch policy pages: polite, bounded, conditional.
+
+    Fetcher(settings, stop=...)        one per process; .fetch(url, etag=, last_modified=),
+                                       .fetch_many(jobs, on_start=), .close()
+    fetch_once(url, settings)          one unconditional fetch (raises FetchError)
+    fetch_file(url, ...), file_path(url), is_url(text)
+
+How a URL is fetched is a registered kind (watcher.fetch.base.FETCHERS, chosen by URL
+scheme): "http" (http.py: conditional GET, retries, size cap) and "file" (file.py: `file://`
+and plain paths, mtime/size validators). A new way of fetching (a headless browser) is one
+more module with one `@register`ed class, imported below.
+
+The Fetcher dispatches each URL to its kind and is the politeness layer above them: never
+more than `per_host` requests at a time against one host of a `remote` kind, in `fetch` as
+in `fetch_many`. `fetch_many` runs many fetches on a thread pool of `concurrency` workers; a
+worker only takes a job whose host has a free slot, so a slow host cannot starve the others.
+
+Decoding the body (charset) is the extract stage's job; this package returns bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
+
+from watcher.config import FetchSettings
+from watcher.errors import FetchError
+from watcher.fetch.base import (
+    FETCHERS,
+    FetcherKind,
+    FetchJob,
+    FetchRequest,
+    FetchResult,
+    host_key,
+    kind_for,
+    register,
+    url_scheme,
+)
+from watcher.fetch.file import FileFetcher, fetch_file, file_path
+from watcher.fetch.http import CHUNK, MAX_REDIRECTS, RETRY_STATUSES, HttpFetcher
+
+__all__ = ["CHUNK", "FETCHERS", "MAX_REDIRECTS", "RETRY_STATUSES", "FetchJob", "FetchRequest", "FetchResult",
+           "Fetcher", "FetcherKind", "FileFetcher", "HttpFetcher", "fetch_file", "fetch_once", "file_path",
+           "is_url", "register"]
+
+
+class Fetcher:
+    """Dispatches URLs to the registered fetcher kinds; limits requests per host."""
+
+    def __init__(self, settings: FetchSettings | None = None, *, stop: threading.Event | None = None):
+        self.settings = settings or FetchSettings()
+        self.stop = stop or threading.Event()   # set it to abandon retries and queued jobs
+        self._kinds: dict[str, FetcherKind] = {}   # made on first use: a browser kind is costly to start
+        self._kinds_lock = threading.Lock()
+        self._host_slots: dict[str, threading.Semaphore] = {}
+        self._slots_lock = threading.Lock()
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent to servers (retries and redirects included)."""
+        return sum(getattr(kind, "requests_made", 0) for kind in list(self._kinds.values()))
+
+    # ------------------------------------------------------------ one page
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """Fetch one URL. Never raises for network or HTTP trouble: the result carries `error`."""
+        cls = kind_for(url)
+        if cls is None:
+            return FetchResult(url=url, final_url=url, error=f"unsupported URL scheme {url_scheme(url)!r}")
+        fetcher = self._kind(cls)
+        request = FetchRequest(url, etag, last_modified)
+        if not cls.remote:
+            return fetcher.fetch(request)
+        with self._slot(host_key(url)):
+            return fetcher.fetch(request)
+
+    def _kind(self, cls: type[FetcherKind]) -> FetcherKind:
+        fetcher = self._kinds.get(cls.kind)
+        if fetcher is None:
+            with self._kinds_lock:
+                fetcher = self._kinds.get(cls.kind)
+                if fetcher is None:
+                    fetcher = self._kinds[cls.kind] = cls(self.settings, stop=self.stop)
+        return fetcher
+
+    def _slot(self, host: str) -> threading.Semaphore:
+        with self._slots_lock:
+            slot = self._host_slots.get(host)
+            if slot is None:
+                slot = self._host_slots[host] = threading.BoundedSemaphore(self.settings.per_host)
+            return slot
+
+    # ------------------------------------------------------------ many pages
+
+    def fetch_many(self, jobs: Iterable[FetchJob],
+                   on_start: Callable[[FetchJob], None] | None = None) -> Iterator[tuple[FetchJob, FetchResult]]:
+        """Yield (job, result) as fetches complete, `concurrency` at a time and `per_host` per host.
+
+        Setting `self.stop` stops handing out queued jobs; the generator then ends after the
+        fetches in flight return (their results are still yielded).
+        """
+        queues: OrderedDict[str, deque[FetchJob]] = OrderedDict()
+        total = 0
+        for job in jobs:
+            queues.setdefault(host_key(job.url), deque()).append(job)
+            total += 1
+        if not total:
+            return
+        active: dict[str, int] = {host: 0 for host in queues}
+        cond = threading.Condition()
+        done: deque[tuple[FetchJob, FetchResult] | None] = deque()
+        # local files are not a server to be polite to
+        limits = {host: (self.settings.concurrency if host == "" else self.settings.per_host) for host in queues}
+
+        def take() -> FetchJob | None:
+            with cond:
+                while True:
+                    if self.stop.is_set() or not queues:
+                        return None
+                    for host in list(queues):
+                        if active[host] < limits[host]:
+                            q = queues[host]
+                            job = q.popleft()
+                            if not q:
+                                del queues[host]
+                            else:
+                                queues.move_to_end(host)   # round-robin over hosts
+                            active[host] += 1
+                            return job
+                    cond.wait()
+
+        def worker():
+            try:
+                while True:
+                    job = take()
+                    if job is None:
+                        return
+                    if on_start:
+                        on_start(job)
+                    try:
+                        result = self.fetch(job.url, etag=job.etag, last_modified=job.last_modified)
+                    except Exception as e:   # a bug must not hang the pass: report it on the job
+                        result = FetchResult(url=job.url, final_url=job.url, error=f"internal error: {e!r}")
+                    with cond:
+                        active[host_key(job.url)] -= 1
+                        done.append((job, result))
+                        cond.notify_all()
+            finally:
+                with cond:
+                    done.append(None)   # one "worker finished" marker each
+                    cond.notify_all()
+
+        n_workers = min(self.settings.concurrency, total)
+        threads = [threading.Thread(target=worker, name=f"fetch-{i}", daemon=True) for i in range(n_workers)]
+        for t in threads:
+            t.start()
+        finished = 0
+        while finished < n_workers:
+            with cond:
+                while not done:
+                    cond.wait()
+                item = done.popleft()
+            if item is None:
+                finished += 1
+                continue
+            yield item
+
+    def close(self):
+        with self._kinds_lock:
+            kinds = list(self._kinds.values())
+        for fetcher in kinds:
+            fetcher.close()
+
+
+def fetch_once(url: str, settings: FetchSettings | None = None) -> FetchResult:
+    """One unconditional fetch (for `watch diff URL ...`). Raises FetchError on failure."""
+    fetcher = Fetcher(settings)
+    try:
+        result = fetcher.fetch(url)
+    finally:
+        fetcher.close()
+    if result.error:
+        raise FetchError(f"{url}: {result.error}")
+    return result
+
+
+def is_url(text: str) -> bool:
+    """A URL some registered kind fetches (http, https, file...), not a plain path."""
+    scheme = url_scheme(text)
+    return bool(scheme) and kind_for(text) is not None

@@ -1,0 +1,131 @@
+"""The fetch stage's extension point: one registered kind per way of getting a page.
+
+    FETCHERS                   kind -> class ("http", "file"; a "browser" kind is one more class)
+    @register                  adds a class; its `schemes` are the URL schemes it serves
+    kind_for(url) -> class     the kind that serves a URL (by scheme), or None
+    url_scheme(url) -> str     the scheme as dispatch sees it ("" for a plain path)
+
+A kind is a small class with a docstring (its first line is the README's description, see
+tests/test_docs.py). `watcher.fetch.Fetcher` makes one instance of each kind it needs, with
+the fetch settings and the stop event, and calls it from many threads: a kind keeps per-thread
+state itself (the HTTP kind's sessions). `fetch(request)` never raises for network or HTTP
+trouble: the FetchResult carries `error`. Kinds with `remote = True` are servers to be polite
+to: the Fetcher lets at most `per_host` requests at a time reach one host.
+
+This module does no I/O; the result types are shared by every kind.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from watcher.config import FetchSettings
+
+
+@dataclass
+class FetchResult:
+    url: str                                  # as requested
+    status: int | None = None                 # HTTP status of the final response; None when none arrived
+    final_url: str = ""
+    redirects: list[str] = field(default_factory=list)   # "301 https://old/..." for each hop, in order
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes | None = None                 # None on 304 and on errors
+    etag: str | None = None
+    last_modified: str | None = None
+    elapsed: float = 0.0
+    error: str | None = None                  # one line; None on success (200-299 or 304)
+    attempts: int = 0
+    transient: bool = False                   # the error may go away on a retry (network, timeout)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.error is None and self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """One fetch as a kind sees it: the URL and the validators of the version we hold."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class FetchJob:
+    """One fetch of `fetch_many`; `key` is handed back with the result (e.g. the policy name)."""
+
+    key: object
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def request(self) -> FetchRequest:
+        return FetchRequest(self.url, self.etag, self.last_modified)
+
+
+class FetcherKind(Protocol):
+    """What a registered fetcher kind provides. (`watcher.fetch.Fetcher` is the dispatcher that
+    callers use; this is the shape of one kind behind it.)"""
+
+    kind: ClassVar[str]                      # "http", "file", "browser"
+    schemes: ClassVar[tuple[str, ...]]       # URL schemes served; "" is a plain path
+    remote: ClassVar[bool]                   # a server to be polite to (per-host limit)
+
+    def __init__(self, settings: FetchSettings, *, stop: threading.Event) -> None: ...
+
+    def fetch(self, request: FetchRequest) -> FetchResult: ...   # never raises for network trouble
+
+    def close(self) -> None: ...
+
+
+FETCHERS: dict[str, type[FetcherKind]] = {}
+
+
+def register(cls: type[FetcherKind]) -> type[FetcherKind]:
+    """Class decorator: add a fetcher kind to FETCHERS (a kind or a scheme claimed twice is a bug)."""
+    if not getattr(cls, "kind", ""):
+        raise TypeError(f"{cls.__name__}: a fetcher kind needs a `kind` name")
+    if cls.kind in FETCHERS:
+        raise ValueError(f"fetcher kind {cls.kind!r} is registered twice")
+    taken = {scheme: other.kind for other in FETCHERS.values() for scheme in other.schemes}
+    for scheme in cls.schemes:
+        if scheme in taken:
+            raise ValueError(f"fetcher kind {cls.kind!r}: scheme {scheme!r} is served by {taken[scheme]!r}")
+    FETCHERS[cls.kind] = cls
+    return cls
+
+
+def url_scheme(url: str) -> str:
+    """The URL's scheme, lower-cased; "" for a plain path (a Windows drive letter is no scheme)."""
+    scheme = urlsplit(url).scheme.lower()
+    return "" if len(scheme) == 1 else scheme
+
+
+def kind_for(url: str) -> type[FetcherKind] | None:
+    """The registered kind serving this URL's scheme, or None."""
+    scheme = url_scheme(url)
+    for cls in FETCHERS.values():
+        if scheme in cls.schemes:
+            return cls
+    return None
+
+
+def host_key(url: str) -> str:
+    """The host a remote kind's URL is polite to ("" for local kinds and unknown schemes)."""
+    cls = kind_for(url)
+    if cls is not None and cls.remote:
+        return (urlsplit(url).hostname or "").lower()
+    return ""
