@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from watcher.classify import CATEGORIES, RULES_DIR, classify, load_rules, parse_rules
 from watcher.compare import compare
 from watcher.diff import diff_clauses
 from watcher.errors import ConfigError
 from watcher.extract import extract
+from watcher.judge.classify import classify
+from watcher.judge.rules import CATEGORIES, RULES_DIR, load_rules, parse_rules
 from watcher.models import Clause, ClauseChange
 from watcher.report import report_to_dict
 from watcher.segment import segment
@@ -188,8 +189,8 @@ def test_a_lawyer_can_extend_a_lexicon_without_code():
 
     def verdict(rules):
         changes, _ = diff_clauses(old_clauses, new_clauses)
-        classify(changes, old_clauses, new_clauses, "ja", rules=rules)
-        return {c for ch in changes for c in ch.categories}, [e for ch in changes for e in ch.evidence]
+        verdicts = classify(changes, old_clauses, new_clauses, "ja", rules=rules)
+        return {c for v in verdicts for c in v.categories}, [e for v in verdicts for e in v.evidence]
 
     shipped, _ = verdict(None)
     assert "tracking_changed" not in shipped
@@ -206,8 +207,8 @@ def test_structural_verdicts_of_the_diff_stage_are_kept():
     moved = dataclasses.replace(clause, number="第4条")
     change = ClauseChange(type="renumbered", old=clause, new=moved, categories=["renumbered"],
                           reasons=["same text"])
-    classify([change], [clause], [moved], "ja")
-    assert change.categories == ["renumbered"] and change.severity == "none"
+    [verdict] = classify([change], [clause], [moved], "ja")
+    assert verdict.categories == ["renumbered"] and verdict.severity == "none"
 
 
 def test_several_categories_in_one_clause_take_the_highest_severity():

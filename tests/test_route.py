@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from watcher.extract import extract, load_file
+from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises
+from watcher.judge.route import route
 from watcher.models import Clause, ClauseChange, Promises
-from watcher.route import find_revision_clause, parse_promises, route, weakened_promises
 from watcher.segment import segment
 
 SEEDS = Path(__file__).resolve().parent / "data" / "corpus" / "seeds"   # a copy of ../shared/corpus

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from watcher import classify, route
+from dataclasses import replace
+
 from watcher.diff import diff_clauses
+from watcher.judge.classify import classify
+from watcher.judge.route import route
 from watcher.models import Document, Report
 from watcher.normalize import language
 from watcher.segment import segment
@@ -14,8 +17,10 @@ def compare(old: Document, new: Document) -> Report:
     old_clauses = segment(old)
     new_clauses = segment(new)
     changes, summary = diff_clauses(old_clauses, new_clauses)
-    classify.classify(changes, old_clauses, new_clauses, lang)
-    revision_clause, notify = route.route(changes, old_clauses, lang)
+    verdicts = classify(changes, old_clauses, new_clauses, lang)
+    changes = [replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons, evidence=v.evidence)
+               for change, v in zip(changes, verdicts, strict=True)]
+    revision_clause, notify = route(changes, old_clauses, lang)
     return Report(
         old_source=old.source,
         new_source=new.source,

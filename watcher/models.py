@@ -195,3 +195,13 @@ class Report:
     @property
     def substantive(self) -> bool:
         return self.severity != "none"
+
+
+@dataclass
+class Verdict:
+    """The judgement on one clause change (judge.classify returns one per change; the caller applies it)."""
+
+    categories: list[str] = field(default_factory=list)
+    severity: str = "none"
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)

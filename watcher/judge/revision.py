@@ -1,23 +1,16 @@
-"""Read the old version's revision clause and decide who is told about a change.
+"""Reading a revision clause (本ポリシーの変更 / 改定 / Changes to this policy): where it is, what it promises.
 
-The revision clause (本ポリシーの変更 / 改定 / Changes to this policy) of the OLD version
-is the promise in force when the change was made (TAXONOMY.md §Routing). Its wording
-is read with the regexes of the [revision] table in watcher/rules/<language>.toml.
+The revision clause of the OLD version is the promise in force when a change was made
+(TAXONOMY.md §Routing). Its wording is read with the regexes of the [revision] table in
+watcher/rules/<language>.toml.
 """
 
 from __future__ import annotations
 
 import re
 
-from watcher.models import (
-    SEVERITY_RANK,
-    Clause,
-    ClauseChange,
-    Notify,
-    Promises,
-    RevisionClause,
-    max_severity,
-)
+from watcher.judge.rules import CHANNELS, load_rules
+from watcher.models import Clause, Promises
 from watcher.normalize import key
 
 # Characters that key() folds (full width, ideographic space): only then is the key worth computing.
@@ -25,7 +18,6 @@ _KEY_SENSITIVE = re.compile(r"[\uff00-\uffef\u3000\s]")
 _SEPARATOR = "\u3002\n"   # 。 + line break: a regex never matches across two nodes
 _NOTIFY_RANK = {"none": 0, "material": 1, "all": 2}
 _PERSONAL = ("email", "app")
-_CHANNELS = ("website", "service", "email", "app", "unspecified")
 _SENTENCES = re.compile(r"(?<=[。！？!?])|\n|(?<=[.;])\s+(?=[A-Z0-9(\"'])")
 _UNIT_DAYS = {"日": 1, "週間": 7, "か月": 30, "ヶ月": 30, "カ月": 30, "箇月": 30,
               "day": 1, "days": 1, "business day": 1, "business days": 1, "week": 7, "weeks": 7,
@@ -33,18 +25,6 @@ _UNIT_DAYS = {"日": 1, "週間": 7, "か月": 30, "ヶ月": 30, "カ月": 30, "
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30,
                  "forty-five": 45, "sixty": 60, "ninety": 90}
-
-
-_RULES: dict = {}
-
-
-def _rules(language: str):
-    if language not in _RULES:
-        # Imported here: classify imports this module for the revision-clause comparison.
-        from watcher.classify import load_rules
-
-        _RULES[language] = load_rules(language)
-    return _RULES[language]
 
 
 def _rx(rules, name: str) -> re.Pattern | None:
@@ -57,7 +37,8 @@ def _hit(rules, name: str, text: str):
 
 
 def is_revision_title(title: str, language: str = "ja") -> bool:
-    rules = _rules(language)
+    """Whether a clause title names the revision clause (not 利用目的の変更, not 改定履歴)."""
+    rules = load_rules(language)
     if not (_hit(rules, "titles", title) or (_KEY_SENSITIVE.search(title) and _hit(rules, "titles", key(title)))):
         return False
     return not _hit(rules, "not_titles", key(title))
@@ -78,7 +59,7 @@ def find_revision_clause(clauses: list[Clause], language: str = "ja") -> Clause 
 
 
 def _find_revision_clause(clauses: list[Clause], language: str) -> Clause | None:
-    rules = _rules(language)
+    rules = load_rules(language)
     # 1. A titled clause: 本ポリシーの変更, 改定, プライバシーポリシーの変更・更新通知及び苦情について...
     for depth_first in (True, False):
         for clause in clauses:
@@ -113,7 +94,7 @@ def _sentences(text: str) -> list[str]:
 
 def parse_promises(text: str, language: str = "ja") -> Promises:
     """What a revision clause promises: notice (all / material / none), consent, channels, lead time."""
-    rules = _rules(language)
+    rules = load_rules(language)
     sentences = _sentences(text)
     no_notice = material = announce = consent = deemed = False
     channel_text: list[str] = []
@@ -143,14 +124,15 @@ def parse_promises(text: str, language: str = "ja") -> Promises:
         notify = "all"
     else:
         notify = "none"
-    channels = [ch for ch in _CHANNELS if ch != "unspecified" and any(_hit(rules, ch, s) for s in channel_text)]
+    channels = [ch for ch in CHANNELS if ch != "unspecified" and any(_hit(rules, ch, s) for s in channel_text)]
     if any(_hit(rules, "unspecified", s) for s in channel_text) or not channels:
         channels.append("unspecified")
     return Promises(notify_users=notify, consent_when_required=consent, channels=channels,
-                    lead_time_days=_lead_time(rules, "\n".join(sentences)), deemed_consent=deemed)
+                    lead_time_days=lead_time(rules, "\n".join(sentences)), deemed_consent=deemed)
 
 
-def _lead_time(rules, text: str) -> int | None:
+def lead_time(rules, text: str) -> int | None:
+    """The days of advance notice a revision clause promises (「7日前までに」, "30 days before"), if any."""
     pattern = _rx(rules, "lead_time")
     if pattern is None:
         return None
@@ -182,57 +164,3 @@ def weakened_promises(before: Promises, after: Promises) -> list[str]:
     if after.deemed_consent and not before.deemed_consent:
         weaker.append("continued use now counts as consent (deemed consent)")
     return weaker
-
-
-def route(changes: list[ClauseChange], old_clauses: list[Clause], language: str) -> tuple[RevisionClause | None, Notify]:
-    """Who is told: users per the old revision clause's promises, staff for every change of minor or more."""
-    severity = max_severity(c.severity for c in changes)
-    material = severity in ("notice", "consent")
-    staff = SEVERITY_RANK[severity] >= SEVERITY_RANK["minor"]
-    categories = {cat for c in changes if c.severity != "none" for cat in c.categories}
-    node = find_revision_clause(old_clauses, language)
-    revision = None
-    users = False
-    notes: list[str] = []
-    if node is not None:
-        promises = parse_promises(node.full_text(), language)
-        revision = RevisionClause(number=node.number, title=node.title, promises=promises, text=node.full_text())
-        personal = set(promises.channels) - {"website", "service"}
-        users = material and (
-            (severity == "consent" and promises.consent_when_required)
-            or (promises.notify_users in ("material", "all") and bool(personal))
-        )
-        if material and not users:
-            notes.append("users are not emailed: the revision clause promises no personal notice for this change "
-                         f"(notify_users={promises.notify_users}, channels={'/'.join(promises.channels)})")
-    elif staff:
-        notes.append("the old version has no revision clause: users are not emailed, and the policy does not say "
-                     "how changes are announced")
-
-    actions: list[str] = []
-    if severity == "consent":
-        actions += ["obtain_consent", "legal_review"]
-        if node is None or not revision.promises.consent_when_required:
-            notes.append("consent is required, but the revision clause does not say how consent is obtained: "
-                         "obtain it (checkbox / button) before the new handling starts (APPI GL 2-16)")
-        if revision is not None and revision.promises.deemed_consent:
-            notes.append("the revision clause's deemed consent (continued use counts as consent) is not consent "
-                         "under APPI (GL 2-16)")
-    if material:
-        actions.append("notify_users")
-    if staff:
-        actions.append("publish")
-    if "opt_out_added" in categories:
-        actions.append("file_with_ppc")
-        notes.append("opt-out provision: file the items with the PPC and publish them before providing "
-                     "(APPI Art. 27(2)(3), 規則14条)")
-    review = {"purpose_added", "purpose_modified", "joint_use_changed", "foreign_transfer_added",
-              "sensitive_data_added", "controller_changed"}
-    if material and categories & review and "legal_review" not in actions:
-        actions.append("legal_review")
-    if "foreign_transfer_added" in categories and severity != "consent":
-        notes.append("provision abroad without consent: give the information on the recipient's measures on "
-                     "request (APPI Art. 28(3))")
-    if "revision_clause_changed" in categories:
-        notes.append("the revision clause itself changed: its new promise applies from the next change on")
-    return revision, Notify(users=users, staff=staff, actions=actions, notes=notes)

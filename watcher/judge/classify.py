@@ -1,0 +1,203 @@
+"""Classify clause changes under APPI (TAXONOMY.md): categories, severity, reasons, evidence.
+
+The judgement itself is data: watcher/rules/<language>.toml holds the topics, the word lists
+and the rules (see the header of that file), watcher/rules/routing.toml the verdicts on a
+change to the revision clause itself. This module cuts each changed clause into units, finds
+what each unit is about, runs the rules on the words that came or went, and sums the findings
+up into one Verdict per change. It changes nothing: the caller applies the verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from watcher.judge.engine import Context, Documents, fallback, moved_text, run_rules
+from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises
+from watcher.judge.rules import Routing, Rules, load_routing, load_rules
+from watcher.judge.text import clause_text, clip, dedupe, key_lines, text_language
+from watcher.judge.topics import clause_topics, unit_topics
+from watcher.judge.units import (
+    Finding,
+    Unit,
+    build_units,
+    meaningful,
+    pair_rephrased,
+    rewording_evidence,
+    same_words,
+)
+from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Verdict, max_severity
+from watcher.normalize import key
+
+# Set to a list to record (clause label, unit, topics, findings) for each judged unit: a window for
+# rule authors into why a verdict came out as it did (see bench/ or a REPL); None in normal runs.
+TRACE: list | None = None
+
+# Verdicts the diff stage sets before we run; they are kept as they are.
+STRUCTURAL = {"moved", "renumbered", "formatting", "effective_date_changed"}
+
+
+def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses: list[Clause], language: str,
+             rules: Rules | None = None, routing: Routing | None = None) -> list[Verdict]:
+    """One Verdict per change, in order; the changes themselves are left as they are.
+
+    A change the diff stage already judged structural (moved, renumbered...) keeps that verdict.
+    `rules` defaults to watcher/rules/<language>.toml; pass parse_rules(text) to try an edited rule file
+    (and `routing`, parse_routing(text), for the revision-clause verdicts of rules/routing.toml).
+    """
+    rules = rules or load_rules(language)
+    routing = routing or load_routing()
+    verdicts = [Verdict(list(c.categories), c.severity, list(c.reasons), list(c.evidence)) for c in changes]
+    todo = [n for n, c in enumerate(changes) if not (c.categories and set(c.categories) <= STRUCTURAL)]
+    if not todo:
+        return verdicts
+    docs = {rules.language: Documents(old_clauses, new_clauses, rules)}
+    rc_old = find_revision_clause(old_clauses, language)
+    rc_new = find_revision_clause(new_clauses, language)
+    for n in todo:
+        change = changes[n]
+        # A bilingual policy (an English half and a Japanese half): each clause under its own language's rules.
+        node = change.new or change.old
+        lang = text_language(node.full_text(), rules.language) if node is not None else rules.language
+        clause_rules = rules if lang == rules.language else load_rules(lang)
+        if clause_rules.language not in docs:
+            docs[clause_rules.language] = Documents(old_clauses, new_clauses, clause_rules)
+        verdicts[n] = _classify_one(change, clause_rules, docs[clause_rules.language], rc_old, rc_new, routing,
+                                    verdicts[n])
+    return verdicts
+
+
+def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: Clause | None,
+                  rc_new: Clause | None, routing: Routing, before: Verdict) -> Verdict:
+    topics = set()
+    for clause in (change.old, change.new):
+        if clause is not None:
+            topics |= clause_topics(clause, rules)
+    ctx = Context(
+        rules=rules,
+        old_clause_text=clause_text(change.old),
+        new_clause_text=clause_text(change.new),
+        old_items=[key_lines(n.own_text()) for n in change.old.walk()] if change.old else [],
+        docs=docs,
+    )
+    # A whole new (or deleted) clause is compared with the other version's clauses on the same topics.
+    if change.old is None:
+        ctx.old_clause_text = key_lines("\n".join(c.full_text() for t, c in docs.old_topics if t & topics))
+    if change.new is None:
+        ctx.new_clause_text = key_lines("\n".join(c.full_text() for t, c in docs.new_topics if t & topics))
+
+    findings: list[Finding] = []
+    reworded: list[str] = []      # "old → new" for edits that change only wording
+    units = build_units(change, rules)
+    if change.type == "modified" and not units:
+        return replace(before, categories=["moved"], severity="none",
+                       reasons=["the same items in another order inside the clause"])
+    findings.extend(revision_findings(change, rc_old, rc_new, rules, routing))
+    units = pair_rephrased(units, rules)
+    for unit in units:
+        if moved_text(unit, ctx):
+            continue
+        if unit.kind == "edited" and (not (meaningful(unit.gained, rules) or meaningful(unit.lost, rules))
+                                      or same_words(unit, rules)):
+            reworded.extend(rewording_evidence(unit))
+            continue
+        unit_rules, unit_ctx = rules, ctx
+        lang = text_language(unit.new or unit.old, rules.language)
+        if lang != rules.language:
+            # One paragraph in the other language inside a clause (bilingual text side by side).
+            unit_rules = load_rules(lang)
+            unit_ctx = replace(ctx, rules=unit_rules)
+        topics_ = unit_topics(unit, topics, unit_rules, ctx.sparse)
+        found = run_rules(unit, topics_, unit_ctx)
+        if not found:
+            found = fallback(unit, topics_, unit_rules)
+        if TRACE is not None:
+            TRACE.append(((change.new or change.old).label, unit, sorted(topics_), found))
+        findings.extend(found)
+    return _summarise(change, findings, reworded, units, before)
+
+
+# ---------------------------------------------------------------------------
+# Revision clause
+# ---------------------------------------------------------------------------
+
+def _within(node: Clause | None, clause: Clause | None) -> Clause | None:
+    if node is None or clause is None:
+        return None
+    return node if any(n is node for n in clause.walk()) else None
+
+
+def revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Clause | None, rules: Rules,
+                      routing: Routing) -> list[Finding]:
+    """A change to the revision clause: are the promises to notify users / ask consent weaker?
+
+    The verdict for each case is [revision_change.*] of rules/routing.toml.
+    """
+    old_node = _within(rc_old, change.old)
+    new_node = _within(rc_new, change.new)
+    if old_node is None and new_node is None:
+        return []
+    if new_node is None and rc_new is not None:
+        # The revision clause moved to another clause: that clause's change reports on it.
+        return []
+    old_node = old_node or rc_old
+    lang = rules.language
+    before = parse_promises(old_node.full_text(), lang) if old_node else None
+    after = parse_promises(new_node.full_text(), lang) if new_node else None
+
+    def finding(case: str, evidence: list[str], **fields) -> list[Finding]:
+        v = routing.revision_change[case]
+        return [Finding(v.category, v.severity, v.reason.format(**fields), evidence)]
+
+    if before is not None and after is None:
+        case = "removed_with_promises" if before.notify_users != "none" or before.consent_when_required else "removed"
+        return finding(case, [clip(key(old_node.full_text()))])
+    if before is None:
+        return finding("added", [clip(key(new_node.full_text()))])
+    weaker = weakened_promises(before, after)
+    if weaker:
+        return finding("weakened", weaker, weaker="; ".join(weaker))
+    if before != after:
+        changed = [f"{name}: {getattr(before, name)} → {getattr(after, name)}"
+                   for name in ("notify_users", "consent_when_required", "channels", "lead_time_days", "deemed_consent")
+                   if getattr(before, name) != getattr(after, name)]
+        return finding("changed", changed)
+    return []
+
+
+# ---------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------
+
+def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str], units: list[Unit],
+               before: Verdict) -> Verdict:
+    substantive = [f for f in findings if f.category != "editorial" or f.severity != "minor"]
+    if not findings:
+        if reworded:
+            findings = [Finding("editorial", "minor",
+                                "wording only (synonyms, spelling variants, particles, links); the meaning is unchanged",
+                                dedupe(reworded))]
+        else:
+            # Every unit was text that moved between clauses.
+            return replace(before, categories=["moved"], severity="none",
+                           reasons=["the text moved to / from another clause"])
+    elif substantive:
+        findings = substantive
+    by_category: dict[str, Finding] = {}
+    reasons: list[str] = []
+    evidence: list[str] = []
+    for f in findings:
+        current = by_category.get(f.category)
+        if current is None or SEVERITY_RANK[f.severity] > SEVERITY_RANK[current.severity]:
+            by_category[f.category] = f
+    ordered = sorted(by_category.values(), key=lambda f: -SEVERITY_RANK[f.severity])
+    for f in findings:
+        if f.reason not in reasons and (f is by_category[f.category] or f.severity == by_category[f.category].severity):
+            reasons.append(f.reason)
+        for e in f.evidence:
+            if e not in evidence:
+                evidence.append(e)
+    categories = [f.category for f in ordered]
+    if change.type == "modified" and change.old and change.new and key(change.old.number) != key(change.new.number):
+        categories.append("renumbered")
+    return Verdict(categories=categories, severity=max_severity(f.severity for f in ordered), reasons=reasons,
+                   evidence=evidence[:12])
