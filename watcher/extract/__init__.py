@@ -5,16 +5,19 @@
     decode(data, declared) -> (text, charset)
     looks_like_html(text) -> bool
 
-Three input kinds:
+The input kinds are a registry, EXTRACTORS (kind -> class, `@register`), each a small
+class with a docstring, the file extensions and MIME types it claims, and `lines(text, ...)`:
 - html (html_text, page_body, list_numbers): beautifulsoup4 + lxml. Site chrome and noise
   (rules/boilerplate.toml) are dropped, the policy body is found (`select`, or main-content
   detection), and blocks become lines, with the numbers the browser draws for `<ol>`.
 - markdown (markdown_text): headings, paragraphs joined across hard wraps, list markers kept.
 - text: one line per non-blank line.
+A new input kind (pdf, docx) is one more module of this package with one registered class,
+imported here before KINDS is computed.
 
-This module sniffs the kind, decodes (charset), dispatches, and drops debris lines. The
-stage is a package so that its VERSION and source fingerprint (watcher.check) cover every
-module of it.
+This module sniffs the kind, decodes (charset), dispatches through EXTRACTORS, and drops
+debris lines. The stage is a package so that its VERSION and source fingerprint
+(watcher.check) cover every module of it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from watcher.errors import InputError
 from watcher.extract.boilerplate import rules
@@ -31,18 +35,92 @@ from watcher.extract.markdown_text import markdown_lines
 from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Document, Line
 
-__all__ = ["KINDS", "VERSION", "clean", "decode", "extract", "html_fragment_lines", "html_lines", "join_pieces",
-           "load_file", "looks_like_html", "markdown_lines", "text_lines"]
+__all__ = ["EXTRACTORS", "KINDS", "VERSION", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
+           "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.
 VERSION = 5
 
-KINDS = ("html", "markdown", "text")
-_EXTENSIONS = {".html": "html", ".htm": "html", ".xhtml": "html", ".txt": "text", ".text": "text",
-               ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown"}
-_MIME_KINDS = {"text/html": "html", "application/xhtml+xml": "html", "text/markdown": "markdown",
-               "text/x-markdown": "markdown", "text/plain": "text"}
+
+class Extractor(Protocol):
+    """What a registered input kind provides."""
+
+    kind: ClassVar[str]                      # "html", "markdown", "text"
+    extensions: ClassVar[tuple[str, ...]]    # file suffixes that are this kind (load_file)
+    mime_types: ClassVar[tuple[str, ...]]    # Content-Type values that are this kind
+
+    def lines(self, text: str, *, source: str, select: str | None,
+              remove: Sequence[str]) -> tuple[list[Line], str]: ...   # (lines, title)
+
+
+EXTRACTORS: dict[str, type[Extractor]] = {}
+
+
+def register(cls: type[Extractor]) -> type[Extractor]:
+    """Class decorator: add an input kind to EXTRACTORS (a kind, suffix or MIME type claimed twice is a bug)."""
+    if not getattr(cls, "kind", ""):
+        raise TypeError(f"{cls.__name__}: an extractor needs a `kind` name")
+    if cls.kind in EXTRACTORS:
+        raise ValueError(f"extractor kind {cls.kind!r} is registered twice")
+    for other in EXTRACTORS.values():
+        clash = (set(cls.extensions) & set(other.extensions)) | (set(cls.mime_types) & set(other.mime_types))
+        if clash:
+            raise ValueError(f"extractor kind {cls.kind!r}: {', '.join(sorted(clash))} already {other.kind!r}")
+    EXTRACTORS[cls.kind] = cls
+    return cls
+
+
+@register
+class HtmlExtractor:
+    """HTML pages: site chrome and noise dropped, the policy body found, blocks become lines."""
+
+    kind = "html"
+    extensions = (".html", ".htm", ".xhtml")
+    mime_types = ("text/html", "application/xhtml+xml")
+
+    def lines(self, text, *, source, select, remove):
+        return html_lines(text, select=select, remove=remove, source=source)
+
+
+@register
+class MarkdownExtractor:
+    """Markdown: headings, paragraphs joined across hard wraps, list markers kept."""
+
+    kind = "markdown"
+    extensions = (".md", ".markdown", ".mdown", ".mkd")
+    mime_types = ("text/markdown", "text/x-markdown")
+
+    def lines(self, text, *, source, select, remove):
+        return markdown_lines(text)
+
+
+@register
+class TextExtractor:
+    """Plain text: one line per non-blank line, nothing joined."""
+
+    kind = "text"
+    extensions = (".txt", ".text")
+    mime_types = ("text/plain",)
+
+    def lines(self, text, *, source, select, remove):
+        return text_lines(text), ""
+
+
+KINDS = tuple(EXTRACTORS)
+
+
+def _expected_kinds() -> str:
+    kinds = list(EXTRACTORS)
+    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+
+
+def _kind_of_extension(suffix: str) -> str | None:
+    return next((cls.kind for cls in EXTRACTORS.values() if suffix in cls.extensions), None)
+
+
+def _kind_of_mime(mime: str) -> str | None:
+    return next((cls.kind for cls in EXTRACTORS.values() if mime in cls.mime_types), None)
 
 
 def extract(data: bytes | str, *, source: str = "", content_type: str | None = None,
@@ -50,13 +128,13 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
     """Extract the policy text of one page or file.
 
     `data` is the raw body (or already-decoded text), `content_type` the HTTP Content-Type
-    header if any (its charset= is honoured), `kind` one of "html", "markdown", "text" or
-    None to decide from the content type and the content. `select` / `remove` are CSS
-    selectors of the policy body / of parts to drop (HTML only).
+    header if any (its charset= is honoured), `kind` a key of EXTRACTORS ("html",
+    "markdown", "text") or None to decide from the content type and the content. `select` /
+    `remove` are CSS selectors of the policy body / of parts to drop (HTML only).
     """
     name = source or "<input>"
-    if kind is not None and kind not in KINDS:
-        raise InputError(f"{name}: unknown input kind {kind!r} (expected html, markdown or text)")
+    if kind is not None and kind not in EXTRACTORS:
+        raise InputError(f"{name}: unknown input kind {kind!r} (expected {_expected_kinds()})")
     if isinstance(data, bytes | bytearray):
         if not data.strip():
             raise InputError(f"{name}: empty body")
@@ -75,12 +153,7 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
         raise InputError(f"{name}: empty body")
 
     kind = kind or _kind_from_content_type(content_type, text) or ("html" if looks_like_html(text) else "text")
-    if kind == "html":
-        lines, title = html_lines(text, select=select, remove=remove, source=name)
-    elif kind == "markdown":
-        lines, title = markdown_lines(text)
-    else:
-        lines, title = text_lines(text), ""
+    lines, title = EXTRACTORS[kind]().lines(text, source=name, select=select, remove=remove)
     lines = _drop_debris(lines)
     if not lines:
         raise InputError(f"{name}: no policy text found after extraction")
@@ -100,14 +173,14 @@ def load_file(path: str | Path) -> Document:
         raise InputError(f"{p}: cannot read file ({err.strerror or err})") from None
     if not data.strip():
         raise InputError(f"{p}: empty file")
-    return extract(data, source=str(p), kind=_EXTENSIONS.get(p.suffix.lower()))
+    return extract(data, source=str(p), kind=_kind_of_extension(p.suffix.lower()))
 
 
 def _kind_from_content_type(content_type: str | None, text: str) -> str | None:
     if not content_type:
         return None
     mime = content_type.split(";", 1)[0].strip().lower()
-    kind = _MIME_KINDS.get(mime)
+    kind = _kind_of_mime(mime)
     if kind == "text" and _DOCUMENT_START.match(text):
         return "html"      # servers label HTML pages text/plain more often than they serve real text
     return kind
