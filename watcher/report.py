@@ -1,4 +1,13 @@
-"""Render a Report: JSON (policy-watcher/diff/v1), terminal text, Markdown, HTML 新旧対照表."""
+"""Render a Report: JSON (policy-watcher/diff/v1), terminal text, Markdown, HTML 新旧対照表.
+
+    render(report, fmt, color=) -> str     dispatches through RENDERERS
+    RENDERERS                              kind -> class (`@register`): text, json, md, html
+    FORMATS                                the kinds, in order (`watch diff --format` choices)
+
+A report format is a small registered class with a docstring (its first line is the README's
+description, see tests/test_docs.py) and `render(report, color=)`. A new format (docx) is
+one more class here, or in a module imported here before FORMATS is computed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -15,7 +25,6 @@ from watcher.models import Clause, ClauseChange, Report
 from watcher.normalize import key
 
 SCHEMA = "policy-watcher/diff/v1"
-FORMATS = ("text", "json", "md", "html")
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
@@ -77,16 +86,82 @@ def report_to_dict(report: Report, full_text: bool = False) -> dict:
     }
 
 
-def render(report: Report, fmt: str, color: bool = False) -> str:
-    if fmt == "json":
-        return json.dumps(report_to_dict(report), ensure_ascii=False, indent=2) + "\n"
-    if fmt == "text":
+# ---------------------------------------------------------------- the registry
+
+
+class Renderer(Protocol):
+    """What a registered report format provides."""
+
+    kind: ClassVar[str]          # the --format name
+
+    def render(self, report: Report, *, color: bool = False) -> str: ...
+
+
+RENDERERS: dict[str, type[Renderer]] = {}
+
+
+def register(cls: type[Renderer]) -> type[Renderer]:
+    """Class decorator: add a report format to RENDERERS (a kind registered twice is a bug)."""
+    if not getattr(cls, "kind", ""):
+        raise TypeError(f"{cls.__name__}: a renderer needs a `kind` name")
+    if cls.kind in RENDERERS:
+        raise ValueError(f"renderer kind {cls.kind!r} is registered twice")
+    RENDERERS[cls.kind] = cls
+    return cls
+
+
+@register
+class TextRenderer:
+    """Terminal text: each change with severity, reasons, evidence and changed lines; colour with `--color`."""
+
+    kind = "text"
+
+    def render(self, report: Report, *, color: bool = False) -> str:
         return render_text(report, color)
-    if fmt == "md":
+
+
+@register
+class JsonRenderer:
+    """JSON, the `policy-watcher/diff/v1` contract (`../shared/DESIGN.md`)."""
+
+    kind = "json"
+
+    def render(self, report: Report, *, color: bool = False) -> str:
+        return json.dumps(report_to_dict(report), ensure_ascii=False, indent=2) + "\n"
+
+
+@register
+class MarkdownRenderer:
+    """Markdown: a section per change with its reasons, evidence and a `diff` block; the routing."""
+
+    kind = "md"
+
+    def render(self, report: Report, *, color: bool = False) -> str:
         return render_markdown(report)
-    if fmt == "html":
+
+
+@register
+class HtmlRenderer:
+    """Self-contained HTML 新旧対照表: 改定後 beside 改定前, changed text marked, the verdict per clause."""
+
+    kind = "html"
+
+    def render(self, report: Report, *, color: bool = False) -> str:
         return render_html(report)
-    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+FORMATS = tuple(RENDERERS)
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    """The report in format `fmt` (a key of RENDERERS); ValueError for an unknown one."""
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(RENDERERS)})")
+    return renderer().render(report, color=color)
+
+
+# ---------------------------------------------------------------- text and Markdown
 
 
 def _label(change: ClauseChange) -> str:
@@ -128,6 +203,8 @@ def _inline(old: str, new: str, context: int = 24) -> str:
 
 
 def render_text(report: Report, color: bool = False) -> str:
+    # rich is imported here, not with the module: mail composition (watcher.compose) and the
+    # JSON / Markdown / HTML formats import this module and never need it (~30 ms to load).
     from rich.console import Console
     from rich.text import Text
 
@@ -167,6 +244,7 @@ def render_text(report: Report, color: bool = False) -> str:
 
 
 def _print_routing(console, report: Report) -> None:
+    # lazy like render_text's import (rich is loaded by then)
     from rich.text import Text
 
     rc = report.revision_clause
