@@ -7,7 +7,6 @@ import copy
 import socket
 import threading
 import time
-import weakref
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
@@ -222,22 +221,11 @@ def minor_report() -> dict:
     return r
 
 
-_WIRED: weakref.WeakSet = weakref.WeakSet()     # stores whose planner is subscribed already
-
-
-def wired(store, settings):
-    """The store with the notification planner subscribed, as watcher.app wires it (once per store)."""
-    if store not in _WIRED:
-        open_app(settings, store)
-        _WIRED.add(store)
-    return store
-
-
 def record_change(store, settings, policy_name: str, report_dict: dict, *, fail_after_enqueue=False):
     """What the checker does when it records a change: policy, two snapshots and the change row, and
     ChangeRecorded published in the SAME unit of work (the planner, subscribed to it, writes the
     outbox rows there). Returns (change id, delivery ids)."""
-    wired(store, settings)
+    open_app(settings, store)      # the planner subscribed to the store's events, as watcher.app wires it
     policy = settings.policy(policy_name)
     with store.unit_of_work() as uow:
         s = uow.session     # test helper: rows the checker writes through Repository.record_versions

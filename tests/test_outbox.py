@@ -15,12 +15,16 @@ from email import policy as email_policy
 from pathlib import Path
 
 import pytest
+from alembic import command
 from mailtools import SmtpServer, minor_report, policy_block, record_change, report, settings_for
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, create_engine, func, select
 
 from watcher import notify
-from watcher.notify import LEASE, drain
+from watcher.events import ChangeRecorded
+from watcher.notify import CHANNELS, LEASE, drain, planner
+from watcher.notify.mail import Mail, build_message, make_message_id, parse_address, serialize
 from watcher.store import AlertRow, ChangeRow, Delivery, DigestItem, PolicyRow, Store, utcnow
+from watcher.store.migrate import alembic_config, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, STAFF = "user@example.net", "privacy@example.org"
@@ -161,6 +165,24 @@ def test_user_notices_say_how_to_stop_them_without_inventing_an_unsubscribe_head
         [mail] = smtp.sink.to(f"{lang}-user@example.net")
         assert mail.msg["List-Unsubscribe"] is None
         assert stop[lang] in mail.part("plain") and stop[lang] in mail.part("html")
+
+
+def test_changes_recorded_with_no_notify_plan_nothing(tmp_path):
+    settings = settings_for(tmp_path, policies=policy_block())
+    store = open_store(settings)
+    change_id, _ = record_change(store, settings, "enmono", report())
+    with store.unit_of_work() as uow:
+        assert planner.plan_change(store, uow, settings, ChangeRecorded(
+            policy="enmono", policy_id=1, change_id=change_id, severity="consent", material=True, notify=False,
+            report=report())) == []
+    assert len(deliveries(store)) == 2       # only the first recording's
+
+
+def test_every_channel_kind_is_documented():
+    assert "email" in CHANNELS
+    for kind, cls in CHANNELS.items():
+        assert cls.kind == kind and (vars(cls).get("__doc__") or "").strip(), kind
+        assert all(callable(getattr(cls, name, None)) for name in ("build", "unsendable", "send", "__enter__"))
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -457,6 +479,9 @@ def test_an_unusable_address_is_an_invalid_row_never_sent_and_told_to_staff(tmp_
     assert len(rows) == 3 and change_id is not None
     [bad] = [r for r in rows.values() if r.state == "invalid"]
     assert "line break" in bad.last_error and bad.message == ""
+    # recorded as a domain event in the change's transaction, with the staff alert it opened
+    [event] = store.events("mail_undeliverable")
+    assert event["delivery_id"] == bad.id and event["change_id"] == change_id and event["alert_id"]
     assert drain(settings, store).sent == 2
     # `watch outbox --retry` must neither requeue it nor "send" an empty message.
     config = str(tmp_path / "config.toml")
@@ -482,12 +507,6 @@ def old_store_with_a_failed_row_without_message(settings) -> int:
     """A store at revision 0001 (before the "invalid" state existed) holding a change and its two
     deliveries: the staff one pending with its message, the user one saved "failed" with no message.
     Returns the change id."""
-    from alembic import command
-    from sqlalchemy import MetaData, create_engine
-
-    from watcher.notify.mail import Mail, build_message, make_message_id, parse_address, serialize
-    from watcher.store.migrate import alembic_config
-
     Path(settings.store.bodies_dir).mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.store.url)
     config = alembic_config()
@@ -525,8 +544,6 @@ def old_store_with_a_failed_row_without_message(settings) -> int:
 
 def test_a_row_saved_failed_without_a_message_is_not_requeued(tmp_path):
     """Such rows (stored before "invalid" existed) are made invalid by migration 0002, not at run time."""
-    from watcher.store.migrate import migrate
-
     settings = settings_for(tmp_path, policies=policy_block())
     change_id = old_store_with_a_failed_row_without_message(settings)
     assert migrate(settings.store) == ("0001", "0002")

@@ -28,11 +28,12 @@ from watcher.store import Repository, utcnow
 
 
 def subscribe(repo: Repository, settings) -> None:
-    """Plan the notifications of every change recorded through `repo`."""
+    """Plan the notifications of every change recorded through `repo`. Subscribing the same
+    repository again replaces the planner (one per repository: never every mail twice)."""
     def on_change(uow, event: ChangeRecorded) -> None:
         plan_change(repo, uow, settings, event)
 
-    repo.subscribe(ChangeRecorded.kind, on_change)
+    repo.subscribe(ChangeRecorded.kind, on_change, name=__name__)
 
 
 def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[Queued]:
