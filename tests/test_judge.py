@@ -159,9 +159,11 @@ def test_every_lexicon_the_code_names_is_required():
 
 def test_every_built_in_is_registered_and_documented():
     assert set(BUILTINS) == {"@item", "@top_item", "@similar_old", "@rename_only", "@to_self", "@names_old_service"}
-    for name, b in BUILTINS.items():
-        assert b.name == name and name.startswith("@") and b.scope in SCOPES
-        assert len(b.doc) > 40, f"{name} has no docstring"
+    for name, fn in BUILTINS.items():
+        assert fn.builtin_name == name and name.startswith("@") and fn.scope in SCOPES
+        doc = (fn.__doc__ or "").strip()
+        assert len(doc) > 30, f"{name} has no docstring"
+        assert doc.splitlines()[0].endswith("."), f"{name}: the docstring's first line is no one-line summary"
     used = set(re.findall(r'"(@[a-z_]+)"', rules_text() + rules_text("en")))
     assert used <= set(BUILTINS)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
@@ -31,20 +30,8 @@ if TYPE_CHECKING:   # types only: the engine imports this module
 
 SCOPES = ("unit", "match")
 
-
-@dataclass(frozen=True)
-class Builtin:
-    name: str
-    scope: str                      # "unit" | "match"
-    lexicons: tuple[str, ...]       # lexicons it reads (required in every rules file)
-    fn: Callable
-
-    @property
-    def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip()
-
-
-BUILTINS: dict[str, Builtin] = {}
+# name ("@...") -> the function; each carries `scope` and `lexicons` (set by `builtin`) and a docstring.
+BUILTINS: dict[str, Callable] = {}
 
 
 def builtin(name: str, scope: str, lexicons: tuple[str, ...] = ()):
@@ -55,7 +42,8 @@ def builtin(name: str, scope: str, lexicons: tuple[str, ...] = ()):
     def register(fn: Callable) -> Callable:
         if name in BUILTINS:
             raise ValueError(f"built-in {name!r} registered twice")
-        BUILTINS[name] = Builtin(name, scope, tuple(lexicons), fn)
+        fn.builtin_name, fn.scope, fn.lexicons = name, scope, tuple(lexicons)
+        BUILTINS[name] = fn
         return fn
 
     return register
@@ -73,8 +61,9 @@ def item(unit: Unit, side: str, kind: str, ctx: Context) -> bool:
 
 @builtin("@top_item", "unit")
 def top_item(unit: Unit, side: str, kind: str, ctx: Context) -> bool:
-    """A list item directly under the clause (a purpose in the list of purposes), not one nested
-    under a sub-heading (a name in a list of partners), and long enough to say something."""
+    """A list item directly under the clause, at least 6 characters long.
+
+    A purpose in the list of purposes, not one nested under a sub-heading (a name in a list of partners)."""
     return unit.is_item and not unit.heading and len(side) >= 6
 
 
@@ -84,8 +73,9 @@ _SIMILAR_OLD = 65.0
 
 @builtin("@similar_old", "unit")
 def similar_old(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
-    """The text closely resembles an item of the old clause ('the same kind of use'); the
-    reason shows that old item."""
+    """The text closely resembles an item of the old clause ('the same kind of use').
+
+    Similarity is rapidfuzz's ratio >= 65 with 「のため」 endings ignored; the reason shows that old item."""
     best, best_score = "", 0.0
     core = _strip_purpose_tail(side)
     for old in ctx.old_items:
@@ -103,8 +93,9 @@ def _strip_purpose_tail(text: str) -> str:
 
 @builtin("@rename_only", "unit", lexicons=("company_names", "joint_parties", "data_terms"))
 def rename_only(unit: Unit, side: str, kind: str, ctx: Context) -> bool:
-    """An edit (gained words) that only swaps company names, one for one: no new kind of party
-    (joint_parties) or data item (data_terms) came with it."""
+    """An edit that only swaps company names, one for one.
+
+    Gained words only; no new kind of party (joint_parties) or data item (data_terms) came with them."""
     if kind != "gained":
         return False
     rules = ctx.rules
@@ -128,8 +119,9 @@ _PRODUCT_NAME = re.compile(r"[A-Z][A-Za-z0-9]{2,}|[ァ-ヶー]{3,}")
 
 @builtin("@names_old_service", "unit", lexicons=("purpose_red_flags",))
 def names_old_service(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
-    """The text names a product or service the old policy already named (Firefox, pixiv…), and
-    the name is no purpose red flag: a new purpose about that same service is the same line of
+    """The text names a product or service the old policy already named (Firefox, pixiv…).
+
+    A name that is no purpose red flag: a new purpose about that same service is the same line of
     business. The reason shows the name."""
     old = ctx.old_doc_text
     for name in _PRODUCT_NAME.findall(side):
@@ -147,11 +139,13 @@ _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*|[ァ-ヶー]+")
 
 @builtin("@to_self", "match", lexicons=("self_reference",))
 def to_self(match: re.Match, sentence: str, side: str, ctx: Context) -> bool:
-    """The recipient is the company itself: the words just before the match are one of the
-    company's own names (「Mozillaに提供」, 「当社に送信」 is no provision to a third party), or
-    the match itself names it ("sent to Mozilla"). The company's names are those it defines
-    (「X(以下「当社」…)」, with the words of the lexicon self_reference) and names that are the
-    subject of many sentences."""
+    """The recipient is the company itself, not a third party.
+
+    The words just before the match end with one of the company's own names (「ミナト株式会社に提供」),
+    or the match itself names it (「Mozillaのサーバーに送信」). The company's names are those it
+    defines (「X(以下「当社」…)」, "X ("we" ...)": the words of the lexicon self_reference) and
+    names that are the subject of many sentences. (当社 / 弊社 themselves are left out by the
+    provision lexicon's own patterns.)"""
     names = ctx.docs.self_names
     before = side[max(0, match.start() - 40):match.start()].rstrip()
     if any(before.endswith(n) for n in names):

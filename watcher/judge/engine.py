@@ -203,7 +203,7 @@ def _unit_has(name: str, unit: Unit, side: str, kind: str, ctx: Context):
     """A unit-level condition: a unit built-in ('@item'...), or a lexicon anywhere in the unit."""
     b = BUILTINS.get(name)
     if b is not None:
-        return b.fn(unit, side, kind, ctx)
+        return b(unit, side, kind, ctx)
     return bool(ctx.rules.search(name, side))
 
 
@@ -255,7 +255,7 @@ def _unless_hits(name: str, sentence: str, match: re.Match, side: str, ctx: Cont
     a match built-in ('@to_self') decides for itself."""
     b = BUILTINS.get(name)
     if b is not None:
-        return b.fn(match, sentence, side, ctx)
+        return b(match, sentence, side, ctx)
     for hit in ctx.rules.finditer(name, sentence):
         if hit.group(0) != match.group(0) or name == "negation":
             return True

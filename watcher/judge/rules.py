@@ -55,9 +55,9 @@ REVISION_PATTERNS = ("titles", "not_titles", "body", "no_notice", "material", "a
 def required_lexicons() -> dict[str, str]:
     """Lexicon name -> who uses it (the engine, or a built-in)."""
     needed = {name: "the engine" for name in ENGINE_LEXICONS}
-    for b in BUILTINS.values():
-        for name in b.lexicons:
-            needed.setdefault(name, f"the built-in {b.name}")
+    for builtin_name, fn in BUILTINS.items():
+        for name in fn.lexicons:
+            needed.setdefault(name, f"the built-in {builtin_name}")
     return needed
 
 
