@@ -19,6 +19,7 @@ from watcher.check import select_policies
 from watcher.config import load_settings
 from watcher.derive import current_document, current_outline
 from watcher.errors import ConfigError, InputError
+from watcher.notify import drain
 from watcher.segment import outline as outline_lines
 from watcher.sources import split_ref
 from watcher.store import migrate, open_store, safe_url
@@ -56,8 +57,6 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     if notify:
         # Mail queued by these checks goes out now (to SMTP, or as .eml files without [smtp]);
         # what cannot be sent stays in the outbox for the next drain (`watch outbox --retry`, the daemon).
-        from watcher.notify import drain
-
         sent = drain(settings)
     if as_json:
         sys.stdout.write(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2) + "\n")

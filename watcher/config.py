@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+import soupsieve
+from apscheduler.triggers.cron import CronTrigger
+
 from watcher import __version__
 from watcher.addresses import is_address
 from watcher.errors import ConfigError
@@ -456,8 +459,6 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
 
 def _css(v: _Validator, where: str, selector: str) -> str:
     """A CSS selector the extractor can use (soupsieve, as BeautifulSoup's select does)."""
-    import soupsieve
-
     try:
         soupsieve.compile(selector)
     except soupsieve.SelectorSyntaxError as exc:
@@ -528,8 +529,6 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule(text=s, kind="interval", seconds=seconds)
     fields = s.split()
     if len(fields) == 5:
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
             CronTrigger(**cron_fields(s), timezone="UTC")
         except (ValueError, TypeError, KeyError) as e:

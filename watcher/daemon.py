@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.app import App
 from watcher.check import CheckOutcome
 from watcher.config import PolicySettings, Settings, cron_fields
+from watcher.notify import drain, send_daily_digest
 from watcher.store import Repository, utcnow
 
 log = logging.getLogger("watcher.daemon")
@@ -132,8 +133,6 @@ class Daemon:
         return len(policies)
 
     def _schedule_mail(self):
-        from watcher.notify import drain, send_daily_digest
-
         hour, minute = (int(x) for x in self.settings.notify.digest_time.split(":"))
         self.scheduler.add_job(self._mail_job, CronTrigger(hour=hour, minute=minute),
                                args=["digest", send_daily_digest], id="digest", name="daily digest",

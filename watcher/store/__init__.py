@@ -20,6 +20,7 @@ from watcher.store.bodies import (
     sha256,
     write_body_file,
 )
+from watcher.store.deliveries import DeliveryView, DigestItemView, PendingDigest
 from watcher.store.engine import safe_url
 from watcher.store.repository import Repository, UnitOfWork, one_line
 from watcher.store.schema import (
@@ -64,7 +65,7 @@ def open_store(settings: StoreSettings) -> Repository:
 
 __all__ = [
     "HEAD", "AlertRow", "AlertView", "Base", "BodyRow", "ChangeRow", "ChangeView", "CheckRecord", "CheckRecorded",
-    "CheckRow", "CheckView", "Compressed", "Delivery", "DerivedColumns", "Digest", "DigestItem", "EncodedJSON",
+    "CheckRow", "CheckView", "Compressed", "Delivery", "DeliveryView", "DigestItemView", "PendingDigest", "DerivedColumns", "Digest", "DigestItem", "EncodedJSON",
     "EventRow", "FileBodies", "History", "NewVersion", "PolicyRow", "PolicyState", "Raced", "Repository",
     "RowBodies", "SnapshotRow", "SnapshotView", "Store", "StoreConflict", "StoreError", "StoredVersion", "UnitOfWork", "compress",
     "one_line", "open_store", "safe_url", "sha256", "utcnow", "write_body_file",

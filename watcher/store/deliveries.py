@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from watcher.store.convert import alert_view as _alert_view
+from watcher.store.convert import change_view as _change_view
 from watcher.store.schema import AlertRow, ChangeRow, Delivery, Digest, DigestItem, SnapshotRow, utcnow
 from watcher.store.views import AlertView, ChangeView
 
@@ -298,19 +300,3 @@ def _settle_changes(session: Session, change_ids: Iterable[int]) -> None:
                 Delivery.digest_id.in_(digests), Delivery.state != "sent")):
             continue
         change.state = "notified"
-
-
-def _alert_view(row: AlertRow) -> AlertView:
-    return AlertView(id=row.id, policy=row.policy.name if row.policy else "",
-                     policy_url=row.policy.url if row.policy else "", kind=row.kind, message=row.message,
-                     failures=row.failures, opened_at=row.opened_at, notified_at=row.notified_at,
-                     resolved_at=row.resolved_at)
-
-
-def _change_view(row: ChangeRow, versions: dict[int, int]) -> ChangeView:
-    return ChangeView(id=row.id, policy_id=row.policy_id, policy=row.policy.name if row.policy else "",
-                      policy_url=row.policy.url if row.policy else "", old_snapshot_id=row.old_snapshot_id,
-                      new_snapshot_id=row.new_snapshot_id, old_version=versions.get(row.old_snapshot_id),
-                      new_version=versions.get(row.new_snapshot_id), report=row.report or {},
-                      severity=row.severity, material=bool(row.material), created_at=row.created_at,
-                      state=row.state)
