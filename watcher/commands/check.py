@@ -1,0 +1,84 @@
+"""`watch check`: fetch now, store new versions, record changes, plan and send their mail."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from watcher.app import check_policies
+from watcher.check import select_policies
+from watcher.commands import SEVERITY_STYLE, STATUS_STYLE, plain
+from watcher.config import load_settings
+from watcher.errors import ConfigError
+from watcher.notify import drain
+
+
+def run(args) -> int:
+    return check_command(args.config, args.names, as_json=args.json, notify=not args.no_notify)
+
+
+def check_command(config: str, names: list[str], *, as_json: bool = False, notify: bool = True) -> int:
+    """Exit 0 when every check ran (whatever it found), 1 when some check failed."""
+    settings = load_settings(config)
+    policies = select_policies(settings, names)
+    if not policies:
+        raise ConfigError(f"{config}: no [[policy]] to check")
+    # quiet: the summary says it all; the daemon is where per-check log lines go
+    logger = logging.getLogger("watcher")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    err = Console(stderr=True)
+    if err.is_terminal and len(policies) > 1:
+        with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("", total=len(policies))
+
+            def advance(outcome):
+                progress.update(task, advance=1, description=f"{outcome.name}: {outcome.status}")
+
+            outcomes = check_policies(settings, names, notify=notify, progress=advance)
+    else:
+        outcomes = check_policies(settings, names, notify=notify)
+    sent = None
+    if notify:
+        # Mail queued by these checks goes out now (to SMTP, or as .eml files without [smtp]);
+        # what cannot be sent stays in the outbox for the next drain (`watch outbox --retry`, the daemon).
+        sent = drain(settings)
+    if as_json:
+        sys.stdout.write(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_summary(outcomes)
+        if sent is not None and (sent.sent or sent.failed or sent.deferred):
+            Console(highlight=False).print(f"mail: {sent}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _print_summary(outcomes) -> None:
+    out = Console(highlight=False, soft_wrap=False)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("policy", "status", "severity", "detail"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        if o.status == "failed":
+            detail = o.error or ""
+        elif o.held:
+            detail = "change seen once; reported if seen again (confirm)"
+        elif o.status in ("first", "changed"):
+            detail = f"stored as version {o.version}"
+        else:
+            detail = "not modified (304)" if o.not_modified and o.http_status == 304 else (
+                "same page" if o.not_modified else "same text")
+        status = f"[{STATUS_STYLE[o.status]}]{o.status}[/]"
+        severity = f"[{SEVERITY_STYLE.get(o.severity, '')}]{o.severity}[/]" if o.severity else ""
+        table.add_row(o.name, status, severity, plain(detail))
+    out.print(table)
+    counts = Counter(o.status for o in outcomes)
+    out.print(f"{len(outcomes)} checked: " + ", ".join(f"{counts[s]} {s}" for s in
+                                                       ("first", "unchanged", "changed", "failed")))
+
