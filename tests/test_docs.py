@@ -24,7 +24,7 @@ REGISTRIES = [
     ("watcher.fetch", "FETCHERS"),
     ("watcher.extract", "EXTRACTORS"),
     ("watcher.report", "RENDERERS"),
-    # ("watcher.notify", "CHANNELS"),
+    ("watcher.notify", "CHANNELS"),
 ]
 
 
