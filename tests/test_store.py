@@ -246,3 +246,28 @@ def test_bad_store_url_is_one_line(tmp_path):
     message = str(info.value)
     assert message.startswith("cannot open store postgresql+psycopg://nobody:***@127.0.0.1:1/none")
     assert "secret" not in message and "\n" not in message
+
+
+def test_a_held_candidate_is_counted_in_sql(repo):
+    """confirm >= 2: each sighting of the same candidate text adds one in SQL (two checkers that both
+    saw it once make it twice); a different candidate starts again at one."""
+    pid = policy_id(repo)
+
+    def hold(key: str) -> CheckRecord:
+        record = good(pid)
+        record.hold, record.validators = (key, 1), None
+        return record
+
+    for key in ("k1", "k1"):
+        with repo.unit_of_work() as uow:
+            repo.record_checks(uow, [hold(key)], alert_after=3)
+    state = repo.load_states([("a", "http://example/p")])["a"]
+    assert (state.candidate_key, state.candidate_seen) == ("k1", 2)
+    with repo.unit_of_work() as uow:
+        repo.record_checks(uow, [hold("k2")], alert_after=3)
+    state = repo.load_states([("a", "http://example/p")])["a"]
+    assert (state.candidate_key, state.candidate_seen) == ("k2", 1)
+    with repo.unit_of_work() as uow:
+        repo.record_checks(uow, [good(pid)], alert_after=3)     # the page went back: no candidate
+    state = repo.load_states([("a", "http://example/p")])["a"]
+    assert (state.candidate_key, state.candidate_seen) == (None, 0)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -265,8 +265,9 @@ class Repository(DeliveryMethods):
             values = {"v_id": r.policy_id, "v_last_checked_at": now, "v_last_outcome": r.outcome,
                       "v_consecutive_failures": 0}
             if r.hold is not None:
-                # validators stay those of the stored version: if the page flips back, we get a 304
-                values["v_candidate_key"], values["v_candidate_seen"] = r.hold
+                # validators stay those of the stored version: if the page flips back, we get a 304.
+                # Times seen is counted in SQL too: another process may have seen it meanwhile.
+                session.execute(_SEEN_CANDIDATE, {"pid": r.policy_id, "key": r.hold[0]})
             else:
                 values["v_candidate_key"], values["v_candidate_seen"] = None, 0
                 if r.validators is not None:
@@ -453,6 +454,10 @@ _COUNT_FAILURE = (_POLICIES.update().where(_POLICIES.c.id == bindparam("pid"))
                   .values(consecutive_failures=func.coalesce(_POLICIES.c.consecutive_failures, 0) + 1,
                           last_checked_at=bindparam("now"), last_outcome="failed")
                   .returning(_POLICIES.c.consecutive_failures))
+_SEEN_CANDIDATE = (_POLICIES.update().where(_POLICIES.c.id == bindparam("pid"))
+                   .values(candidate_seen=case((_POLICIES.c.candidate_key == bindparam("key"),
+                                                func.coalesce(_POLICIES.c.candidate_seen, 0) + 1), else_=1),
+                           candidate_key=bindparam("key")))
 _NEWEST = (select(_SNAPSHOTS.c.policy_id, func.max(_SNAPSHOTS.c.version).label("version"))
            .where(_SNAPSHOTS.c.policy_id.in_(bindparam("pids", expanding=True)))
            .group_by(_SNAPSHOTS.c.policy_id).subquery())
