@@ -25,6 +25,7 @@ REGISTRIES = [
     ("watcher.extract", "EXTRACTORS"),
     ("watcher.report", "RENDERERS"),
     ("watcher.notify", "CHANNELS"),
+    ("watcher.judge.builtins", "BUILTINS"),
 ]
 
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from watcher.diff import inline_ops
 from watcher.models import Clause, ClauseChange, Report
 from watcher.normalize import key
+from watcher.registry import Registry
 
 SCHEMA = "policy-watcher/diff/v1"
 
@@ -97,17 +98,8 @@ class Renderer(Protocol):
     def render(self, report: Report, *, color: bool = False) -> str: ...
 
 
-RENDERERS: dict[str, type[Renderer]] = {}
-
-
-def register(cls: type[Renderer]) -> type[Renderer]:
-    """Class decorator: add a report format to RENDERERS (a kind registered twice is a bug)."""
-    if not getattr(cls, "kind", ""):
-        raise TypeError(f"{cls.__name__}: a renderer needs a `kind` name")
-    if cls.kind in RENDERERS:
-        raise ValueError(f"renderer kind {cls.kind!r} is registered twice")
-    RENDERERS[cls.kind] = cls
-    return cls
+RENDERERS = Registry("renderer")
+register = RENDERERS.register
 
 
 @register

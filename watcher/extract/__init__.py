@@ -34,6 +34,7 @@ from watcher.extract.html_text import html_fragment_lines, html_lines
 from watcher.extract.markdown_text import markdown_lines
 from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Document, Line
+from watcher.registry import Registry
 
 __all__ = ["EXTRACTORS", "KINDS", "VERSION", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
            "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
@@ -54,21 +55,9 @@ class Extractor(Protocol):
               remove: Sequence[str]) -> tuple[list[Line], str]: ...   # (lines, title)
 
 
-EXTRACTORS: dict[str, type[Extractor]] = {}
-
-
-def register(cls: type[Extractor]) -> type[Extractor]:
-    """Class decorator: add an input kind to EXTRACTORS (a kind, suffix or MIME type claimed twice is a bug)."""
-    if not getattr(cls, "kind", ""):
-        raise TypeError(f"{cls.__name__}: an extractor needs a `kind` name")
-    if cls.kind in EXTRACTORS:
-        raise ValueError(f"extractor kind {cls.kind!r} is registered twice")
-    for other in EXTRACTORS.values():
-        clash = (set(cls.extensions) & set(other.extensions)) | (set(cls.mime_types) & set(other.mime_types))
-        if clash:
-            raise ValueError(f"extractor kind {cls.kind!r}: {', '.join(sorted(clash))} already {other.kind!r}")
-    EXTRACTORS[cls.kind] = cls
-    return cls
+# A suffix or MIME type claimed by two kinds is a bug.
+EXTRACTORS = Registry("extractor", unique=("extensions", "mime_types"))
+register = EXTRACTORS.register
 
 
 @register

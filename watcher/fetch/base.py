@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from watcher.config import FetchSettings
+from watcher.registry import Registry
 
 
 @dataclass
@@ -91,21 +92,9 @@ class FetcherKind(Protocol):
     def close(self) -> None: ...
 
 
-FETCHERS: dict[str, type[FetcherKind]] = {}
-
-
-def register(cls: type[FetcherKind]) -> type[FetcherKind]:
-    """Class decorator: add a fetcher kind to FETCHERS (a kind or a scheme claimed twice is a bug)."""
-    if not getattr(cls, "kind", ""):
-        raise TypeError(f"{cls.__name__}: a fetcher kind needs a `kind` name")
-    if cls.kind in FETCHERS:
-        raise ValueError(f"fetcher kind {cls.kind!r} is registered twice")
-    taken = {scheme: other.kind for other in FETCHERS.values() for scheme in other.schemes}
-    for scheme in cls.schemes:
-        if scheme in taken:
-            raise ValueError(f"fetcher kind {cls.kind!r}: scheme {scheme!r} is served by {taken[scheme]!r}")
-    FETCHERS[cls.kind] = cls
-    return cls
+# A URL scheme served by two kinds is a bug.
+FETCHERS = Registry("fetcher", unique=("schemes",))
+register = FETCHERS.register
 
 
 def url_scheme(url: str) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from watcher.notify.channels.base import BuildError, Built, Channel, Plan, SendError
 from watcher.notify.channels.email import EmailChannel, EmlTransport, SmtpTransport, open_transport
+from watcher.registry import Registry
 
-CHANNELS: dict[str, type[Channel]] = {cls.kind: cls for cls in (EmailChannel,)}
+CHANNELS = Registry("channel")
+CHANNELS.register(EmailChannel)
 
 __all__ = ["CHANNELS", "Built", "BuildError", "Channel", "EmailChannel", "EmlTransport", "Plan", "SendError",
            "SmtpTransport", "open_transport"]
