@@ -406,3 +406,29 @@ def test_stored_lines_round_trip():
     assert decode_lines(doc.text, encode_lines(doc)) == doc.lines
     odd = Document(source="x", lines=[Line("two\nlines", 1), Line("b")])   # a newline inside a line
     assert decode_lines(odd.text, encode_lines(odd)) == odd.lines
+
+
+def test_a_check_writes_its_events_and_check_one_can_run_again(tmp_path, server):
+    """The check's events are written with its rows: the first version, the change (the planner
+    subscribed by watcher.app queues its mail in that transaction), each failed check with the
+    streak counted in SQL. Running check_one again (a redelivered task) stores nothing twice."""
+    server.set("/p", policy_page(ENMONO, nonce="n"))
+    settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p"), "users": ["u@example.com"]}],
+                             retries=0)
+    with open_app(settings) as app:
+        policy = settings.policies[0]
+        assert app.checker.check_one(policy).status == "first"
+        assert app.checker.check_one(policy).status == "unchanged"
+        server.set("/p", policy_page(ENMONO_NEW, nonce="n"))
+        changed = app.checker.check_one(policy)
+        assert changed.status == "changed"
+        assert app.checker.check_one(policy).status == "unchanged"     # the same bytes again: nothing new
+        server.set("/p", b"down", status=500)
+        assert app.checker.check_one(policy).status == "failed"
+        events = app.repo.events()
+        assert [e["kind"] for e in events] == ["version_stored", "version_stored", "change_recorded", "check_failed"]
+        assert events[0]["first"] is True and events[1]["version"] == 2
+        assert events[2]["change_id"] == changed.change_id and events[2]["notify"] is True
+        assert events[3]["failures"] == 1 and events[3]["error"].startswith("HTTP 500")
+        assert count(app.repo, SnapshotRow) == 2 and count(app.repo, ChangeRow) == 1
+        assert count(app.repo, Delivery, Delivery.change_id == changed.change_id) == 2   # the user and staff
