@@ -13,7 +13,7 @@ from webserver import login_page, policy_page, seed_texts
 from watcher.check import decide, triage
 from watcher.check.decide import Previous, needs_previous
 from watcher.config import parse_settings
-from watcher.derive import derive, stored_document
+from watcher.derive import EXTRACTOR_VERSION, derive, stored_document
 from watcher.fetch import FetchResult
 from watcher.store import PolicyState, sha256
 
@@ -113,3 +113,8 @@ def test_stored_documents_round_trip_through_derive():
     row = SimpleNamespace(url=source, text=text, lines=json.loads(lines), title=title, charset=charset,
                           content_type="text/html; charset=utf-8")
     assert stored_document(row).lines == d.document.lines and stored_document(row).content_type == "html"
+
+
+def test_the_derivation_fingerprint_covers_every_module_that_shapes_what_is_stored():
+    parts = dict(part.split("=", 1) for part in EXTRACTOR_VERSION.split(";"))
+    assert set(parts) == {"extract", "normalize", "dates", "segment", "derive", "rules"}

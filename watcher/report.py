@@ -19,6 +19,8 @@ from typing import ClassVar, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from rich.console import Console
+from rich.text import Text
 
 from watcher.diff import inline_ops
 from watcher.models import Clause, ClauseChange, Report
@@ -195,11 +197,6 @@ def _inline(old: str, new: str, context: int = 24) -> str:
 
 
 def render_text(report: Report, color: bool = False) -> str:
-    # rich is imported here, not with the module: mail composition (watcher.compose) and the
-    # JSON / Markdown / HTML formats import this module and never need it (~30 ms to load).
-    from rich.console import Console
-    from rich.text import Text
-
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
                       width=100, highlight=False, emoji=False, soft_wrap=True)
@@ -236,9 +233,6 @@ def render_text(report: Report, color: bool = False) -> str:
 
 
 def _print_routing(console, report: Report) -> None:
-    # lazy like render_text's import (rich is loaded by then)
-    from rich.text import Text
-
     rc = report.revision_clause
     console.print()
     if rc:
