@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -63,6 +64,10 @@ ProgressFn = Callable[[CheckOutcome], None]
 BATCH_ROWS = 300
 BATCH_VERSIONS = 50
 BATCH_SECONDS = 0.5
+# How often check_many wakes up while waiting for fetches (to write what waits, to see `stop`), and
+# how long after `stop` it still waits for fetches in flight before abandoning them.
+TICK = 0.1
+STOP_GRACE = 0.5
 # Derive in worker processes when a pass has at least this many bodies to parse and >1 CPU.
 POOL_MIN_BODIES = 16
 
@@ -101,6 +106,7 @@ class Checker:
         self.stop = stop or threading.Event()
         self.fetcher = Fetcher(settings.fetch, stop=self.stop)
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.interrupted: list[str] = []     # policies of the last check_many that `stop` left unchecked
 
     def close(self):
         self.fetcher.close()
@@ -147,8 +153,39 @@ class Checker:
                 d.body_stored = stored
                 batch.add(self._decide(d, derived))
 
+        # The fetches are consumed by a thread of their own, so that this thread wakes up on time to
+        # write what has finished while a slow fetch holds the pass (a batch never holds a finished
+        # result hostage), and to stop when `stop` is set, abandoning the fetches still in flight.
+        arrived: queue.SimpleQueue = queue.SimpleQueue()
+
+        def consume():
+            try:
+                for item in self.fetcher.fetch_many(jobs, on_start=on_start):
+                    arrived.put(item)
+            except BaseException as e:      # reported in the main thread
+                arrived.put(e)
+            finally:
+                arrived.put(None)
+
+        threading.Thread(target=consume, name="check-fetches", daemon=True).start()
+        stop_deadline = None
         try:
-            for job, result in self.fetcher.fetch_many(jobs, on_start=on_start):
+            while True:
+                if self.stop.is_set() and stop_deadline is None:
+                    stop_deadline = time.monotonic() + STOP_GRACE
+                if stop_deadline is not None and time.monotonic() >= stop_deadline:
+                    break       # stopped: what is in flight is abandoned (nothing of it was written)
+                try:
+                    item = arrived.get(timeout=TICK)
+                except queue.Empty:
+                    settle(block=False)
+                    batch.tick()
+                    continue
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                job, result = item
                 policy = by_name[job.key]
                 state = states[policy.name]
                 body_sha = new_body_sha(state, result) if pool is not None else None
@@ -167,6 +204,7 @@ class Checker:
             batch.flush()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+        self.interrupted = [p.name for p in policies if p.name not in batch.outcomes]
         return [batch.outcomes[p.name] for p in policies if p.name in batch.outcomes]
 
     # -------------------------------------------------- deciding (with the I/O decide() must not do)
@@ -234,9 +272,12 @@ class Checker:
                           content_type=r.content_type, derived=columns(d.derived, policy), change=change)
 
     def _write(self, decisions: list[Decision]) -> None:
+        # Split first: a version that falls back to a plain check (a race, a store error) is
+        # written by _write_versions itself, and must not be written again with the others.
         versions = [d for d in decisions if d.is_version]
+        checks = [d for d in decisions if not d.is_version]
         self._write_versions(versions)
-        self._write_checks([d for d in decisions if not d.is_version])
+        self._write_checks(checks)
 
     def _write_checks(self, batch: list[Decision]) -> None:
         """unchanged / held / failed outcomes: check rows, policy state and events, one transaction."""
@@ -254,7 +295,7 @@ class Checker:
             log.error("could not record %d checks: %s", len(batch), one_line(e))
             for d in batch:
                 if d.outcome.status != "failed":
-                    d.fail(f"store error: {one_line(e)}")
+                    d.fail(_store_failure(e))
 
     def _write_versions(self, batch: list[Decision]) -> None:
         """Versions in one transaction (each policy's rows still all-or-nothing); if that fails,
@@ -282,7 +323,7 @@ class Checker:
                 d.fail(RACED)
                 self._write_checks([d])
             except (StoreError, OSError) as e:
-                d.fail(f"store error: {one_line(e)}")
+                d.fail(_store_failure(e))
                 self._write_checks([d])
 
     def _store_versions(self, batch: list[Decision]) -> None:
@@ -318,11 +359,20 @@ class _Batch:
         self.waiting.append(d)
         self.versions += d.is_version
         self.outcomes[d.policy.name] = d.outcome
-        if (len(self.waiting) >= BATCH_ROWS or self.versions >= BATCH_VERSIONS
+        # a change (what users must hear of) is written at once; the rest within BATCH_SECONDS (tick)
+        if (d.kind == "changed" or len(self.waiting) >= BATCH_ROWS or self.versions >= BATCH_VERSIONS
                 or time.monotonic() - self.last_flush > BATCH_SECONDS):
             self.flush()
 
+    def tick(self) -> None:
+        """Nothing arrived for a while: write what waits once it is old enough."""
+        if self.waiting and time.monotonic() - self.last_flush > BATCH_SECONDS:
+            self.flush()
+
     def flush(self) -> None:
+        if not self.waiting:
+            self.last_flush = time.monotonic()
+            return
         done, self.waiting, self.versions = self.waiting, [], 0
         self.checker._write(done)
         self.last_flush = time.monotonic()
@@ -330,6 +380,11 @@ class _Batch:
             _log_outcome(d.outcome)
             if self.progress:
                 self.progress(d.outcome)
+
+
+def _store_failure(error: Exception) -> str:
+    """Why a check could not be recorded, in one line (a StoreError already says it is the store's)."""
+    return one_line(error) if isinstance(error, StoreError) else f"store error: {one_line(error)}"
 
 
 def _log_outcome(o: CheckOutcome):

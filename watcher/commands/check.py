@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections import Counter
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from watcher.app import check_policies
+from watcher.app import open_app
 from watcher.check import select_policies
 from watcher.commands import SEVERITY_STYLE, STATUS_STYLE, plain
 from watcher.config import load_settings
@@ -34,17 +37,32 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
     err = Console(stderr=True)
-    if err.is_terminal and len(policies) > 1:
-        with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      TimeElapsedColumn(), console=err, transient=True) as progress:
-            task = progress.add_task("", total=len(policies))
+    stop = threading.Event()
+    with _stopped_by_signals(stop) as caught, open_app(settings, notify=notify, stop=stop) as app:
+        if err.is_terminal and len(policies) > 1:
+            with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                          transient=True) as progress:
+                task = progress.add_task("", total=len(policies))
 
-            def advance(outcome):
-                progress.update(task, advance=1, description=f"{outcome.name}: {outcome.status}")
+                def advance(outcome):
+                    progress.update(task, advance=1, description=plain(f"{outcome.name}: {outcome.status}"))
 
-            outcomes = check_policies(settings, names, notify=notify, progress=advance)
-    else:
-        outcomes = check_policies(settings, names, notify=notify)
+                outcomes = app.checker.check_many(policies, advance)
+        else:
+            outcomes = app.checker.check_many(policies)
+        unchecked = list(app.checker.interrupted)
+    if caught:
+        # Everything listed was written before the signal was acted on; nothing else was.
+        if not as_json:
+            _print_summary(outcomes)
+        else:
+            sys.stdout.write(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2) + "\n")
+        name = signal.Signals(caught[0]).name
+        print(f"watch: stopped by {name}: {len(outcomes)} checks written, {len(unchecked)} not checked"
+              + (f" ({', '.join(unchecked[:10])}{', ...' if len(unchecked) > 10 else ''})" if unchecked else "")
+              + "; queued mail stays in the outbox", file=sys.stderr)
+        return 128 + caught[0]
     sent = None
     if notify:
         # Mail queued by these checks goes out now (to SMTP, or as .eml files without [smtp]);
@@ -57,6 +75,31 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
         if sent is not None and (sent.sent or sent.failed or sent.deferred):
             Console(highlight=False).print(f"mail: {sent}")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+@contextmanager
+def _stopped_by_signals(stop: threading.Event):
+    """SIGTERM / SIGINT set `stop`: the check writes what has finished, abandons what is in flight
+    and the command reports it. A second signal acts as it would without this (exits at once)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum, _frame):
+        caught.append(signum)
+        stop.set()
+        for s, h in before.items():     # the next signal is not caught
+            signal.signal(s, h)
+
+    for s in before:
+        signal.signal(s, handler)
+    try:
+        yield caught
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
 
 
 def _print_summary(outcomes) -> None:

@@ -1,0 +1,124 @@
+"""Issue 15: the defects an adversarial run found, one test (or more) per defect, named by its number
+(test_d01_..., test_d02_...). Against real servers: tests/webserver.PageServer, a raw-socket server
+that trickles one byte at a time, aiosmtpd (tests/mailtools.py), a store whose body file is removed."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+from webserver import policy_page, seed_texts
+
+from watcher.app import open_app
+from watcher.config import parse_settings
+from watcher.store import ChangeRow, SnapshotRow, Store
+
+SEEDS = seed_texts()
+ENMONO = SEEDS["000_e00ebf84e0ab835f"]
+ENMONO_NEW = ENMONO.replace("メールアドレス、パスワードを取得", "メールアドレス、パスワード、位置情報を取得")
+OTHER = list(SEEDS.values())[1]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_settings(tmp_path: Path, policies: list[dict], *, fetch: dict | None = None, notify: dict | None = None):
+    raw = {
+        "store": {"url": "sqlite:///store/watch.db", "bodies_dir": "store/bodies"},
+        "fetch": {"timeout_connect": 2, "timeout_read": 3, "retries": 0, "backoff": 0, **(fetch or {})},
+        "notify": {"staff": ["staff@example.com"], "outbox_dir": "outbox", **(notify or {})},
+        "policy": policies,
+    }
+    return parse_settings(raw, base_dir=tmp_path)
+
+
+def count(store: Store, model, *where) -> int:
+    with store.Session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def page(text: str) -> bytes:
+    return policy_page(text, nonce="fixed", views=1, stamp="2026-05-01")
+
+
+def wait_for(predicate, timeout: float = 3.0, step: float = 0.02) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+# ---------------------------------------------------------------- 1. durability while a fetch is slow; SIGTERM
+
+
+def _two_policies(tmp_path, server):
+    server.set("/fast", page(ENMONO))
+    server.set("/slow", page(OTHER))
+    settings = make_settings(tmp_path, [{"name": "fast", "url": server.url("/fast")},
+                                        {"name": "slow", "url": server.url("/slow")}],
+                             fetch={"timeout_read": 30})
+    with open_app(settings, notify=False) as app:
+        assert {o.status for o in app.checker.check_many(list(settings.policies))} == {"first"}
+    server.set("/fast", page(ENMONO_NEW))
+    server.set("/slow", page(OTHER), delay=20)       # a slow site holds the pass
+    return settings
+
+
+def test_d01_a_finished_change_is_written_while_a_slow_fetch_holds_the_pass(tmp_path, server):
+    settings = _two_policies(tmp_path, server)
+    stop = threading.Event()
+    with open_app(settings, notify=False, stop=stop) as app:
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("o", app.checker.check_many(list(settings.policies))))
+        t.start()
+        # the change is in the store while the slow fetch is still in flight
+        assert wait_for(lambda: count(app.repo, ChangeRow) == 1, timeout=2.0)
+        assert t.is_alive()
+        began = time.monotonic()
+        stop.set()
+        t.join(3)
+        assert not t.is_alive() and time.monotonic() - began < 1.5, "stop must not wait for the slow fetch"
+        assert [(o.name, o.status) for o in out["o"]] == [("fast", "changed")]
+        assert app.checker.interrupted == ["slow"]
+        assert count(app.repo, SnapshotRow) == 3
+
+
+def test_d01_sigterm_writes_what_finished_and_reports_it(tmp_path, server):
+    settings = _two_policies(tmp_path, server)
+    (tmp_path / "config.toml").write_text(f"""
+[store]
+url = "sqlite:///store/watch.db"
+bodies_dir = "store/bodies"
+[fetch]
+timeout_read = 30
+retries = 0
+[notify]
+outbox_dir = "outbox"
+[[policy]]
+name = "fast"
+url = "{server.url('/fast')}"
+[[policy]]
+name = "slow"
+url = "{server.url('/slow')}"
+""", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "check"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    store = Store(settings.store)
+    try:
+        assert wait_for(lambda: count(store, ChangeRow) == 1, timeout=10)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        store.close()
+    assert time.monotonic() - began < 2.0
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM: 1 checks written, 1 not checked (slow)" in err
+    assert "fast" in out and "changed" in out
