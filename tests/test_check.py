@@ -302,6 +302,8 @@ def test_two_checks_of_one_policy_at_once_store_one_version(tmp_path, server, st
     assert sorted(o.status for o in outcomes) == ["changed", "unchanged"], [(o.status, o.error) for o in outcomes]
     store = Store(settings.store)
     assert count(store, SnapshotRow) == 2 and count(store, ChangeRow) == 1
+    assert count(store, CheckRow) == 3, "the loser's fallback check is written once"
+    assert store.load_states([("a", settings.policies[0].url)])["a"].consecutive_failures == 0
     with store.session() as session:
         assert session.scalars(select(SnapshotRow.version).order_by(SnapshotRow.version)).all() == [1, 2]
         for snap in session.scalars(select(SnapshotRow)):

@@ -170,3 +170,26 @@ def test_a_store_at_an_unknown_revision_is_refused(tmp_path):
     con.close()
     with pytest.raises(StoreError, match=r"at revision 0001; this release needs revision .*watch migrate"):
         Store(write_settings(tmp_path / "config.toml").store)
+
+
+def test_a_migration_that_cannot_run_is_one_line_and_changes_nothing(tmp_path, watch):
+    config = write_config(tmp_path, "postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    r = watch("migrate", "--config", config, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "cannot migrate the store at postgresql+psycopg://nobody:***@127.0.0.1:1/none" in r.stderr
+    assert "secret" not in r.stderr
+
+    url = f"sqlite:///{tmp_path / 'snapshots' / 'watch.db'}"
+    build_legacy_store(tmp_path, url)
+    con = sqlite3.connect(tmp_path / "snapshots" / "watch.db")
+    con.execute("UPDATE changes SET report = '{not json'")
+    con.commit()
+    con.close()
+    config = write_config(tmp_path, url)
+    r = watch("migrate", "--config", config, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "changes row 1: report is not JSON" in r.stderr and "nothing was changed" in r.stderr
+    con = sqlite3.connect(tmp_path / "snapshots" / "watch.db")
+    tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    con.close()
+    assert "events" not in tables, "the failed upgrade was rolled back"

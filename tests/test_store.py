@@ -255,7 +255,7 @@ def test_a_held_candidate_is_counted_in_sql(repo):
 
     def hold(key: str) -> CheckRecord:
         record = good(pid)
-        record.hold, record.validators = (key, 1), None
+        record.hold, record.validators = key, None
         return record
 
     for key in ("k1", "k1"):
@@ -271,3 +271,12 @@ def test_a_held_candidate_is_counted_in_sql(repo):
         repo.record_checks(uow, [good(pid)], alert_after=3)     # the page went back: no candidate
     state = repo.load_states([("a", "http://example/p")])["a"]
     assert (state.candidate_key, state.candidate_seen) == (None, 0)
+
+
+def test_a_broken_outbox_table_is_a_one_line_store_error(store):
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE deliveries"))
+    for read in (store.delivery_counts, lambda: store.list_deliveries(limit=5)):
+        with pytest.raises(StoreError) as info:
+            read()
+        assert "no such table: deliveries" in str(info.value) and "\n" not in str(info.value)

@@ -137,7 +137,7 @@ class DeliveryMethods:
     def requeue_deliveries(self, now: datetime) -> int:
         """Make every unsent delivery due now (pending ones waiting for a backoff, failed ones).
         Invalid ones stay invalid: there is nothing to send."""
-        with self.Session() as s, s.begin():
+        with self._write() as s:
             result = s.execute(update(Delivery).where(Delivery.state.in_(("pending", "failed")))
                                .values(state="pending", next_attempt_at=now))
             return result.rowcount or 0
@@ -151,13 +151,13 @@ class DeliveryMethods:
                  .order_by(Delivery.id))
         if limit:
             query = query.limit(limit)
-        with self.Session() as s:
+        with self._read() as s:
             return [DueDelivery(i, channel or "email") for i, channel in s.execute(query)]
 
     def claim_delivery(self, delivery_id: int, now: datetime, *, lease: timedelta) -> ClaimedDelivery | None:
         """Mark the row "sending" (committed) unless another sender has it or it is done."""
         stale = now - lease
-        with self.Session() as s, s.begin():
+        with self._write() as s:
             claimed = s.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id,
@@ -171,7 +171,7 @@ class DeliveryMethods:
             return ClaimedDelivery(delivery_id, row.channel or "email", row.recipient, row.message or "")
 
     def mark_delivery_invalid(self, delivery_id: int, error: str) -> None:
-        with self.Session() as s, s.begin():
+        with self._write() as s:
             s.execute(update(Delivery).where(Delivery.id == delivery_id)
                       .values(state="invalid", claimed_at=None, last_error=error[:1000]))
 
@@ -183,7 +183,7 @@ class DeliveryMethods:
         if not ids:
             return 0
         done = 0
-        with self.Session() as s, s.begin():
+        with self._write() as s:
             query = select(Delivery).where(Delivery.id.in_(ids))
             if only_pending:
                 query = query.where(Delivery.state == "pending")
@@ -201,7 +201,7 @@ class DeliveryMethods:
 
     def mark_delivery_sent(self, delivery_id: int) -> None:
         """After the other side accepted it; settles the changes nothing waits for any more."""
-        with self.Session() as s, s.begin():
+        with self._write() as s:
             row = s.get(Delivery, delivery_id)
             row.state, row.sent_at, row.last_error = "sent", utcnow(), None
             row.attempts = (row.attempts or 0) + 1
@@ -221,12 +221,12 @@ class DeliveryMethods:
         query = select(*_LISTED).order_by(Delivery.id.desc()).limit(limit)
         if states:
             query = query.where(Delivery.state.in_(states))
-        with self.Session() as s:
+        with self._read() as s:
             rows = [DeliveryView(**row._asdict()) for row in s.execute(query)]
         return list(reversed(rows))
 
     def delivery_counts(self) -> dict[str, int]:
-        with self.Session() as s:
+        with self._read() as s:
             return {state: n for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
 
     # -------------------------------------------------- the daily digest
@@ -277,7 +277,7 @@ class DeliveryMethods:
         if uow is not None:
             yield uow.session
         else:
-            with self.Session() as s:
+            with self._read() as s:
                 yield s
 
 

@@ -11,10 +11,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.config import StoreSettings
 from watcher.store import engine as engines
-from watcher.store.repository import Repository
+from watcher.store.bodies import StoreError
+from watcher.store.repository import Repository, one_line
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,22 +33,29 @@ def head() -> str:
 
 
 def migrate(settings: StoreSettings) -> tuple[str | None, str]:
-    """Upgrade the store to head; returns (revision before, revision after)."""
+    """Upgrade the store to head; returns (revision before, revision after). Any failure rolls the
+    whole upgrade back (one transaction) and is one line: StoreError."""
     repo = Repository(settings, create=False)
     try:
-        before = engines.revision(repo.engine)
-        config = alembic_config()
-        with repo.engine.connect() as conn:
-            if repo.is_sqlite:
-                # SQLite rebuilds a table to change a column: with foreign keys enforced, dropping the
-                # old copy would fail on the rows that reference it. (Outside a transaction, or ignored.)
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                conn.commit()
-            with conn.begin():
-                config.attributes["connection"] = conn
-                if before == "legacy":
-                    command.stamp(config, "0001")
-                command.upgrade(config, "head")
-        return before, engines.revision(repo.engine)
+        return _migrate(repo)
+    except (SQLAlchemyError, CommandError, ValueError) as e:
+        raise StoreError(f"cannot migrate the store at {repo.label()}: {one_line(e)} (nothing was changed)") from None
     finally:
         repo.close()
+
+
+def _migrate(repo: Repository) -> tuple[str | None, str]:
+    before = engines.revision(repo.engine)
+    config = alembic_config()
+    with repo.engine.connect() as conn:
+        if repo.is_sqlite:
+            # SQLite rebuilds a table to change a column: with foreign keys enforced, dropping the
+            # old copy would fail on the rows that reference it. (Outside a transaction, or ignored.)
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            config.attributes["connection"] = conn
+            if before == "legacy":
+                command.stamp(config, "0001")
+            command.upgrade(config, "head")
+    return before, engines.revision(repo.engine)

@@ -82,7 +82,7 @@ class CheckRecord:
     # policy state: the validators of the body that equals the latest version (None: keep them)
     validators: tuple[str | None, str | None] | None = None
     body_sha256: str | None = None
-    hold: tuple[str, int] | None = None     # (candidate text key, times seen as decided) for confirm >= 2
+    hold: str | None = None     # confirm >= 2: the candidate's text key (its sightings are counted in SQL)
     rederived: DerivedColumns | None = None  # the latest snapshot as the current code derives it
 
 

@@ -38,12 +38,13 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("channel", sa.String(16), nullable=False, server_default="email"))
     op.execute("UPDATE deliveries SET state = 'invalid' WHERE state = 'failed' AND message = ''")
-    _compress("snapshots", {"text": "text", "lines": "json", "outline": "json"})
-    _compress("changes", {"report": "json"})
+    _compress("snapshots", {"text": "text", "lines": "list", "outline": "list"})
+    _compress("changes", {"report": "object"})
 
 
 def _compress(table: str, columns: dict[str, str]) -> None:
-    """Rewrite each column as a zlib-compressed BLOB (JSON re-encoded as UTF-8, not \\u escapes)."""
+    """Rewrite each column as a zlib-compressed BLOB (JSON re-encoded as UTF-8, not \\u escapes);
+    `columns` maps a column to its kind: text, list or object (JSON)."""
     with op.batch_alter_table(table) as batch:
         for name in columns:
             batch.add_column(sa.Column(f"z_{name}", sa.LargeBinary))
@@ -61,8 +62,12 @@ def _compress(table: str, columns: dict[str, str]) -> None:
             values = {"b_id": row.id}
             for name, kind in columns.items():
                 raw = getattr(row, name)
-                if kind == "json":
-                    raw = json.dumps(json.loads(raw) if raw else [], ensure_ascii=False, separators=(",", ":"))
+                if kind != "text":
+                    try:
+                        value = json.loads(raw) if raw else ({} if kind == "object" else [])
+                    except ValueError as e:
+                        raise ValueError(f"{table} row {row.id}: {name} is not JSON ({e})") from None
+                    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
                 values[f"b_{name}"] = zlib.compress((raw or "").encode("utf-8"), 6)
             updates.append(values)
         conn.execute(t.update().where(t.c.id == sa.bindparam("b_id"))
