@@ -255,7 +255,7 @@ class Checker:
             if r.status != 304:
                 record.body_sha256 = d.body_sha
         elif d.kind == "hold":
-            record.hold = (d.derived.text_key, d.candidate_seen)
+            record.hold = d.derived.text_key
         if d.kind != "failed" and d.rederived_old is not None:
             record.rederived = columns(d.rederived_old, policy)
         return record

@@ -80,9 +80,10 @@ class Repository(DeliveryMethods):
             if create:
                 engines.create_or_check(self.engine, check=check_schema)
         except (ConfigError, StoreError):
-            self.engine.dispose() if hasattr(self, "engine") else None
+            if hasattr(self, "engine"):
+                self.engine.dispose()
             raise
-        except (SQLAlchemyError, ImportError) as e:
+        except (SQLAlchemyError, ImportError, OSError) as e:   # OSError: the SQLite folder cannot be made
             raise StoreError(f"cannot open store {engines.safe_url(url)}: {one_line(e)}") from None
 
     # -------------------------------------------------- transactions and events
@@ -267,7 +268,7 @@ class Repository(DeliveryMethods):
             if r.hold is not None:
                 # validators stay those of the stored version: if the page flips back, we get a 304.
                 # Times seen is counted in SQL too: another process may have seen it meanwhile.
-                session.execute(_SEEN_CANDIDATE, {"pid": r.policy_id, "key": r.hold[0]})
+                session.execute(_SEEN_CANDIDATE, {"pid": r.policy_id, "key": r.hold})
             else:
                 values["v_candidate_key"], values["v_candidate_seen"] = None, 0
                 if r.validators is not None:
