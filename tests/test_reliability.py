@@ -11,12 +11,13 @@ import threading
 import time
 from pathlib import Path
 
+from mailtools import policy_block, write_config
 from sqlalchemy import func, select
 from webserver import policy_page, seed_texts
 
 from watcher.app import open_app
-from watcher.config import parse_settings
-from watcher.store import ChangeRow, SnapshotRow, Store
+from watcher.config import load_settings, parse_settings
+from watcher.store import AlertRow, ChangeRow, SnapshotRow, Store
 
 SEEDS = seed_texts()
 ENMONO = SEEDS["000_e00ebf84e0ab835f"]
@@ -122,3 +123,52 @@ url = "{server.url('/slow')}"
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "stopped by SIGTERM: 1 checks written, 1 not checked (slow)" in err
     assert "fast" in out and "changed" in out
+
+
+# ---------------------------------------------------------------- 2. a real policy that shrinks by more than half
+
+SHORT = """プライバシーポリシー
+第1条（取得する情報）
+当社は、氏名及びメールアドレスを取得します。
+第2条（利用目的）
+当社は、取得した情報を本サービスの提供のために利用します。
+第3条（第三者提供）
+当社は、取得した個人情報を提携先の広告事業者に提供します。
+"""
+
+
+def _shrunk(tmp_path, server):
+    server.set("/p", page(ENMONO))
+    path = write_config(tmp_path, policies=policy_block(name="short", url=server.url("/p"), users=()))
+    settings = load_settings(path)
+    with open_app(settings, notify=False) as app:
+        assert app.checker.check_one(settings.policy("short")).status == "first"
+    server.set("/p", page(SHORT))
+    return path, settings
+
+
+def test_d02_the_same_shrunken_text_on_n_checks_becomes_a_version_and_staff_hear_at_once(tmp_path, server):
+    path, settings = _shrunk(tmp_path, server)
+    with open_app(settings, notify=False) as app:
+        one = app.checker.check_one(settings.policy("short"))
+        assert one.status == "failed" and "seen 1 of 3" in one.error and "watch accept short" in one.error
+        with app.repo.Session() as s:
+            [alert] = s.scalars(select(AlertRow)).all()
+        assert alert.kind == "shrink" and "watch accept short" in alert.message
+        assert app.checker.check_one(settings.policy("short")).error.count("seen 2 of 3") == 1
+        three = app.checker.check_one(settings.policy("short"))
+        assert three.status == "changed" and three.version == 2, three.error
+        change = app.repo.change(three.change_id)
+        assert "第三者" in str(change.report) or "広告事業者" in str(change.report)
+        assert count(app.repo, AlertRow) == 1      # one alert, at the first sighting
+
+
+def test_d02_watch_accept_records_the_shrunken_page_now(tmp_path, server, watch):
+    path, settings = _shrunk(tmp_path, server)
+    assert watch("check", "--config", path).returncode == 1
+    r = watch("accept", "short", "--config", path, "--no-notify")
+    assert r.returncode == 0, r.stderr
+    assert "accepted as version 2" in r.stdout
+    with open_app(settings, notify=False) as app:
+        assert app.checker.check_one(settings.policy("short")).status == "unchanged"
+        assert count(app.repo, ChangeRow) == 1

@@ -39,6 +39,13 @@ def add_check(sub) -> None:
     p.set_defaults(body="watcher.commands.check:run")
 
 
+def add_accept(sub) -> None:
+    p = sub.add_parser("accept", help="record a page that lost most of its text as a real revision (staff)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--no-notify", action="store_true", help="record the change but queue no mail")
+    p.set_defaults(body="watcher.commands.accept:run")
+
+
 def add_history(sub) -> None:
     p = sub.add_parser("history", help="stored versions, changes and recent checks of one policy")
     p.add_argument("name", metavar="NAME")
@@ -80,7 +87,7 @@ def add_migrate(sub) -> None:
     p.set_defaults(body="watcher.commands.migrate:run")
 
 
-COMMANDS = [add_diff, add_check, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate]
+COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate]
 
 
 def command_body(spec: str) -> Callable[[argparse.Namespace], int]:

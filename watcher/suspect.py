@@ -35,6 +35,7 @@ class Rules:
     min_text_ratio: float
     min_clause_ratio: float
     min_clauses_for_ratio: int
+    shrink_confirm: int
     password_field: bool
     kinds: tuple[_Kind, ...]
 
@@ -57,6 +58,7 @@ def rules() -> Rules:
         min_text_ratio=float(raw["min_text_ratio"]),
         min_clause_ratio=float(raw["min_clause_ratio"]),
         min_clauses_for_ratio=int(raw["min_clauses_for_ratio"]),
+        shrink_confirm=max(1, int(raw.get("shrink_confirm", 3))),
         password_field=bool(raw.get("login", {}).get("password_field", True)),
         kinds=tuple(kinds),
     )

@@ -54,6 +54,7 @@ from watcher.store import (
     utcnow,
     write_body_file,
 )
+from watcher.suspect import rules as shrink_rules
 
 log = logging.getLogger("watcher.check")
 
@@ -119,12 +120,17 @@ class Checker:
 
     # -------------------------------------------------- use cases
 
-    def check_one(self, policy: PolicySettings) -> CheckOutcome:
-        """Check one policy now; everything is written before it returns."""
+    def check_one(self, policy: PolicySettings, *, accept_shrink: bool = False) -> CheckOutcome:
+        """Check one policy now; everything is written before it returns. `accept_shrink`: staff say a
+        page that lost most of the previous version's text is a real revision (`watch accept`)."""
         state = self.repo.load_states([(policy.name, policy.url)])[policy.name]
         started_at = utcnow()
+        if accept_shrink:   # fetch the whole page: a 304 or the same bytes would decide nothing
+            state.etag = state.last_modified = state.body_sha256 = None
         result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified)
-        d = self._decide(triage(policy, state, result, started_at))
+        d = triage(policy, state, result, started_at)
+        d.extra["accept_shrink"] = accept_shrink
+        d = self._decide(d)
         self._write([d])
         _log_outcome(d.outcome)
         return d.outcome
@@ -254,8 +260,8 @@ class Checker:
             record.validators = d.validators()
             if r.status != 304:
                 record.body_sha256 = d.body_sha
-        elif d.kind == "hold":
-            record.hold = d.derived.text_key
+        elif d.kind == "hold" or (d.kind == "failed" and d.extra.get("shrink")):
+            record.hold = d.derived.text_key     # a page that lost most of its text counts sightings too
         if d.kind != "failed" and d.rederived_old is not None:
             record.rederived = columns(d.rederived_old, policy)
         return record
@@ -290,6 +296,13 @@ class Checker:
                 uow.publish(*(CheckFailed(policy=d.policy.name, policy_id=d.state.policy_id, error=d.outcome.error or "",
                                           failures=rec.failures, alert_id=rec.alert_id)
                               for d, rec in zip(batch, recorded, strict=True) if d.kind == "failed"))
+                for d in batch:
+                    if d.kind == "failed" and d.extra.get("shrink") and d.candidate_seen == 1:
+                        # staff hear at once that it may be real, not after failures_before_alert
+                        self.repo.add_alert(uow, policy_id=d.state.policy_id, kind="shrink", message=(
+                            f"{d.policy.name}: {d.extra['shrink']}. If this is a real revision, `watch accept "
+                            f"{d.policy.name}` records it now; the same text on {shrink_rules().shrink_confirm} "
+                            "checks in a row is recorded anyway"))
         except (StoreError, OSError) as e:
             # the outcomes stand (nothing was stored for them); say so instead of losing it silently
             log.error("could not record %d checks: %s", len(batch), one_line(e))

@@ -3,7 +3,8 @@
     fetch (conditional) ─ 304 / same body sha ──────────────────────────> unchanged (nothing parsed)
           │ error, 4xx/5xx ─────────────────────────────────────────────> failed
           └ new body ─> derive (extract, segment, normalised-text hash)
-                          │ login / maintenance / error page, lost text ─> failed (never a version)
+                          │ login / maintenance / error page ───────────> failed (never a version)
+                          │ lost most of the text ─> failed, until seen shrink_confirm times / `watch accept`
                           │ no previous version ──────────────────────────> first (snapshot)
                           │ same normalised text as the previous version ─> unchanged (page noise)
                           └ compare(previous, new): no clause change ─────> unchanged
@@ -155,8 +156,18 @@ def decide(d: Decision, derived: Derived | str, previous: Previous | None = None
         raise ValueError("decide() needs the previous version of a policy that has one")
     d.rederived_old = previous.rederived
     problem = suspect.shrink_problem(derived.text_length, derived.clauses, previous.text_length, previous.clauses)
+    shrink_accepted = False
     if problem:
-        return d.fail(problem)
+        # A broken page rarely comes back byte for byte the same text; a real short rewrite does. The
+        # same shrunken text on `shrink_confirm` checks in a row, or staff's `watch accept`, is a version.
+        seen = state.candidate_seen + 1 if state.candidate_key == derived.text_key else 1
+        needed = suspect.rules().shrink_confirm
+        if not d.extra.get("accept_shrink") and seen < needed:
+            d.candidate_seen = seen
+            d.extra["shrink"] = problem
+            return d.fail(f"{problem} (the same text seen {seen} of {needed} times: if it is a real revision it "
+                          f"is recorded then, or now with `watch accept {policy.name}`)")
+        shrink_accepted = True
     if derived.text_key == previous.text_key:
         return d.unchanged()                      # page noise: same normalised text
     new_doc = dataclasses.replace(derived.document, source=f"{policy.name}@{state.latest_version + 1}")
@@ -164,7 +175,7 @@ def decide(d: Decision, derived: Derived | str, previous: Previous | None = None
     if not report.changes:
         return d.unchanged()                      # formatting only, as the diff engine sees it
     d.report = report
-    if policy.confirm > 1:
+    if policy.confirm > 1 and not shrink_accepted:
         seen = state.candidate_seen + 1 if state.candidate_key == derived.text_key else 1
         if seen < policy.confirm:
             d.unchanged()

@@ -260,6 +260,8 @@ class Repository(DeliveryMethods):
                     session.add(alert)
                     session.flush()
                     alert_id = alert.id
+                if r.hold is not None:      # a page that lost most of its text: its sightings are counted
+                    session.execute(_SEEN_CANDIDATE, {"pid": r.policy_id, "key": r.hold})
                 out.append(CheckRecorded(r.policy_id, failures, alert_id))
                 continue
             ok_ids.append(r.policy_id)
