@@ -87,7 +87,46 @@ def add_migrate(sub) -> None:
     p.set_defaults(body="watcher.commands.migrate:run")
 
 
-COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate]
+def add_changes(sub) -> None:
+    p = sub.add_parser("changes", help="recorded changes with their verdict and review state")
+    p.add_argument("--open", action="store_true", help="only changes that wait for a review decision")
+    p.add_argument("--policy", metavar="NAME", help="only this policy's changes")
+    p.add_argument("--severity", choices=("none", "minor", "notice", "consent"))
+    p.add_argument("--state", choices=("new", "in_review", "done"), help="only changes in this review state")
+    p.add_argument("--limit", type=int, default=100, help="show the newest N (default 100)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(body="watcher.commands.changes:run")
+
+
+def add_review(sub) -> None:
+    p = sub.add_parser("review", help="record a review step on a change (append-only audit events)")
+    p.add_argument("change", type=int, metavar="CHANGE", help="the change id (watch changes)")
+    p.add_argument("--action", action="append", metavar="ACTION", help="tick a checklist action (repeatable)")
+    p.add_argument("--undo", action="append", metavar="ACTION", help="untick a checklist action (repeatable)")
+    p.add_argument("--decision", choices=("not_material", "notice_sent", "consent_obtained", "no_action"),
+                   help="decide, which closes the review (done)")
+    p.add_argument("--reopen", action="store_true", help="reopen a review that is done")
+    p.add_argument("--note", help="a note recorded with the step")
+    p.add_argument("--as", dest="actor", metavar="NAME", help="who is reviewing (default: cli:<login name>)")
+    p.set_defaults(body="watcher.commands.review:run")
+
+
+def add_audit(sub) -> None:
+    p = sub.add_parser("audit", help="the review audit trail: who did what when, with notes")
+    p.add_argument("change", type=int, nargs="?", metavar="CHANGE", help="one change's trail (default: all)")
+    p.add_argument("--limit", type=int, default=200, help="the last N events of all changes (default 200)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(body="watcher.commands.audit:run")
+
+
+def add_list(sub) -> None:
+    p = sub.add_parser("list", help="every policy at a glance from the store (no fetch)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(body="watcher.commands.list:run")
+
+
+COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate,
+            add_changes, add_review, add_audit, add_list]
 
 
 def command_body(spec: str) -> Callable[[argparse.Namespace], int]:

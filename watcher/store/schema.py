@@ -16,6 +16,8 @@
                  recorded, check failed, mail undeliverable): what subscribers planned from.
 - `deliveries`   the outbox: one rendered message per recipient and channel.
 - `digests`, `digest_items`  the daily staff digest and the minor changes waiting for it.
+- `reviews`      the review state of a change (new -> in_review -> done, decision, actions done).
+- `audit_events` every review action, append-only (who, when, what, note).
 
 JSON columns are UTF-8 text (no \\uXXXX escapes: Japanese costs 3 bytes a character, not 6); the
 big ones (derived text, lines, outline, reports) are zlib-compressed (ZText, ZJSON).
@@ -46,7 +48,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0002"
+HEAD = "0003"
 
 
 def utcnow() -> datetime:
@@ -278,3 +280,35 @@ class DigestItem(Base):
     policy: Mapped[str] = mapped_column(String(200))
     recipients: Mapped[list] = mapped_column(JSON, default=list)     # [[email, language], ...]
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), nullable=True, index=True)
+
+
+class ReviewRow(Base):
+    """The review state of one change (watcher.review): a projection of its audit events, written in
+    the same transaction as each event; no row means `new`. The events are the record."""
+
+    __tablename__ = "reviews"
+
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)        # new | in_review | done
+    decision: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actions: Mapped[list] = mapped_column(JSON, default=list)          # the checklist actions done
+    last_event_id: Mapped[int] = mapped_column(Integer)                # optimistic lock: the newest event
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AuditEventRow(Base):
+    """One review action (who, when, what, note). Append-only: the store has no method that updates
+    or deletes one."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(16))          # start | tick | untick | decide | reopen | note
+    value: Mapped[str | None] = mapped_column(String(64), nullable=True)   # the action or decision named
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))           # the review state after this event
