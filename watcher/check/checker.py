@@ -36,7 +36,7 @@ from watcher.check.decide import (
     triage,
 )
 from watcher.config import PolicySettings, Settings
-from watcher.derive import Derived, current_document, derivation_version, derive_safely
+from watcher.derive import Derived, current_document, derivation_version, derive_safely, stored_document
 from watcher.errors import WatchError
 from watcher.events import ChangeRecorded, CheckFailed, VersionStored
 from watcher.fetch import Fetcher, FetchJob
@@ -226,6 +226,8 @@ class Checker:
         return pool
 
     def _decide(self, d: Decision, derived: Derived | str | None = None) -> Decision:
+        if d.kind == "unchanged" and d.result.body and d.result.status != 304:
+            self._repair_body(d)
         if d.kind != "derive":
             return d
         policy, result = d.policy, d.result
@@ -241,9 +243,27 @@ class Checker:
             log.exception("check %s: internal error", policy.name)
             return d.fail(f"internal error: {type(e).__name__}: {one_line(e)}")
 
+    def _repair_body(self, d: Decision) -> None:
+        """The same bytes as the stored version came back: write its body again if it was lost or damaged."""
+        try:
+            if self.repo.repair_body(d.result.body, d.body_sha):
+                log.warning("check %s: the stored body %s was missing or damaged: written again",
+                            d.policy.name, (d.body_sha or "")[:12])
+        except (StoreError, OSError) as e:
+            log.error("check %s: could not repair body %s: %s", d.policy.name, (d.body_sha or "")[:12], one_line(e))
+
     def _previous(self, state: PolicyState, policy: PolicySettings) -> Previous:
         prev = self.repo.snapshot(state.latest_id)
-        doc, rederived = current_document(prev, policy, self.repo.get_body, source=f"{policy.name}@{prev.version}")
+        try:
+            doc, rederived = current_document(prev, policy, self.repo.get_body,
+                                              source=f"{policy.name}@{prev.version}")
+        except StoreError as e:
+            # The raw body is lost or damaged (and the page changed since): compare with the text
+            # stored with the version rather than fail every check of this policy from now on.
+            log.warning("check %s: %s; comparing with the stored text of version %s", policy.name, one_line(e),
+                        prev.version)
+            return Previous(stored_document(prev, f"{policy.name}@{prev.version}"), state.latest_text_key,
+                            state.latest_text_length, state.latest_clauses)
         if rederived is not None:
             return Previous(doc, rederived.text_key, rederived.text_length, rederived.clauses, rederived)
         return Previous(doc, state.latest_text_key, state.latest_text_length, state.latest_clauses)

@@ -15,7 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,9 @@ class FileBodies:
     def put(self, session: Session | None, data: bytes, digest: str | None = None) -> str:
         digest = digest or sha256(data)
         target = self.path(digest)
-        if target.exists():
-            return digest       # content-addressed: the same name is the same bytes
+        if target.exists() and self.valid(digest):
+            return digest       # content-addressed: the same name is the same bytes (checked: a lost
+                                # or damaged file is written again when its bytes come back)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
@@ -83,6 +84,13 @@ class FileBodies:
     def exists(self, session: Session | None, digest: str) -> bool:
         return self.path(digest).exists()
 
+    def valid(self, digest: str, session: Session | None = None) -> bool:
+        """The file is there and holds the bytes its name says."""
+        try:
+            return sha256(self.get(session, digest)) == digest
+        except StoreError:
+            return False
+
 
 class RowBodies:
     """gzip blobs in the `bodies` table (PostgreSQL: one database holds everything)."""
@@ -90,7 +98,12 @@ class RowBodies:
     def put(self, session: Session, data: bytes, digest: str | None = None) -> str:
         digest = digest or sha256(data)
         if self.exists(session, digest):
-            return digest       # content-addressed: the same name is the same bytes
+            if self.valid(digest, session):
+                return digest       # content-addressed: the same name is the same bytes
+            # a damaged row: its bytes came back, write them again
+            session.execute(update(BodyRow).where(BodyRow.sha256 == digest)
+                            .values(size=len(data), data=compress(data)))
+            return digest
         try:
             # A savepoint: another process inserting the same body at once costs this insert only,
             # not the caller's transaction (without a dialect-specific ON CONFLICT).
@@ -105,10 +118,19 @@ class RowBodies:
         row = session.get(BodyRow, digest)
         if row is None:
             raise StoreError(f"body {digest[:12]} is missing from the bodies table")
-        return gzip.decompress(row.data)
+        try:
+            return gzip.decompress(row.data)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise StoreError(f"body {digest[:12]} is corrupt: {e}") from None
 
     def exists(self, session: Session, digest: str) -> bool:
         return session.get(BodyRow, digest) is not None
+
+    def valid(self, digest: str, session: Session | None = None) -> bool:
+        try:
+            return sha256(self.get(session, digest)) == digest
+        except StoreError:
+            return False
 
 
 def write_body_file(root: str, data: bytes, digest: str | None = None) -> str:

@@ -162,7 +162,7 @@ class Repository(DeliveryMethods, ReviewMethods):
     def put_body(self, uow_or_session, data: bytes, digest: str | None = None) -> str:
         return self.bodies.put(_session(uow_or_session), data, digest)
 
-    def get_body(self, digest: str, *, verify: bool = False, uow=None) -> bytes:
+    def get_body(self, digest: str, *, verify: bool = True, uow=None) -> bytes:
         if uow is not None:
             data = self.bodies.get(_session(uow), digest)
         else:
@@ -171,6 +171,16 @@ class Repository(DeliveryMethods, ReviewMethods):
         if verify and sha256(data) != digest:
             raise StoreError(f"body {digest[:12]} does not match its sha256")
         return data
+
+    def repair_body(self, data: bytes, digest: str | None = None) -> bool:
+        """`data` came back from the server: write its body again if it is missing or damaged.
+        True when it had to be written."""
+        digest = digest or sha256(data)
+        with self._write() as s:
+            if self.bodies.valid(digest, s):
+                return False
+            self.bodies.put(s, data, digest)
+            return True
 
     def body_exists(self, digest: str) -> bool:
         with self._read() as s:
