@@ -16,8 +16,10 @@ from mailtools import policy_block, write_config
 from sqlalchemy import func, select
 from webserver import policy_page, seed_texts
 
+from watcher.addresses import parse_address
 from watcher.app import open_app
-from watcher.config import load_settings, parse_settings
+from watcher.config import load_settings, parse_settings, read_users_file
+from watcher.errors import ConfigError
 from watcher.store import AlertRow, ChangeRow, FileBodies, SnapshotRow, Store, StoreError
 
 SEEDS = seed_texts()
@@ -223,3 +225,41 @@ def test_d03_a_damaged_body_is_rewritten_when_a_version_stores_the_same_bytes(tm
     assert not bodies.valid(digest)
     bodies.put(None, b"hello", digest)
     assert bodies.get(None, digest) == b"hello"
+
+
+# ---------------------------------------------------------------- 4. one address per entry; CSV read as CSV
+
+@pytest.mark.parametrize("entry", [
+    "Bob: evil@attacker.example <bob@example.com>",      # a group: parseaddr says evil@...
+    "Bob: evil@attacker.example;",
+    "bob@example.com, evil@attacker.example",            # a list
+    "Bob <bob@example.com> evil@attacker.example",
+    "evil@attacker.example <bob@example.com>",
+    "bob@example.com (comment)",
+])
+def test_d04_groups_and_lists_are_refused_in_staff_and_users(tmp_path, entry):
+    for where in ("notify", "policy"):
+        raw = {"notify": {"staff": [entry] if where == "notify" else []},
+               "policy": [{"name": "a", "url": "https://example.com/p", "users": [entry] if where == "policy" else []}]}
+        with pytest.raises(ConfigError) as e:
+            parse_settings(raw, base_dir=tmp_path)
+        assert "not an email address" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="one address per entry"):
+        parse_address(entry, "staff")
+
+
+def test_d04_a_quoted_display_name_is_one_address():
+    a = parse_address('"Smith, Bob" <bob@example.com>', "users")
+    assert a.addr_spec == "bob@example.com" and a.display_name == "Smith, Bob"
+
+
+def test_d04_users_file_is_read_as_csv_a_quoted_line_break_is_refused(tmp_path):
+    bad = tmp_path / "users.csv"
+    bad.write_bytes(b'email,language\n"dave@example.com\r\nX",en\n')
+    with pytest.raises(ConfigError) as e:
+        read_users_file(bad, "ja")
+    assert "line 2: not an email address: 'dave@example.com\\nX'" in str(e.value)
+    good = tmp_path / "good.csv"
+    good.write_text('email,language\n"""Smith, Bob"" <bob@example.com>",en\ncarol@example.com\n', encoding="utf-8")
+    assert [(u.email, u.language) for u in read_users_file(good, "ja")] == [
+        ('"Smith, Bob" <bob@example.com>', "en"), ("carol@example.com", "ja")]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from email.headerregistry import Address
-from email.utils import parseaddr
 
 from watcher.errors import ConfigError
 
@@ -33,7 +32,7 @@ def parse_address(value: str, what: str) -> Address:
     raw = str(value)
     if any(ch in raw for ch in "\r\n\0"):
         raise ConfigError(f"{what}: line break in email address {raw!r}")
-    name, addr = parseaddr(raw)
+    name, addr = _one_mailbox(raw, what)
     if not addr or addr.count("@") != 1 or " " in addr:
         raise ConfigError(f"{what}: not an email address: {raw!r}")
     local, domain = addr.split("@")
@@ -53,6 +52,33 @@ def parse_address(value: str, what: str) -> Address:
         return Address(display_name=header_text(name, 60), username=local, domain=domain)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{what}: not an email address: {raw!r} ({exc})") from exc
+
+
+# Characters that are syntax in an address header (lists, groups, routes, comments, quoting): one
+# entry is one mailbox, `a@b` or `Name <a@b>` (a display name may be a "quoted string").
+_SPECIALS = set('<>@,;:"()[]\\')
+_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"$')
+
+
+def _one_mailbox(raw: str, what: str) -> tuple[str, str]:
+    """(display name, addr-spec) of exactly one mailbox; ConfigError for a list, a group or junk.
+    (email.utils.parseaddr reads `Bob: evil@x <bob@y>` as evil@x: it is not used for this.)"""
+    text = raw.strip()
+    name, addr = "", text
+    if text.endswith(">"):
+        lt = text.rfind("<")
+        if lt < 0:
+            raise ConfigError(f"{what}: not an email address: {raw!r}")
+        name, addr = text[:lt].strip(), text[lt + 1:-1].strip()
+        quoted = _QUOTED.match(name)
+        if quoted:
+            name = re.sub(r"\\(.)", r"\1", quoted.group(1))
+        elif _SPECIALS & set(name):
+            raise ConfigError(f"{what}: one address per entry, without groups, lists or comments "
+                              f"(quote a display name that has punctuation): {raw!r}")
+    if _SPECIALS - {"@"} & set(addr) or not addr:
+        raise ConfigError(f"{what}: one address per entry, without groups, lists or comments: {raw!r}")
+    return name, addr
 
 
 def is_address(value: str) -> bool:

@@ -11,6 +11,7 @@ files) are resolved against the directory of the config file.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
@@ -592,8 +593,17 @@ def read_users_file(path: Path, default_language: str) -> list[User]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     users = []
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
-        cells = [c.strip() for c in row]
+    # Read as CSV, not as lines: a quoted cell may hold a line break (then it is no address).
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        lineno = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise ConfigError(f"{path}: line {lineno}: not CSV: {e}") from None
+        cells = [c.strip(" \t") for c in row]
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue
         if lineno == 1 and cells[0].lower() in ("email", "e-mail", "mail", "address"):
