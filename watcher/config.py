@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import soupsieve
 from apscheduler.triggers.cron import CronTrigger
@@ -161,6 +161,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     policies: list[PolicySettings] = field(default_factory=list)
+    queue: QueueSettings | None = None      # [queue]: Dramatiq workers (None: the single-process daemon)
 
     def policy(self, name: str) -> PolicySettings:
         for policy in self.policies:
@@ -199,7 +200,7 @@ def default_settings(base_dir: Path | None = None) -> Settings:
 
 def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, path: Path | None = None) -> Settings:
     v = _Validator(label, base_dir)
-    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy"})
+    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy", "queue"})
     store = _store(v, v.table(raw, "store"))
     fetch = _fetch(v, v.table(raw, "fetch"))
     smtp = _smtp(v, raw["smtp"]) if "smtp" in raw else None
@@ -220,7 +221,8 @@ def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, pa
             v.fail(f"{key}.name", f"duplicate policy name {policy.name!r} (first at policy[{first_index[policy.name]}])")
         first_index[policy.name] = i
         policies.append(policy)
-    return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies)
+    return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies,
+                    queue=_queue_section(v, raw))
 
 
 class _Validator:
@@ -616,3 +618,109 @@ def read_users_file(path: Path, default_language: str) -> list[User]:
             raise ConfigError(f"{path}: line {lineno}: language must be ja or en, not {language!r}")
         users.append(User(email, language))
     return users
+
+
+# ---------------------------------------------------------------- [queue] (Dramatiq workers, watcher.runners)
+
+RABBITMQ_CONSUMER_TIMEOUT = 1800.0   # seconds: RabbitMQ closes a channel that holds a message unacked longer
+
+
+@dataclass
+class QueueSettings:
+    """[queue]: scale-out on Dramatiq workers (watcher.runners). Without the section nothing of it is
+    loaded. Passwords come from the environment variables named here, never from the file."""
+
+    broker: str = "amqp://guest@127.0.0.1:5672/%2F"        # RabbitMQ
+    limiter: str = "redis://127.0.0.1:6379/0"               # Redis: the per-host limiter shared by workers
+    broker_password_env: str = "WATCH_BROKER_PASSWORD"
+    limiter_password_env: str = "WATCH_LIMITER_PASSWORD"
+    namespace: str = "watch"        # queues <namespace>.check|browser|notify, limiter keys <namespace>:...
+    time_limit: float = 600.0       # seconds a task may run (under RabbitMQ's 30-minute consumer timeout)
+    max_retries: int = 5            # a task that raised is retried this often, with back-off
+    min_backoff: float = 15.0
+    max_backoff: float = 600.0      # Dramatiq's default (7 days) outlives RabbitMQ's consumer timeout
+    busy_delay: float = 5.0         # a check whose host is busy is sent again after about this long
+    claim_batch: int = 500          # policies a scheduler claims per transaction
+    poll: float = 10.0              # seconds a scheduler sleeps when nothing is due
+    threads: int = 8                # worker threads per worker process
+
+    def broker_url(self) -> str:
+        return _with_password(self.broker, self.broker_password_env)
+
+    def limiter_url(self) -> str:
+        return _with_password(self.limiter, self.limiter_password_env)
+
+
+def _with_password(url: str, env: str) -> str:
+    """The URL with the password from the environment variable `env` (read at use time), if set."""
+    secret = os.environ.get(env, "") if env else ""
+    if not secret:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(parts.username or '', safe='')}:{quote(secret, safe='')}@{host}"
+    return parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")).geturl()
+
+
+def _queue_section(v: _Validator, raw: dict) -> QueueSettings | None:
+    if "queue" not in raw:
+        return None
+    t, d = v.table(raw, "queue"), QueueSettings()
+    v.keys(t, "queue", {"broker", "limiter", "broker_password_env", "limiter_password_env", "namespace",
+                        "time_limit", "max_retries", "min_backoff", "max_backoff", "busy_delay", "claim_batch",
+                        "poll", "threads"})
+    urls = {}
+    for key, schemes in (("broker", ("amqp", "amqps")), ("limiter", ("redis", "rediss"))):
+        url = v.str_(t, "queue", key, getattr(d, key), empty_ok=False)
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in schemes or not parts.hostname:
+            v.fail(f"queue.{key}", f"must be a URL such as {schemes[0]}://HOST/..., not {url!r}")
+        if parts.password:
+            v.fail(f"queue.{key}", f"secrets are not read from the file: put the password in the environment "
+                                   f"variable named by queue.{key}_password_env")
+        urls[key] = url
+    envs = {}
+    for key in ("broker_password_env", "limiter_password_env"):
+        envs[key] = v.str_(t, "queue", key, getattr(d, key))
+        if envs[key] and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", envs[key]):
+            v.fail(f"queue.{key}", f"must be the NAME of an environment variable, not {envs[key]!r}")
+    namespace = v.str_(t, "queue", "namespace", d.namespace, empty_ok=False)
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,60}$", namespace):
+        v.fail("queue.namespace", f"{namespace!r}: use letters, digits, '_', '-' and '.' only")
+    seconds = {key: _queue_seconds(v, f"queue.{key}", t.get(key, getattr(d, key)))
+               for key in ("time_limit", "min_backoff", "max_backoff", "busy_delay", "poll")}
+    for key in ("time_limit", "max_backoff"):
+        if seconds[key] >= RABBITMQ_CONSUMER_TIMEOUT:
+            v.fail(f"queue.{key}", f"must be under 30 minutes (RabbitMQ's consumer timeout), not {seconds[key]:g} s")
+    if seconds["min_backoff"] > seconds["max_backoff"]:
+        v.fail("queue.min_backoff", "must not exceed queue.max_backoff")
+    return QueueSettings(broker=urls["broker"], limiter=urls["limiter"], namespace=namespace, **envs, **seconds,
+                         max_retries=v.int_(t, "queue", "max_retries", d.max_retries, maximum=100),
+                         claim_batch=v.int_(t, "queue", "claim_batch", d.claim_batch, minimum=1, maximum=10_000),
+                         threads=v.int_(t, "queue", "threads", d.threads, minimum=1, maximum=256))
+
+
+def _queue_seconds(v: _Validator, key: str, value) -> float:
+    """Seconds, as a number or a duration such as "10m"."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        v.fail(key, f'must be seconds or a duration such as "10m", not {_type_name(value)}')
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            v.fail(key, f'cannot parse "{value}" (use seconds or a duration such as "10m")')
+    if value <= 0:
+        v.fail(key, f"must be greater than 0, not {value}")
+    return float(value)
+
+
+def parse_policy(raw, *, base_dir: Path, label: str, key: str = "policy",
+                 notify: NotifySettings | None = None) -> PolicySettings:
+    """One [[policy]] table (from an import file or the store) -> PolicySettings, validated as in
+    config.toml; ConfigError names `label: key.field`. Relative paths resolve against base_dir."""
+    v = _Validator(label, base_dir)
+    if not isinstance(raw, dict):
+        v.fail(key, "must be a table")
+    return _policy(v, key, raw, notify or NotifySettings())

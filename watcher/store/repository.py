@@ -26,6 +26,7 @@ from watcher.store.convert import alert_view as _alert_view
 from watcher.store.convert import change_view as _change_view
 from watcher.store.convert import snapshot_view as _snapshot_view
 from watcher.store.deliveries import DeliveryMethods
+from watcher.store.policies import PolicyMethods
 from watcher.store.refs import parse_ref_time
 from watcher.store.reviews import ReviewMethods
 from watcher.store.schema import (
@@ -68,7 +69,7 @@ class UnitOfWork:
         self.repo.append_events(self, events)
 
 
-class Repository(DeliveryMethods, ReviewMethods):
+class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
     def __init__(self, settings: StoreSettings, *, create: bool = True, check_schema: bool = True):
         self.settings = settings
         url = settings.url

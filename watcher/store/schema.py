@@ -3,6 +3,7 @@
 - `policies`     one row per watched policy: its conditional-GET validators, the sha256 of the last
                  body known to equal the latest version, the failure streak (incremented in SQL), and
                  a held candidate change (policies with `confirm = 2`).
+                 Policies as data: the policy's table (`spec`), `source`, `schedule`, `next_due`.
 - `snapshots`    one row per stored *version*: body sha256, URL, HTTP status, validators, the
                  extracted text and lines, the clause outline (JSON), a hash of the normalised text,
                  and `extractor_version` (the code that derived them; see watcher.derive).
@@ -48,7 +49,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0003"
+HEAD = "0004"
 
 
 def utcnow() -> datetime:
@@ -129,6 +130,12 @@ class PolicyRow(Base):
     # a change seen but not yet confirmed (confirm >= 2): hash of its normalised text, times seen
     candidate_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     candidate_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # policies as data (watcher.store.policies): the [[policy]] table as imported or synced from the
+    # config, where it came from (config | import), and when a scheduler next enqueues its check
+    spec: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    schedule: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
 
 
 class SnapshotRow(Base):
@@ -188,6 +195,8 @@ class CheckRow(Base):
 
 class ChangeRow(Base):
     __tablename__ = "changes"
+    # one change per (old, new) version pair: a redelivered check can never record it twice
+    __table_args__ = (UniqueConstraint("old_snapshot_id", "new_snapshot_id", name="uq_changes_snapshots"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
