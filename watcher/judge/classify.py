@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from watcher.judge.engine import Context, Documents, fallback, moved_text, run_rules
+from watcher.judge.meaning import changed_sentences, sentences, words
 from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises
 from watcher.judge.rules import Routing, Rules, load_routing, load_rules
 from watcher.judge.text import clause_text, clip, dedupe, key_lines, text_language
@@ -20,6 +21,7 @@ from watcher.judge.units import (
     Finding,
     Unit,
     build_units,
+    edited_unit,
     meaningful,
     pair_rephrased,
     rewording_evidence,
@@ -87,18 +89,26 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
 
     findings: list[Finding] = []
     reworded: list[str] = []      # "old → new" for edits that change only wording
+    unchanged: set[str] = set()   # "formatting" / "moved": units whose meaning did not change
+    titles = _titles(change)
     units = build_units(change, rules)
     if change.type == "modified" and not units:
         return replace(before, categories=["moved"], severity="none",
                        reasons=["the same items in another order inside the clause"])
     findings.extend(revision_findings(change, rc_old, rc_new, rules, routing))
     units = pair_rephrased(units, rules)
-    for unit in units:
-        if moved_text(unit, ctx):
+    for whole in units:
+        same, unit = sift(whole, ctx, titles)
+        if same:
+            unchanged.add(same)
             continue
-        if unit.kind == "edited" and (not (meaningful(unit.gained, rules) or meaningful(unit.lost, rules))
-                                      or same_words(unit, rules)):
-            reworded.extend(rewording_evidence(unit))
+        if moved_text(unit, ctx):
+            unchanged.add("moved")
+            continue
+        if whole.kind == "edited" and (not (meaningful(whole.gained, rules) or meaningful(whole.lost, rules))
+                                       or same_words(whole, rules)):
+            # The same content words rearranged (or moved inside the paragraph): the meaning may have shifted.
+            reworded.extend(rewording_evidence(whole))
             continue
         unit_rules, unit_ctx = rules, ctx
         lang = text_language(unit.new or unit.old, rules.language)
@@ -113,7 +123,65 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
         if TRACE is not None:
             TRACE.append(((change.new or change.old).label, unit, sorted(topics_), found))
         findings.extend(found)
-    return _summarise(change, findings, reworded, units, before)
+    return _summarise(change, findings, reworded, unchanged, before)
+
+
+# ---------------------------------------------------------------------------
+# Meaning first
+# ---------------------------------------------------------------------------
+
+# A heading is a label: one this short, without a sentence end, renamed / added / dropped is no change of practice.
+_TITLE_MAX = 40
+
+
+def _titles(change: ClauseChange) -> tuple[set[str], set[str]]:
+    def of(clause: Clause | None) -> set[str]:
+        if clause is None:
+            return set()
+        # A heading labels a body or sub-items; a titled node with neither is a list item, not a heading.
+        return {k for n in clause.walk() if n.title and (n.body or n.children)
+                for k in [key(n.title)] if len(k) <= _TITLE_MAX and "。" not in k}
+    return of(change.old), of(change.new)
+
+
+def sift(unit: Unit, ctx: Context, titles: tuple[set[str], set[str]]) -> tuple[str, Unit]:
+    """Whether a unit's meaning changed: ("formatting" | "moved", unit) when it did not, else ("", the unit
+    cut down to the sentences whose meaning is new or gone).
+
+    Sentences are compared by meaning key (judge/meaning.py) within the unit and against the other
+    version as a whole, so a sentence moved to another clause, split, joined or reworded with
+    synonyms and spelling variants is not read as new.
+    """
+    rules, docs = ctx.rules, ctx.docs
+    old_titles, new_titles = titles
+    if unit.kind == "edited" and not unit.column and unit.old in old_titles and unit.new in new_titles:
+        # A renamed heading: the body under it is judged on its own (a heading added over a new body is not
+        # skipped: in many policies the sub-headings are the purposes).
+        return "formatting", unit
+    if unit.kind == "edited":
+        sd = changed_sentences(unit.old, unit.new, rules, docs.old_meaning, docs.new_meaning)
+        if not sd.gained and not sd.lost:
+            return ("moved" if sd.moved else "formatting"), unit
+        old, new = "\n".join(sd.lost), "\n".join(sd.gained)
+        if (old, new) != (unit.old, unit.new):
+            unit = edited_unit(old, new, unit.heading, unit.is_item, rules, column=unit.column)
+        return "", unit
+    if unit.kind in ("added", "clause_added"):
+        text, doc, attr = unit.new, docs.old_meaning, "new"
+    elif unit.kind in ("removed", "clause_removed"):
+        text, doc, attr = unit.old, docs.new_meaning, "old"
+    else:
+        return "", unit
+    keys = [(s, k) for s, k in ((s, words(s, rules)) for s in sentences(text)) if k]
+    if not keys:
+        return "formatting", unit
+    new_ones = [s for s, k in keys if not doc.says(k)]
+    if not new_ones:
+        return "moved", unit
+    if len(new_ones) < len(keys):
+        # Part of the paragraph stood elsewhere before (merged text): judge only what is new.
+        unit = replace(unit, **{attr: "\n".join(new_ones)})
+    return "", unit
 
 
 # ---------------------------------------------------------------------------
@@ -168,14 +236,19 @@ def revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Claus
 # Summary
 # ---------------------------------------------------------------------------
 
-def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str], units: list[Unit],
+def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str], unchanged: set[str],
                before: Verdict) -> Verdict:
     substantive = [f for f in findings if f.category != "editorial" or f.severity != "minor"]
     if not findings:
         if reworded:
             findings = [Finding("editorial", "minor",
-                                "wording only (synonyms, spelling variants, particles, links); the meaning is unchanged",
+                                "the same content words rearranged (or moved inside the paragraph); no new practice",
                                 dedupe(reworded))]
+        elif "formatting" in unchanged or "moved" not in unchanged:
+            # Meaning-preserving edits are formatting (TAXONOMY), never a minor change.
+            return replace(before, categories=["formatting"], severity="none",
+                           reasons=["the meaning is unchanged: wording only (synonyms, spelling variants, particles, "
+                                    "punctuation, links, a renamed heading, a paragraph split or joined)"])
         else:
             # Every unit was text that moved between clauses.
             return replace(before, categories=["moved"], severity="none",

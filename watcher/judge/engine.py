@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from watcher.judge.builtins import BUILTINS
+from watcher.judge.meaning import MeaningIndex
 from watcher.judge.rules import Rule, Rules
-from watcher.judge.text import clip, dedupe, doc_text
+from watcher.judge.text import clip, dedupe, doc_text, key_lines
 from watcher.judge.topics import clause_topics
 from watcher.judge.units import Finding, Unit, meaningful
 from watcher.models import Clause
@@ -50,6 +51,15 @@ class Documents:
         return doc_text(self.new_clauses)
 
     @cached_property
+    def old_meaning(self) -> MeaningIndex:
+        """The old version's sentences as meaning keys (judge/meaning.py): built only when a unit changed."""
+        return MeaningIndex(_node_lines(self.old_clauses), self.rules)
+
+    @cached_property
+    def new_meaning(self) -> MeaningIndex:
+        return MeaningIndex(_node_lines(self.new_clauses), self.rules)
+
+    @cached_property
     def self_names(self) -> tuple[str, ...]:
         """How the company names itself: defined names (「当社」) and names that are the subject again and again."""
         text = self.old_text + "\n" + self.new_text
@@ -67,6 +77,11 @@ class Documents:
     @cached_property
     def new_topics(self) -> list[tuple[set[str], Clause]]:
         return [(clause_topics(c, self.rules), c) for c in self.new_clauses]
+
+
+def _node_lines(clauses: list[Clause]) -> str:
+    """Every node's own text (without its number marker), line by line, as comparison keys."""
+    return "\n".join(key_lines(n.own_text()) for c in clauses for n in c.walk())
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from watcher.errors import ConfigError
 from watcher.judge.builtins import BUILTINS
+from watcher.judge.meaning import Meaning, parse_meaning
 from watcher.models import SEVERITIES, Promises
 from watcher.normalize import key
 
@@ -124,6 +125,8 @@ class Rules:
     navigation_re: re.Pattern | None
     revision: dict[str, re.Pattern]
     negator_re: re.Pattern | None = None
+    meaning: Meaning = field(default_factory=Meaning)      # what a meaning key leaves out (judge/meaning.py)
+    meaning_cache: dict = field(default_factory=dict, repr=False, compare=False)
     # Folded whole-clause / whole-document texts: rules compare against them again and again.
     _folded: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -294,7 +297,7 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
                 for name, pats in data.get("revision", {}).items() if pats}
     return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
                  rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, navigation_re=navigation_re,
-                 revision=revision, negator_re=negator_re)
+                 revision=revision, negator_re=negator_re, meaning=parse_meaning(where, data.get("meaning", {})))
 
 
 def _check_required(where: str, lexicons: dict, topics: dict, revision: dict) -> None:
