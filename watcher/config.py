@@ -32,6 +32,7 @@ DEFAULT_CONFIG = "config.toml"
 USER_AGENT = f"policy-watcher/{__version__}"
 LANGUAGES = ("ja", "en")
 NOTIFY_USERS = ("auto", "always", "never")
+FETCH_MODES = ("http", "browser", "auto")   # a policy's `fetch`: auto = HTTP, the browser for a script shell
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")   # no "@": NAME@REF must stay unambiguous
 def _is_address(value: str) -> bool:
     """The mailer's own parser decides: an address config accepts is one the mailer can send to."""
@@ -80,6 +81,9 @@ class FetchSettings:
     concurrency: int = 16
     failures_before_alert: int = 3
 
+    browser_path: str = "/usr/bin/chromium"   # Debian's chromium, driven by Playwright (none is downloaded)
+    browser_concurrency: int = 2     # pages rendered at once (one browser process per fetcher)
+    browser_timeout: float = 30.0    # seconds for a browser fetch: load, then the policy text appearing
 
 @dataclass
 class SmtpSettings:
@@ -127,6 +131,7 @@ class PolicySettings:
     notify_users: str = "auto"
     language: str = "ja"
     _file_users: list[User] = field(default_factory=list, repr=False, compare=False)
+    fetch: str = "auto"              # http | browser | auto (a script shell or a bot wall goes to the browser)
 
     def recipients(self) -> list[User]:
         """`users` (in the policy's language) plus the rows of `users_file` (email,language).
@@ -345,7 +350,8 @@ def _resolve_sqlite(v: _Validator, url: str) -> str:
 def _fetch(v: _Validator, t: dict) -> FetchSettings:
     d = FetchSettings()
     allowed = {"user_agent", "timeout_connect", "timeout_read", "retries", "backoff", "retry_after_max",
-               "max_bytes", "per_host", "concurrency", "failures_before_alert"}
+               "max_bytes", "per_host", "concurrency", "failures_before_alert", "browser_path",
+               "browser_concurrency", "browser_timeout"}
     v.keys(t, "fetch", allowed)
     return FetchSettings(
         user_agent=v.str_(t, "fetch", "user_agent", d.user_agent, empty_ok=False),
@@ -363,6 +369,9 @@ def _fetch(v: _Validator, t: dict) -> FetchSettings:
 
 def _smtp(v: _Validator, t: dict) -> SmtpSettings:
     d = SmtpSettings()
+        browser_path=v.str_(t, "fetch", "browser_path", d.browser_path, empty_ok=False),
+        browser_concurrency=v.int_(t, "fetch", "browser_concurrency", d.browser_concurrency, minimum=1, maximum=16),
+        browser_timeout=v.float_(t, "fetch", "browser_timeout", d.browser_timeout),
     allowed = {"host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout"}
     if "password" in t:
         v.fail("smtp.password", "secrets are not read from the file: put the password in an environment "
@@ -408,7 +417,7 @@ def _notify(v: _Validator, t: dict) -> NotifySettings:
 
 def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicySettings:
     allowed = {"name", "url", "select", "remove", "schedule", "jitter", "confirm", "users", "users_file",
-               "staff", "notify_users", "language"}
+               "staff", "notify_users", "language", "fetch"}
     v.keys(t, key, allowed)
     for required in ("name", "url"):
         if required not in t:
@@ -456,6 +465,7 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
         try:
             policy._file_users = read_users_file(users_file, language)
         except ConfigError as e:
+        fetch=v.choice(t, key, "fetch", "auto", FETCH_MODES),
             v.fail(f"{key}.users_file", str(e))
     return policy
 

@@ -1,9 +1,9 @@
 """Resolve an operand of `watch diff` into a Document.
 
 An operand is, in this order:
-- a URL (http://, https://, file://): fetched now, with the select/remove of a configured
-  policy whose URL it is;
-- an existing file (.html/.htm/.txt/.md);
+- a URL (http://, https://, file://): fetched now, with the select/remove/fetch of a configured
+  policy whose URL it is (else fetch = "auto": a script shell goes to the browser);
+- an existing file (.html/.htm/.txt/.md/.pdf/.docx);
 - a stored snapshot `NAME@REF` (REF: latest, -1, -N, a version number, 2026-05-01,
   2026-05-01T12:00) or a bare policy NAME (its latest snapshot): needs the config file for the
   store's location. A snapshot stored by older extraction code is re-derived from its raw body,
@@ -17,7 +17,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from watcher import extract
+from watcher import extract, suspect
 from watcher.config import Settings, default_settings, load_settings
 from watcher.derive import current_document
 from watcher.errors import ConfigError, InputError
@@ -65,7 +65,9 @@ def _settings(config_path: str | None, *, required: bool) -> Settings | None:
 def load_url(url: str, config_path: str | None = None) -> Document:
     settings = _settings(config_path, required=False) or default_settings()
     policy = next((p for p in settings.policies if p.url == url), None)
-    result = fetch_once(url, settings.fetch)
+    # a configured policy's `fetch` mode, else "auto": a script shell is rendered by the browser
+    result = fetch_once(url, settings.fetch, mode=policy.fetch if policy else "auto",
+                        select=policy.select if policy else None, needs_browser=suspect.needs_browser)
     if result.body is None or not result.body.strip():
         raise InputError(f"{url}: empty body (HTTP {result.status})")
     return extract.extract(result.body, source=url, content_type=result.content_type or None,

@@ -1,13 +1,17 @@
 """Is a fetched page a version of the policy at all?
 
 A 200 response can still be a login wall, a maintenance screen, a soft 404, a bot
-challenge, or a page cut off half-way. Those must never be stored as versions (the next
-real page would then be reported as a change). The phrases and thresholds are in
+challenge, a scanned PDF, or a page cut off half-way. Those must never be stored as versions
+(the next real page would then be reported as a change). The phrases and thresholds are in
 rules/suspect_pages.toml, where a reviewer can read and extend them.
+
+`needs_browser(result)` is the other question, asked of an HTTP result under `fetch = "auto"`:
+is this page a script shell (its text is written by a script) or a bot wall a browser may pass?
 """
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 import unicodedata
@@ -38,6 +42,13 @@ class Rules:
     shrink_confirm: int
     password_field: bool
     kinds: tuple[_Kind, ...]
+    shell_text_chars: int = 200
+    noscript_phrases: tuple[str, ...] = ()
+    app_root: re.Pattern | None = None
+    bare_text_chars: int = 20
+    block_statuses: frozenset[int] = frozenset()
+    block_phrases: tuple[str, ...] = ()
+    pdf_chars_per_page: int = 40
 
 
 def _fold(text: str) -> str:
@@ -48,6 +59,7 @@ def _fold(text: str) -> str:
 def rules() -> Rules:
     raw = tomllib.loads(RULES_PATH.read_text(encoding="utf-8"))
     kinds = []
+    shell, block = raw["script_shell"], raw["bot_block"]
     for section, label in (("login", "a login page"), ("maintenance", "a maintenance page"),
                            ("error_page", "an error page")):
         table = raw.get(section, {})
@@ -61,12 +73,29 @@ def rules() -> Rules:
         shrink_confirm=max(1, int(raw.get("shrink_confirm", 3))),
         password_field=bool(raw.get("login", {}).get("password_field", True)),
         kinds=tuple(kinds),
+        shell_text_chars=int(shell["max_text_chars"]),
+        noscript_phrases=tuple(_fold(p) for p in shell["noscript_phrases"]),
+        app_root=_app_root_pattern(shell["app_root_ids"], shell["app_root_tags"]),
+        bare_text_chars=int(shell["bare_text_chars"]),
+        block_statuses=frozenset(int(n) for n in block["statuses"]),
+        block_phrases=tuple(_fold(p) for p in block["phrases"]),
+        pdf_chars_per_page=int(raw["pdf"]["min_chars_per_page"]),
     )
 
 
+def _app_root_pattern(ids: list[str], tags: list[str]) -> re.Pattern:
+    """An element with one of `ids` (or one of the `tags`) that holds nothing but whitespace."""
+    id_alt = "|".join(re.escape(i) for i in ids)
+    tag_alt = "|".join(re.escape(t) for t in tags)
+    return re.compile(rf"<(?:(?P<t>[a-z][a-z0-9-]*)\b[^>]*\bid\s*=\s*[\"']?(?:{id_alt})(?=[\"'\s>/])[^>]*|(?P<c>{tag_alt})\b[^>]*)>"
+                      rf"\s*</(?:(?P=t)|(?P=c))\s*>", re.I)
+
+
 def page_problem(body: bytes, doc: Document, text_length: int) -> str | None:
-    """Why this page is not a policy version on its own (login, maintenance, error), or None."""
+    """Why this page is not a policy version on its own (login, maintenance, error, scan), or None."""
     r = rules()
+    if doc.content_type == "pdf":
+        return pdf_problem(body, text_length)
     if text_length >= r.short_text_chars:
         return None
     if r.password_field and _PASSWORD_FIELD.search(body):
@@ -93,4 +122,67 @@ def shrink_problem(text_length: int, clauses: int, prev_length: int, prev_clause
     if prev_clauses >= r.min_clauses_for_ratio and clauses < r.min_clause_ratio * prev_clauses:
         return (f"only {clauses} of the previous version's {prev_clauses} clauses were found: "
                 "truncated or broken page")
+    return None
+
+
+def pdf_problem(body: bytes, text_length: int) -> str | None:
+    """A PDF with (almost) no text layer is a scan: never a version."""
+    pages = max(1, len(_PDF_PAGE.findall(body)))
+    if text_length < rules().pdf_chars_per_page * pages:
+        return (f"looks like a scanned PDF (only {text_length} characters of text on {pages} "
+                f"page{'s' if pages > 1 else ''}: a scanned image?)")
+    return None
+
+
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+# ---------------------------------------------------------------- fetch = "auto"
+
+_HIDDEN = re.compile(r"<(script|style|template|noscript|svg)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_NOSCRIPT = re.compile(r"<noscript\b[^>]*>(.*?)</noscript\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_SCRIPT = re.compile(r"<script\b", re.I)
+_HTMLISH = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype|html|head|body|div|script|meta)\b", re.I | re.S)
+
+
+def visible_text(markup: str) -> str:
+    """The text a reader sees in raw HTML without running its scripts (folded, one space between words)."""
+    return _fold(html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", markup))))
+
+
+def needs_browser(result) -> str | None:
+    """Why an HTTP result (watcher.fetch.FetchResult) should be fetched with the browser, or None:
+    a script shell (little text and a <noscript> notice, an empty app root, or scripts and next
+    to no text) or a bot wall (403/406/429/503 with a challenge page)."""
+    r = rules()
+    if result.error:
+        if result.status in r.block_statuses and result.error_body:
+            page = _fold(visible_text(result.error_body[:65536].decode("utf-8", "replace")) + " "
+                         + result.error_body[:65536].decode("utf-8", "replace"))
+            hit = next((p for p in r.block_phrases if p in page), None)
+            if hit is not None:
+                return f"looks bot-blocked (HTTP {result.status} with a challenge page: {hit!r})"
+        return None
+    body = result.body or b""
+    if not body or result.status == 304:
+        return None
+    ctype = result.content_type.split(";", 1)[0].strip().lower()
+    if ctype and "html" not in ctype and ctype != "text/plain":
+        return None
+    markup = body[:1_000_000].decode("utf-8", "replace")
+    if not _HTMLISH.match(markup):
+        return None
+    text = visible_text(markup)
+    if len(text) >= r.shell_text_chars:
+        return None
+    for notice in _NOSCRIPT.findall(markup):
+        folded = visible_text(notice)
+        hit = next((p for p in r.noscript_phrases if p in folded), None)
+        if hit is not None:
+            return f"a script shell ({len(text)} characters of text and a <noscript> notice: {folded[:60]!r})"
+    root = r.app_root.search(_HIDDEN.sub(" ", markup))
+    if root is not None:
+        return f"a script shell ({len(text)} characters of text and an empty {root.group(0)[:60]!r})"
+    if len(text) < r.bare_text_chars and _SCRIPT.search(markup):
+        return f"a script shell (scripts and only {len(text)} characters of text)"
     return None

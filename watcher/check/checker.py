@@ -35,6 +35,7 @@ from watcher.check.decide import (
     new_body_sha,
     triage,
 )
+from watcher import suspect
 from watcher.config import PolicySettings, Settings
 from watcher.derive import Derived, current_document, derivation_version, derive_safely, stored_document
 from watcher.errors import WatchError
@@ -105,7 +106,7 @@ class Checker:
         self.repo = repo
         self.notify = notify
         self.stop = stop or threading.Event()
-        self.fetcher = Fetcher(settings.fetch, stop=self.stop)
+        self.fetcher = Fetcher(settings.fetch, stop=self.stop, needs_browser=suspect.needs_browser)
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.interrupted: list[str] = []     # policies of the last check_many that `stop` left unchecked
 
@@ -127,7 +128,8 @@ class Checker:
         started_at = utcnow()
         if accept_shrink:   # fetch the whole page: a 304 or the same bytes would decide nothing
             state.etag = state.last_modified = state.body_sha256 = None
-        result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified)
+        result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified,
+                                    mode=policy.fetch, select=policy.select)
         d = triage(policy, state, result, started_at)
         d.extra["accept_shrink"] = accept_shrink
         d = self._decide(d)
@@ -141,7 +143,8 @@ class Checker:
             return []
         states = self.repo.load_states((p.name, p.url) for p in policies)
         by_name = {p.name: p for p in policies}
-        jobs = [FetchJob(key=p.name, url=p.url, etag=states[p.name].etag, last_modified=states[p.name].last_modified)
+        jobs = [FetchJob(key=p.name, url=p.url, etag=states[p.name].etag, last_modified=states[p.name].last_modified,
+                         mode=p.fetch, select=p.select)
                 for p in policies]
         batch = _Batch(self, progress)
         pool = self._pool(len(policies))
@@ -295,7 +298,8 @@ class Checker:
         return NewVersion(check=self._record(d), expect_latest=d.state.latest_id, body=r.body,
                           body_sha256=d.body_sha, body_stored=d.body_stored, url=r.final_url or policy.url,
                           status=r.status, etag=r.etag, last_modified=r.last_modified,
-                          content_type=r.content_type, derived=columns(d.derived, policy), change=change)
+                          content_type=r.content_type, derived=columns(d.derived, policy), change=change,
+                          fetcher=r.fetcher)
 
     def _write(self, decisions: list[Decision]) -> None:
         # Split first: a version that falls back to a plain check (a race, a store error) is

@@ -12,8 +12,11 @@ class with a docstring, the file extensions and MIME types it claims, and `lines
   detection), and blocks become lines, with the numbers the browser draws for `<ol>`.
 - markdown (markdown_text): headings, paragraphs joined across hard wraps, list markers kept.
 - text: one line per non-blank line.
-A new input kind (pdf, docx) is one more module of this package with one registered class,
-imported here before KINDS is computed.
+- pdf (pdf.py, pdfminer.six) and docx (docx.py, python-docx): *binary* kinds, given the bytes
+  (never decoded as text), sniffed by their magic whatever the Content-Type or suffix says. Their
+  registered classes are here; the modules that import the heavy libraries are loaded by name
+  (`impl`, "module:function") on the first PDF / .docx, so a diff of two text files never loads them.
+A new input kind is one more registered class here (its heavy code a module of this package).
 
 This module sniffs the kind, decodes (charset), dispatches through EXTRACTORS, and drops
 debris lines. The stage is a package so that its VERSION and source fingerprint
@@ -22,8 +25,11 @@ debris lines. The stage is a package so that its VERSION and source fingerprint
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
+from io import BytesIO
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -36,12 +42,12 @@ from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Document, Line
 from watcher.registry import Registry
 
-__all__ = ["EXTRACTORS", "KINDS", "VERSION", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
+__all__ = ["EXTRACTORS", "KINDS", "VERSION", "BinaryExtractor", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
            "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.
-VERSION = 5
+VERSION = 6
 
 
 class Extractor(Protocol):
@@ -53,6 +59,20 @@ class Extractor(Protocol):
 
     def lines(self, text: str, *, source: str, select: str | None,
               remove: Sequence[str]) -> tuple[list[Line], str]: ...   # (lines, title)
+
+
+class BinaryExtractor(Protocol):
+    """A kind read from bytes (PDF, Word): `impl` names its "module:function", which is called as
+    function(data, source=...) -> (lines, title) and raises InputError for a file it cannot read."""
+
+    kind: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+    mime_types: ClassVar[tuple[str, ...]]
+    binary: ClassVar[bool]                   # True
+    impl: ClassVar[str]
+
+    @staticmethod
+    def sniff(data: bytes) -> bool: ...      # do these bytes look like this kind's files?
 
 
 # A suffix or MIME type claimed by two kinds is a bug.
@@ -96,7 +116,61 @@ class TextExtractor:
         return text_lines(text), ""
 
 
+@register
+class PdfExtractor:
+    """PDF (pdfminer.six): paragraphs from the text boxes, wrapped Japanese lines joined, no scans."""
+
+    kind = "pdf"
+    extensions = (".pdf",)
+    mime_types = ("application/pdf", "application/x-pdf")
+    binary = True
+    impl = "watcher.extract.pdf:pdf_lines"
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return data[:1024].lstrip(b"\x00\t\n\r\f ").startswith(b"%PDF-")
+
+
+@register
+class DocxExtractor:
+    """Word .docx (python-docx): paragraphs, headings, the numbers Word draws (w:numPr), tables."""
+
+    kind = "docx"
+    extensions = (".docx",)
+    mime_types = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",)
+    binary = True
+    impl = "watcher.extract.docx:docx_lines"
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        if not data.startswith(b"PK\x03\x04"):
+            return False
+        try:
+            with zipfile.ZipFile(BytesIO(data)) as z:
+                return "word/document.xml" in z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return False
+
+
 KINDS = tuple(EXTRACTORS)
+
+
+def _implementation(name: str) -> Callable:
+    """A binary kind's "module:function", imported on first use (the heavy library with it)."""
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _binary_kind(kind: str | None, content_type: str | None, data: bytes) -> str | None:
+    """The binary kind these bytes are: the file's magic wins over a suffix or a Content-Type."""
+    binaries = [cls for cls in EXTRACTORS.values() if getattr(cls, "binary", False)]
+    for cls in binaries:
+        if cls.sniff(data):
+            return cls.kind
+    if kind is not None:
+        return kind if getattr(EXTRACTORS[kind], "binary", False) else None
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    return next((cls.kind for cls in binaries if mime in cls.mime_types), None)
 
 
 def _expected_kinds() -> str:
@@ -127,11 +201,20 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
     if isinstance(data, bytes | bytearray):
         if not data.strip():
             raise InputError(f"{name}: empty body")
+        binary = _binary_kind(kind, content_type, bytes(data))
+        if binary is not None:
+            lines, title = _implementation(EXTRACTORS[binary].impl)(bytes(data), source=name)
+            lines = _drop_debris(lines)
+            if not lines:
+                raise InputError(f"{name}: no policy text found in the {binary} file")
+            return Document(source=source, lines=lines, title=title, charset="", content_type=binary)
         try:
             text, charset = decode(bytes(data), header_charset(content_type))
         except InputError as err:
             raise InputError(f"{name}: {err}") from None
     elif isinstance(data, str):
+        if kind is not None and getattr(EXTRACTORS[kind], "binary", False):
+            raise InputError(f"{name}: a {kind} file is read from its bytes, not from text")
         text, charset = data, ""
         if "\x00" in text:
             raise InputError(f"{name}: binary content (NUL characters), not a policy page")
@@ -142,6 +225,8 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
         raise InputError(f"{name}: empty body")
 
     kind = kind or _kind_from_content_type(content_type, text) or ("html" if looks_like_html(text) else "text")
+    if getattr(EXTRACTORS[kind], "binary", False):
+        raise InputError(f"{name}: declared {kind}, but it is text that is not a {kind} file")
     lines, title = EXTRACTORS[kind]().lines(text, source=name, select=select, remove=remove)
     lines = _drop_debris(lines)
     if not lines:
@@ -150,7 +235,8 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
 
 
 def load_file(path: str | Path) -> Document:
-    """Read and extract a file; the kind comes from the extension (.html/.htm/.txt/.md/.markdown)."""
+    """Read and extract a file; the kind comes from the extension (.html/.htm/.txt/.md/.markdown/.pdf/.docx)
+    or, for PDF and Word files, from the bytes."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")

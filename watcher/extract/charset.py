@@ -4,8 +4,8 @@
     header_charset(content_type) -> the charset= of a Content-Type, if any
 
 A BOM wins, then the declared charset (HTTP header, then the page's own <meta> / <?xml?>)
-unless the bytes contradict it, then detection. Binary files (PDF, images, archives) are
-refused with one clear line.
+unless the bytes contradict it, then detection. Binary files (images, archives, old .doc) are
+refused with one clear line; PDF and .docx never get here (the extract package sniffs them first).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 _MAGIC = ((b"%PDF-", "PDF"), (b"\x89PNG", "PNG"), (b"PK\x03\x04", "ZIP"), (b"PK\x05\x06", "ZIP"),
           (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\xff\xd8\xff", "JPEG"), (b"\x1f\x8b", "gzip"),
           (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!", "RAR"),
-          (b"\xd0\xcf\x11\xe0", "MS Office"), (b"\x7fELF", "ELF"), (b"MZ", "executable"),
+          (b"\xd0\xcf\x11\xe0", "MS Office 97-2003: save it as .docx"), (b"\x7fELF", "ELF"), (b"MZ", "executable"),
           (b"\x00asm", "WebAssembly"), (b"OggS", "Ogg"), (b"ID3", "MP3"), (b"wOFF", "WOFF"), (b"wOF2", "WOFF2"),
           (b"\x00\x00\x01\x00", "ICO"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"SQLite format 3", "SQLite"))
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]{1,40})""", re.I)

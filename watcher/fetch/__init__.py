@@ -7,8 +7,11 @@
 
 How a URL is fetched is a registered kind (watcher.fetch.base.FETCHERS, chosen by URL
 scheme): "http" (http.py: conditional GET, retries, size cap) and "file" (file.py: `file://`
-and plain paths, mtime/size validators). A new way of fetching (a headless browser) is one
-more module with one `@register`ed class, imported below.
+and plain paths, mtime/size validators); "browser" (browser.py: headless Chromium, the DOM after
+the page's scripts ran) serves a URL when the policy's `fetch` mode asks for it: "browser"
+always, "auto" when the HTTP page is a script shell or a bot wall — the Fetcher's `needs_browser`
+hook says so (the caller passes watcher.suspect.needs_browser: the rules live there) — and the
+result's `fetcher` / `escalated` say which kind produced it and why.
 
 The Fetcher dispatches each URL to its kind and is the politeness layer above them: never
 more than `per_host` requests at a time against one host of a `remote` kind, in `fetch` as
@@ -28,6 +31,7 @@ from watcher.config import FetchSettings
 from watcher.errors import FetchError
 from watcher.fetch.base import (
     FETCHERS,
+    MODES,
     FetcherKind,
     FetchJob,
     FetchRequest,
@@ -37,20 +41,26 @@ from watcher.fetch.base import (
     register,
     url_scheme,
 )
+from watcher.fetch.browser import BrowserFetcher
 from watcher.fetch.file import FileFetcher, fetch_file, file_path
 from watcher.fetch.http import CHUNK, MAX_REDIRECTS, RETRY_STATUSES, HttpFetcher
 
-__all__ = ["CHUNK", "FETCHERS", "MAX_REDIRECTS", "RETRY_STATUSES", "FetchJob", "FetchRequest", "FetchResult",
-           "Fetcher", "FetcherKind", "FileFetcher", "HttpFetcher", "fetch_file", "fetch_once", "file_path",
+__all__ = ["CHUNK", "FETCHERS", "MAX_REDIRECTS", "MODES", "RETRY_STATUSES", "BrowserFetcher", "FetchJob",
+           "FetchRequest", "FetchResult", "Fetcher", "FetcherKind", "FileFetcher", "HttpFetcher", "fetch_file", "fetch_once", "file_path",
            "is_url", "register"]
+
+
+NeedsBrowser = Callable[[FetchResult], "str | None"]   # why an HTTP result needs the browser, or None
 
 
 class Fetcher:
     """Dispatches URLs to the registered fetcher kinds; limits requests per host."""
 
-    def __init__(self, settings: FetchSettings | None = None, *, stop: threading.Event | None = None):
+    def __init__(self, settings: FetchSettings | None = None, *, stop: threading.Event | None = None,
+                 needs_browser: NeedsBrowser | None = None):
         self.settings = settings or FetchSettings()
         self.stop = stop or threading.Event()   # set it to abandon retries and queued jobs
+        self.needs_browser = needs_browser      # mode "auto": without it, auto is plain HTTP
         self._kinds: dict[str, FetcherKind] = {}   # made on first use: a browser kind is costly to start
         self._kinds_lock = threading.Lock()
         self._host_slots: dict[str, threading.Semaphore] = {}
@@ -61,19 +71,49 @@ class Fetcher:
         """Requests sent to servers (retries and redirects included)."""
         return sum(getattr(kind, "requests_made", 0) for kind in list(self._kinds.values()))
 
+    @property
+    def kinds_started(self) -> set[str]:
+        """The kinds this fetcher has made an instance of (a browser kind starts chromium on first use)."""
+        return {name for name, kind in list(self._kinds.items()) if getattr(kind, "launches", 1)}
+
     # ------------------------------------------------------------ one page
 
-    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """Fetch one URL. Never raises for network or HTTP trouble: the result carries `error`."""
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+              mode: str = "http", select: str | None = None) -> FetchResult:
+        """Fetch one URL. Never raises for network or HTTP trouble: the result carries `error`.
+
+        `mode` is a policy's `fetch` (MODES); `select` its policy-body selector (what a browser
+        waits for). A local file is read as it is in every mode."""
         cls = kind_for(url)
         if cls is None:
             return FetchResult(url=url, final_url=url, error=f"unsupported URL scheme {url_scheme(url)!r}")
-        fetcher = self._kind(cls)
-        request = FetchRequest(url, etag, last_modified)
+        if mode not in MODES:
+            return FetchResult(url=url, final_url=url, error=f"unknown fetch mode {mode!r} (expected {', '.join(MODES)})")
+        request = FetchRequest(url, etag, last_modified, select)
         if not cls.remote:
-            return fetcher.fetch(request)
-        with self._slot(host_key(url)):
-            return fetcher.fetch(request)
+            return self._fetch_with(cls, request)
+        if mode == "browser":
+            return self._fetch_with(FETCHERS["browser"], FetchRequest(url, None, None, select))
+        result = self._fetch_with(cls, request)
+        if mode == "auto" and self.needs_browser is not None and not result.not_modified and not self.stop.is_set():
+            reason = self.needs_browser(result)
+            if reason:
+                rendered = self._fetch_with(FETCHERS["browser"], FetchRequest(url, None, None, select))
+                rendered.escalated = reason
+                if rendered.error:
+                    rendered.error = f"{reason}, and the browser fetch failed: {rendered.error}"
+                return rendered
+        return result
+
+    def _fetch_with(self, cls: type[FetcherKind], request: FetchRequest) -> FetchResult:
+        fetcher = self._kind(cls)
+        if cls.remote:
+            with self._slot(host_key(request.url)):
+                result = fetcher.fetch(request)
+        else:
+            result = fetcher.fetch(request)
+        result.fetcher = result.fetcher or cls.kind
+        return result
 
     def _kind(self, cls: type[FetcherKind]) -> FetcherKind:
         fetcher = self._kinds.get(cls.kind)
@@ -139,7 +179,8 @@ class Fetcher:
                     if on_start:
                         on_start(job)
                     try:
-                        result = self.fetch(job.url, etag=job.etag, last_modified=job.last_modified)
+                        result = self.fetch(job.url, etag=job.etag, last_modified=job.last_modified,
+                                            mode=job.mode, select=job.select)
                     except Exception as e:   # a bug must not hang the pass: report it on the job
                         result = FetchResult(url=job.url, final_url=job.url, error=f"internal error: {e!r}")
                     with cond:
@@ -173,11 +214,12 @@ class Fetcher:
             fetcher.close()
 
 
-def fetch_once(url: str, settings: FetchSettings | None = None) -> FetchResult:
+def fetch_once(url: str, settings: FetchSettings | None = None, *, mode: str = "http", select: str | None = None,
+               needs_browser: NeedsBrowser | None = None) -> FetchResult:
     """One unconditional fetch (for `watch diff URL ...`). Raises FetchError on failure."""
-    fetcher = Fetcher(settings)
+    fetcher = Fetcher(settings, needs_browser=needs_browser)
     try:
-        result = fetcher.fetch(url)
+        result = fetcher.fetch(url, mode=mode, select=select)
     finally:
         fetcher.close()
     if result.error:

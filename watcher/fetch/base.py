@@ -1,8 +1,12 @@
 """The fetch stage's extension point: one registered kind per way of getting a page.
 
-    FETCHERS                   kind -> class ("http", "file"; a "browser" kind is one more class)
+    FETCHERS                   kind -> class ("http", "file", "browser")
     @register                  adds a class; its `schemes` are the URL schemes it serves
     kind_for(url) -> class     the kind that serves a URL (by scheme), or None
+    MODES                      a policy's `fetch` setting: "http" (the scheme's kind), "browser", "auto"
+
+The "browser" kind claims no scheme (http(s) is the "http" kind's): a policy asks for it with
+`fetch = "browser"`, or `fetch = "auto"` escalates to it when the HTTP page is a script shell.
     url_scheme(url) -> str     the scheme as dispatch sees it ("" for a plain path)
 
 A kind is a small class with a docstring (its first line is the README's description, see
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 from urllib.parse import urlsplit
 
-from watcher.config import FetchSettings
+from watcher.config import FETCH_MODES, FetchSettings
 from watcher.registry import Registry
 
 
@@ -40,6 +44,9 @@ class FetchResult:
     error: str | None = None                  # one line; None on success (200-299 or 304)
     attempts: int = 0
     transient: bool = False                   # the error may go away on a retry (network, timeout)
+    fetcher: str = ""                         # the kind that produced the result ("http", "browser", "file")
+    escalated: str | None = None              # auto mode: why the HTTP page went to the browser
+    error_body: bytes | None = None           # the start of an error response's body (a challenge page?)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +68,7 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    wait_for: str | None = None               # browser: CSS selector of the policy body (`select`)
 
 
 @dataclass
@@ -71,10 +79,12 @@ class FetchJob:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    mode: str = "http"                        # one of MODES
+    select: str | None = None                 # the policy's `select` (what a browser waits for)
 
     @property
     def request(self) -> FetchRequest:
-        return FetchRequest(self.url, self.etag, self.last_modified)
+        return FetchRequest(self.url, self.etag, self.last_modified, self.select)
 
 
 class FetcherKind(Protocol):
@@ -91,6 +101,8 @@ class FetcherKind(Protocol):
 
     def close(self) -> None: ...
 
+
+MODES = FETCH_MODES
 
 # A URL scheme served by two kinds is a bug.
 FETCHERS = Registry("fetcher", unique=("schemes",))

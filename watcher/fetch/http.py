@@ -152,7 +152,7 @@ class HttpFetcher:
                 return result
             if not 200 <= response.status_code < 300:
                 result.error = f"HTTP {response.status_code} {response.reason or ''}".strip()
-                _drain(response)
+                result.error_body = _drain(response)   # a challenge page? (fetch = "auto" reads it)
                 return result
             try:
                 result.body = _read_capped(response, s.max_bytes)
@@ -167,7 +167,7 @@ class HttpFetcher:
 # ---------------------------------------------------------------- helpers
 
 
-def _drain(response: requests.Response, limit: int = 256 * 1024):
+def _drain(response: requests.Response, limit: int = 256 * 1024) -> bytes:
     """Read a small unwanted body to its end so the keep-alive connection goes back to the pool
     (closing a streamed response half-read closes the connection: a new TCP connection per 304)."""
     try:
@@ -237,3 +237,7 @@ def _short(error: Exception) -> str:
         inner = nxt
     text = str(inner) or type(inner).__name__
     return " ".join(text.split())[:200]
+    kept = []        # the first CHUNKs, returned: an error page's start says what kind of error it is
+            if size - len(chunk) < CHUNK:
+                kept.append(chunk)
+    return b"".join(kept)[:CHUNK]

@@ -13,7 +13,7 @@ def snapshot_view(row: SnapshotRow) -> SnapshotView:
                         content_type=row.content_type or "", charset=row.charset or "", title=row.title or "",
                         text=row.text or "", lines=row.lines or [], outline=row.outline or [],
                         text_key=row.text_key or "", text_length=row.text_length or 0, clauses=row.clauses or 0,
-                        extractor_version=row.extractor_version or "")
+                        extractor_version=row.extractor_version or "", fetcher=row.fetcher or "")
 
 
 def change_view(row: ChangeRow, versions: dict[int, int] | None = None) -> ChangeView:

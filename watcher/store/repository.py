@@ -330,7 +330,7 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
             snapshots.append(dict(policy_id=v.check.policy_id, version=(row.version if row else 0) + 1,
                                   fetched_at=now, body_sha256=v.body_sha256, body_size=len(v.body), url=v.url,
                                   status=v.status, etag=v.etag, last_modified=v.last_modified,
-                                  content_type=v.content_type, **_derived_values(v.derived)))
+                                  content_type=v.content_type, fetcher=v.fetcher, **_derived_values(v.derived)))
         snapshot_ids = session.execute(_INSERT_SNAPSHOT, snapshots).scalars().all()
         stored = []
         for v, snap, snapshot_id in zip(versions, snapshots, snapshot_ids, strict=True):

@@ -49,7 +49,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0004"
+HEAD = "0005"
 
 
 def utcnow() -> datetime:
@@ -162,6 +162,7 @@ class SnapshotRow(Base):
     text_length: Mapped[int] = mapped_column(Integer, default=0)
     clauses: Mapped[int] = mapped_column(Integer, default=0)      # top-level clauses
     extractor_version: Mapped[str] = mapped_column(String(200), default="")
+    fetcher: Mapped[str] = mapped_column(String(16), default="")   # the kind that fetched it: http | browser | file
 
     policy: Mapped[PolicyRow] = relationship()
 

@@ -46,6 +46,7 @@ class SnapshotView:
     text_length: int
     clauses: int
     extractor_version: str
+    fetcher: str = ""              # http | browser | file ("" for versions stored before it was recorded)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class NewVersion:
     content_type: str
     derived: DerivedColumns
     change: dict | None = None     # {"report": ..., "severity": ..., "material": ..., "state": ...}
+    fetcher: str = ""              # the fetcher kind that produced the body: http | browser | file
 
 
 @dataclass
