@@ -119,6 +119,39 @@ def add_audit(sub) -> None:
     p.set_defaults(body="watcher.commands.audit:run")
 
 
+def add_import(sub) -> None:
+    p = sub.add_parser("import", help="add or update policies as data in the store (TOML [[policy]], CSV, JSON lines)")
+    p.add_argument("file", metavar="FILE", help="*.toml ([[policy]] blocks), *.csv (header row of keys) or *.jsonl")
+    p.add_argument("--format", choices=("toml", "csv", "jsonl"), help="the file's format (default: from its name)")
+    p.add_argument("--dry-run", action="store_true", help="validate every policy; write nothing")
+    p.set_defaults(body="watcher.commands.import_:run")
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="the policies stored as data, as an import file")
+    p.add_argument("--format", choices=("jsonl", "csv", "toml"), default="jsonl")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.add_argument("--source", choices=("config", "import"), help="only policies synced from the config, or imported")
+    p.set_defaults(body="watcher.commands.export:run")
+
+
+def add_scheduler(sub) -> None:
+    p = sub.add_parser("scheduler", help="claim due policies and enqueue their checks for `watch worker` ([queue])")
+    p.add_argument("--once", action="store_true", help="claim and enqueue what is due now, then exit (cron, tests)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(body="watcher.commands.scheduler:run")
+
+
+def add_worker(sub) -> None:
+    p = sub.add_parser("worker", help="Dramatiq workers: check policies and drain the outbox from the queues ([queue])")
+    p.add_argument("--processes", type=int, default=1, help="worker processes, restarted when one dies (default 1)")
+    p.add_argument("--threads", type=int, help="threads per process (default: [queue] threads)")
+    p.add_argument("--queues", help="comma-separated: check,browser,notify (default: all three)")
+    p.add_argument("--in-process", action="store_true", help="run one worker in this process, unsupervised")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(body="watcher.commands.worker:run")
+
+
 def add_list(sub) -> None:
     p = sub.add_parser("list", help="every policy at a glance from the store (no fetch)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -126,7 +159,8 @@ def add_list(sub) -> None:
 
 
 COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate,
-            add_changes, add_review, add_audit, add_list]
+            add_changes, add_review, add_audit, add_list, add_import, add_export, add_scheduler,
+            add_worker]
 
 
 def command_body(spec: str) -> Callable[[argparse.Namespace], int]:

@@ -20,6 +20,7 @@ The tokenizer is loaded on the first sentence that needs it: a formatting-only d
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -34,11 +35,14 @@ _JA_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々ー]")
 # shorter ones ("氏名", "Google") occur by chance.
 MOVED_MIN_WORDS = 4
 
-_tokenizer_state: dict[str, object] = {}
+# SudachiPy's tokenizer refuses to be used by two threads at once ("Tokenizer is already in use"): queue
+# workers and the daemon check policies in threads, so each thread has its own.
+_tokenizer_local = threading.local()
 
 
 def _tokenizer():
-    """SudachiPy's tokenizer (split mode C), or None when it is not installed. Loaded once, on first use."""
+    """SudachiPy's tokenizer (split mode C), or None when it is not installed. Loaded once per thread, on first use."""
+    _tokenizer_state = _tokenizer_local.__dict__
     if "tok" not in _tokenizer_state:
         try:
             # Optional dependency (sudachipy + sudachidict-core), loaded lazily: a diff that changes no
