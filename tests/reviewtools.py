@@ -41,3 +41,64 @@ def record_change(tmp_path: Path, *, store_url: str | None = None, pair: str = C
     outcomes = check_policies(settings, notify=notify)
     assert all(o.status == "changed" for o in outcomes), outcomes
     return settings, config
+
+
+# ---------------------------------------------------------------- a real `watch serve`
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """`python -m watcher serve --config CONFIG --port P` in its own process, ready when it answers."""
+
+    def __init__(self, config: Path, *, env: dict | None = None, host: str = "127.0.0.1"):
+        import os
+
+        self.config, self.host, self.port = config, host, free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> Served:
+        import subprocess
+        import sys
+        import time
+        import urllib.error
+        import urllib.request
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--config", str(self.config),
+                                      "--host", self.host, "--port", str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"watch serve exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                urllib.request.urlopen(self.url + "/static/app.css", timeout=1).close()
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("watch serve did not answer within 30 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:   # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()

@@ -158,9 +158,20 @@ def add_list(sub) -> None:
     p.set_defaults(body="watcher.commands.list:run")
 
 
+def add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="the web view: policies, changes, reviews, feeds (127.0.0.1 by default)")
+    p.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1); another than loopback "
+                                  "needs [[web.account]]s")
+    p.add_argument("--port", type=int, help="port (default: [web] port, 8080)")
+    p.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash "
+                                                                "for [[web.account]] password_hash")
+    p.add_argument("--method", choices=("scrypt", "pbkdf2"), default="scrypt", help="with --hash-password")
+    p.set_defaults(body="watcher.commands.serve:run")
+
+
 COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate,
             add_changes, add_review, add_audit, add_list, add_import, add_export, add_scheduler,
-            add_worker]
+            add_worker, add_serve]
 
 
 def command_body(spec: str) -> Callable[[argparse.Namespace], int]:

@@ -80,10 +80,10 @@ class FetchSettings:
     per_host: int = 2
     concurrency: int = 16
     failures_before_alert: int = 3
-
     browser_path: str = "/usr/bin/chromium"   # Debian's chromium, driven by Playwright (none is downloaded)
     browser_concurrency: int = 2     # pages rendered at once (one browser process per fetcher)
     browser_timeout: float = 30.0    # seconds for a browser fetch: load, then the policy text appearing
+
 
 @dataclass
 class SmtpSettings:
@@ -130,8 +130,8 @@ class PolicySettings:
     staff: list[str] = field(default_factory=list)
     notify_users: str = "auto"
     language: str = "ja"
-    _file_users: list[User] = field(default_factory=list, repr=False, compare=False)
     fetch: str = "auto"              # http | browser | auto (a script shell or a bot wall goes to the browser)
+    _file_users: list[User] = field(default_factory=list, repr=False, compare=False)
 
     def recipients(self) -> list[User]:
         """`users` (in the policy's language) plus the rows of `users_file` (email,language).
@@ -167,6 +167,8 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     policies: list[PolicySettings] = field(default_factory=list)
     queue: QueueSettings | None = None      # [queue]: Dramatiq workers (None: the single-process daemon)
+    web: WebSettings = field(default_factory=lambda: WebSettings())
+    webhooks: list[WebhookSettings] = field(default_factory=list)
 
     def policy(self, name: str) -> PolicySettings:
         for policy in self.policies:
@@ -205,7 +207,7 @@ def default_settings(base_dir: Path | None = None) -> Settings:
 
 def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, path: Path | None = None) -> Settings:
     v = _Validator(label, base_dir)
-    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy", "queue"})
+    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy", "queue", "web", "webhook"})
     store = _store(v, v.table(raw, "store"))
     fetch = _fetch(v, v.table(raw, "fetch"))
     smtp = _smtp(v, raw["smtp"]) if "smtp" in raw else None
@@ -227,7 +229,8 @@ def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, pa
         first_index[policy.name] = i
         policies.append(policy)
     return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies,
-                    queue=_queue_section(v, raw))
+                    queue=_queue_section(v, raw),
+                    web=_web(v, v.table(raw, "web")), webhooks=_webhooks(v, raw.get("webhook", [])))
 
 
 class _Validator:
@@ -364,14 +367,14 @@ def _fetch(v: _Validator, t: dict) -> FetchSettings:
         per_host=v.int_(t, "fetch", "per_host", d.per_host, minimum=1),
         concurrency=v.int_(t, "fetch", "concurrency", d.concurrency, minimum=1, maximum=512),
         failures_before_alert=v.int_(t, "fetch", "failures_before_alert", d.failures_before_alert, minimum=1),
+        browser_path=v.str_(t, "fetch", "browser_path", d.browser_path, empty_ok=False),
+        browser_concurrency=v.int_(t, "fetch", "browser_concurrency", d.browser_concurrency, minimum=1, maximum=16),
+        browser_timeout=v.float_(t, "fetch", "browser_timeout", d.browser_timeout),
     )
 
 
 def _smtp(v: _Validator, t: dict) -> SmtpSettings:
     d = SmtpSettings()
-        browser_path=v.str_(t, "fetch", "browser_path", d.browser_path, empty_ok=False),
-        browser_concurrency=v.int_(t, "fetch", "browser_concurrency", d.browser_concurrency, minimum=1, maximum=16),
-        browser_timeout=v.float_(t, "fetch", "browser_timeout", d.browser_timeout),
     allowed = {"host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout"}
     if "password" in t:
         v.fail("smtp.password", "secrets are not read from the file: put the password in an environment "
@@ -460,12 +463,12 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
         staff=v.emails(t, key, "staff"),
         notify_users=v.choice(t, key, "notify_users", "auto", NOTIFY_USERS),
         language=language,
+        fetch=v.choice(t, key, "fetch", "auto", FETCH_MODES),
     )
     if users_file is not None:
         try:
             policy._file_users = read_users_file(users_file, language)
         except ConfigError as e:
-        fetch=v.choice(t, key, "fetch", "auto", FETCH_MODES),
             v.fail(f"{key}.users_file", str(e))
     return policy
 
@@ -628,6 +631,127 @@ def read_users_file(path: Path, default_language: str) -> list[User]:
             raise ConfigError(f"{path}: line {lineno}: language must be ja or en, not {language!r}")
         users.append(User(email, language))
     return users
+
+
+# ---------------------------------------------------------------- [web] and [[webhook]]
+
+ROLES = ("viewer", "reviewer")
+SEVERITIES = ("none", "minor", "notice", "consent")
+# watcher.web.auth makes and checks these (`watch serve --hash-password`)
+PASSWORD_HASH_RE = re.compile(r"^(scrypt\$\d+\$\d+\$\d+|pbkdf2_sha256\$\d+)\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class WebAccount:
+    name: str
+    role: str                        # viewer | reviewer
+    password_hash: str = ""          # scrypt$N$r$p$salt$hash or pbkdf2_sha256$iterations$salt$hash
+    password_env: str = ""           # or: the environment variable holding the password
+
+
+@dataclass
+class WebSettings:
+    """`watch serve`: 127.0.0.1 unless told otherwise; another address needs accounts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    page_size: int = 100
+    secret_env: str = ""             # the CSRF key's environment variable (default: a new key per start)
+    feed_token_env: str = ""         # a read token for the Atom feeds (?token=...), from the environment
+    feed_authority: str = "policy-watcher.invalid"   # the tag: URI authority of feed ids
+    accounts: list[WebAccount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """A `webhook` target: every change at or above min_severity is POSTed as signed JSON."""
+
+    name: str
+    url: str
+    secret_env: str                  # the HMAC-SHA256 key's environment variable
+    min_severity: str = "minor"
+    timeout: float = 10.0
+
+
+def _env_name(v: _Validator, t: dict, prefix: str, key: str) -> str:
+    name = v.str_(t, prefix, key, "")
+    if name and not _ENV_NAME_RE.match(name):
+        v.fail(f"{prefix}.{key}", f"must be the NAME of an environment variable, not {name!r}")
+    return name
+
+
+def _web(v: _Validator, t: dict) -> WebSettings:
+    d = WebSettings()
+    v.keys(t, "web", {"host", "port", "page_size", "secret_env", "feed_token_env", "feed_authority", "account"})
+    raw_accounts = t.get("account", [])
+    if not isinstance(raw_accounts, list):
+        v.fail("web.account", "must be an array of tables ([[web.account]])")
+    accounts, seen = [], set()
+    for i, a in enumerate(raw_accounts, start=1):
+        key = f"web.account[{i}]"
+        if not isinstance(a, dict):
+            v.fail(key, "must be a table")
+        if "password" in a:
+            v.fail(f"{key}.password", "passwords are not written in the file: give password_hash (watch serve "
+                                      "--hash-password) or password_env")
+        v.keys(a, key, {"name", "role", "password_hash", "password_env"})
+        name = v.str_(a, key, "name", "", empty_ok=False)
+        if not name or not NAME_RE.match(name):
+            v.fail(f"{key}.name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
+        if name in seen:
+            v.fail(f"{key}.name", f"duplicate account {name!r}")
+        seen.add(name)
+        role = v.choice(a, key, "role", "viewer", ROLES)
+        password_hash = v.str_(a, key, "password_hash", "")
+        password_env = _env_name(v, a, key, "password_env")
+        if bool(password_hash) == bool(password_env):
+            v.fail(key, "give exactly one of password_hash and password_env")
+        if password_hash and not PASSWORD_HASH_RE.match(password_hash):
+            v.fail(f"{key}.password_hash", "not a password hash (make one with `watch serve --hash-password`)")
+        accounts.append(WebAccount(name, role, password_hash, password_env))
+    return WebSettings(
+        host=v.str_(t, "web", "host", d.host, empty_ok=False),
+        port=v.int_(t, "web", "port", d.port, minimum=0, maximum=65535),
+        page_size=v.int_(t, "web", "page_size", d.page_size, minimum=1, maximum=1000),
+        secret_env=_env_name(v, t, "web", "secret_env"),
+        feed_token_env=_env_name(v, t, "web", "feed_token_env"),
+        feed_authority=v.str_(t, "web", "feed_authority", d.feed_authority, empty_ok=False),
+        accounts=accounts,
+    )
+
+
+def _webhooks(v: _Validator, raw) -> list[WebhookSettings]:
+    if not isinstance(raw, list):
+        v.fail("webhook", "must be an array of tables ([[webhook]])")
+    hooks, seen = [], set()
+    for i, t in enumerate(raw, start=1):
+        key = f"webhook[{i}]"
+        if not isinstance(t, dict):
+            v.fail(key, "must be a table")
+        if "secret" in t:
+            v.fail(f"{key}.secret", "secrets are not read from the file: name an environment variable in secret_env")
+        v.keys(t, key, {"name", "url", "secret_env", "min_severity", "timeout"})
+        for required in ("name", "url", "secret_env"):
+            if required not in t:
+                v.fail(f"{key}.{required}", "missing (required)")
+        name = v.str_(t, key, "name", "", empty_ok=False)
+        if not NAME_RE.match(name):
+            v.fail(f"{key}.name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
+        if name in seen:
+            v.fail(f"{key}.name", f"duplicate webhook {name!r}")
+        seen.add(name)
+        url = v.str_(t, key, "url", "", empty_ok=False)
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+            v.fail(f"{key}.url", f"not an http(s) URL: {url!r}")
+        secret_env = _env_name(v, t, key, "secret_env")
+        if not secret_env:
+            v.fail(f"{key}.secret_env", "must not be empty")
+        hooks.append(WebhookSettings(name=name, url=url, secret_env=secret_env,
+                                     min_severity=v.choice(t, key, "min_severity", "minor", SEVERITIES),
+                                     timeout=v.float_(t, key, "timeout", 10.0)))
+    return hooks
 
 
 # ---------------------------------------------------------------- [queue] (Dramatiq workers, watcher.runners)
