@@ -4,7 +4,9 @@ that trickles one byte at a time, aiosmtpd (tests/mailtools.py), a store whose b
 
 from __future__ import annotations
 
+import itertools
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -263,3 +265,91 @@ def test_d04_users_file_is_read_as_csv_a_quoted_line_break_is_refused(tmp_path):
     good.write_text('email,language\n"""Smith, Bob"" <bob@example.com>",en\ncarol@example.com\n', encoding="utf-8")
     assert [(u.email, u.language) for u in read_users_file(good, "ja")] == [
         ('"Smith, Bob" <bob@example.com>', "en"), ("carol@example.com", "ja")]
+
+
+# ---------------------------------------------------------------- 5. a whole-request deadline
+
+
+class Trickle:
+    """A raw socket server that answers every request one byte at a time (`every` seconds apart):
+    the headers too when `headers_too`, else the headers at once and then the body, forever."""
+
+    def __init__(self, every: float = 0.25, headers_too: bool = False):
+        self.every, self.headers_too = every, headers_too
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path="/p"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        try:
+            conn.recv(65536)
+            if not self.headers_too:
+                conn.sendall(head)
+                head = b""
+            for byte in itertools.cycle(head + b"<p>" + "個人情報".encode() * 1000):
+                if self.closed.wait(self.every):
+                    break
+                conn.sendall(bytes([byte]))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("headers_too", [False, True])
+def test_d05_a_trickling_server_is_cut_off_at_the_deadline(tmp_path, headers_too):
+    trickle = Trickle(headers_too=headers_too)
+    settings = make_settings(tmp_path, [{"name": "t", "url": trickle.url()}],
+                             fetch={"timeout_read": 2, "deadline": 1, "retries": 2})
+    try:
+        began = time.monotonic()
+        with open_app(settings, notify=False) as app:
+            [o] = app.checker.check_many(list(settings.policies))
+        assert o.status == "failed" and "deadline exceeded" in o.error, o.error
+        assert time.monotonic() - began < 1.8
+    finally:
+        trickle.close()
+
+
+def test_d05_watch_diff_url_ends_at_the_deadline(tmp_path, watch):
+    trickle = Trickle()
+    path = write_config(tmp_path, fetch="deadline = 0.8\ntimeout_read = 2\nretries = 0\n")
+    (tmp_path / "a.txt").write_text(ENMONO, encoding="utf-8")
+    try:
+        began = time.monotonic()
+        r = watch("diff", tmp_path / "a.txt", trickle.url(), "--config", path)
+        assert r.returncode == 2 and "deadline exceeded" in r.stderr, r.stderr
+        assert time.monotonic() - began < 1.8
+    finally:
+        trickle.close()
+
+
+def test_d05_stop_cuts_a_fetch_in_flight_short(tmp_path):
+    trickle = Trickle()
+    settings = make_settings(tmp_path, [{"name": "t", "url": trickle.url()}], fetch={"timeout_read": 2})
+    stop = threading.Event()
+    try:
+        with open_app(settings, notify=False, stop=stop) as app:
+            threading.Timer(0.3, stop.set).start()
+            began = time.monotonic()
+            app.checker.fetcher.fetch(trickle.url())
+            assert time.monotonic() - began < 1.8        # the daemon's SIGTERM does not wait for the deadline
+    finally:
+        trickle.close()

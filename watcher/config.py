@@ -73,6 +73,7 @@ class FetchSettings:
     user_agent: str = USER_AGENT
     timeout_connect: float = 10.0
     timeout_read: float = 30.0
+    deadline: float = 120.0          # seconds for a whole fetch (every attempt, wait and byte): a trickle ends
     retries: int = 2                 # extra attempts after the first
     backoff: float = 1.0             # seconds before the first retry; doubled each time
     retry_after_max: float = 60.0    # a server's Retry-After is honoured up to this many seconds
@@ -352,7 +353,7 @@ def _resolve_sqlite(v: _Validator, url: str) -> str:
 
 def _fetch(v: _Validator, t: dict) -> FetchSettings:
     d = FetchSettings()
-    allowed = {"user_agent", "timeout_connect", "timeout_read", "retries", "backoff", "retry_after_max",
+    allowed = {"user_agent", "timeout_connect", "timeout_read", "deadline", "retries", "backoff", "retry_after_max",
                "max_bytes", "per_host", "concurrency", "failures_before_alert", "browser_path",
                "browser_concurrency", "browser_timeout"}
     v.keys(t, "fetch", allowed)
@@ -360,6 +361,7 @@ def _fetch(v: _Validator, t: dict) -> FetchSettings:
         user_agent=v.str_(t, "fetch", "user_agent", d.user_agent, empty_ok=False),
         timeout_connect=v.float_(t, "fetch", "timeout_connect", d.timeout_connect),
         timeout_read=v.float_(t, "fetch", "timeout_read", d.timeout_read),
+        deadline=v.float_(t, "fetch", "deadline", d.deadline),
         retries=v.int_(t, "fetch", "retries", d.retries, maximum=10),
         backoff=v.float_(t, "fetch", "backoff", d.backoff, positive=False),
         retry_after_max=v.float_(t, "fetch", "retry_after_max", d.retry_after_max, positive=False),

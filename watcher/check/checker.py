@@ -41,6 +41,7 @@ from watcher.derive import Derived, current_document, derivation_version, derive
 from watcher.errors import WatchError
 from watcher.events import ChangeRecorded, CheckFailed, VersionStored
 from watcher.fetch import Fetcher, FetchJob
+from watcher.fetch.http import STOPPED
 from watcher.report import report_to_dict
 from watcher.store import (
     CheckRecord,
@@ -131,6 +132,8 @@ class Checker:
         result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified,
                                     mode=policy.fetch, select=policy.select)
         d = triage(policy, state, result, started_at)
+        if result.error == STOPPED and self.stop.is_set():
+            return d.outcome        # cut off by stop: no check happened, nothing is written
         d.extra["accept_shrink"] = accept_shrink
         d = self._decide(d)
         self._write([d])
@@ -195,6 +198,8 @@ class Checker:
                 if isinstance(item, BaseException):
                     raise item
                 job, result = item
+                if result.error == STOPPED and self.stop.is_set():
+                    continue        # cut off by stop: not checked (reported as such), not a failure
                 policy = by_name[job.key]
                 state = states[policy.name]
                 body_sha = new_body_sha(state, result) if pool is not None else None

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import heapq
+import itertools
 import os
 import random
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from watcher.config import FetchSettings
 from watcher.errors import FetchError
@@ -27,6 +32,9 @@ from watcher.fetch.base import FetchRequest, FetchResult, register
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 10
+# A fetch in flight when `stop` is set is cut off this many seconds later (it was no check at all).
+STOP_CUT = 1.0
+STOPPED = "stopped before the page arrived"
 
 
 @register
@@ -68,6 +76,8 @@ class HttpFetcher:
             })
             adapter = requests.adapters.HTTPAdapter(pool_connections=64, pool_maxsize=self.settings.per_host,
                                                     max_retries=0)
+            # connections the deadline watchdog can shut down (watcher.fetch.http._Deadline)
+            adapter.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedSPool}
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
@@ -81,13 +91,24 @@ class HttpFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         start = time.monotonic()
+        deadline_at = start + s.deadline
         result = FetchResult(url=url, final_url=url)
         for attempt in range(s.retries + 1):
-            result = self._attempt(url, headers)
+            # The whole request has a deadline: a server trickling one byte a second never trips the
+            # read timeout, so a watchdog shuts the connection down when the deadline (or `stop`) comes.
+            with _Deadline(deadline_at, self.stop) as guard:
+                result = self._attempt(url, headers)
+            if guard.fired:
+                stopped = self.stop.is_set() and time.monotonic() < deadline_at
+                result = FetchResult(url=url, final_url=url, status=result.status, attempts=attempt + 1,
+                                     error=STOPPED if stopped else
+                                     f"deadline exceeded: no complete response within {s.deadline:g}s (fetch.deadline)")
             result.attempts = attempt + 1
             delay = self._retry_delay(result, attempt)
             if delay is None or attempt == s.retries or self.stop.is_set():
                 break
+            if time.monotonic() + delay >= deadline_at:
+                break       # the next attempt could not finish in time
             if self.stop.wait(delay):
                 break
         result.elapsed = time.monotonic() - start
@@ -162,6 +183,139 @@ class HttpFetcher:
                 result.error = f"body read failed: {_short(e)}"
                 result.transient = True
         return result
+
+
+# ---------------------------------------------------------------- the whole-request deadline
+
+_current = threading.local()       # the _Deadline of the fetch this thread is making
+
+
+class _Deadline:
+    """One attempt's share of the fetch's deadline: when it passes (or `stop` is set), the watchdog
+    shuts down the connections the attempt uses, so whatever read is blocked returns at once."""
+
+    def __init__(self, at: float, stop: threading.Event):
+        self.at, self.stop = at, stop
+        self.fired = self.done = False
+        self.stop_seen: float | None = None
+        self._conns: list = []
+        self._lock = threading.Lock()
+
+    def watch(self, conn) -> None:
+        with self._lock:
+            self._conns.append(conn)
+            fired = self.fired
+        if fired:
+            _shutdown(conn)
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.fired = True
+            conns = list(self._conns)
+        for conn in conns:
+            _shutdown(conn)
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        _WATCHDOG.add(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.done = True
+        _current.deadline = None
+
+
+def _shutdown(conn) -> None:
+    # the socket as connected: http.client drops conn.sock while a close-delimited body is still read
+    sock = getattr(conn, "deadline_sock", None) or getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Watchdog:
+    """One thread for every deadline of the process (a heap by time; `stop` looked at 4 times a second)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list = []
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid():     # none yet, or a forked child
+                self._heap, self._pid = [], os.getpid()
+                self._thread = threading.Thread(target=self._run, name="fetch-deadlines", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._heap, (deadline.at, next(self._ids), deadline))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._heap = [e for e in self._heap if not e[2].done] if len(self._heap) > 1024 else self._heap
+                heapq.heapify(self._heap)
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                now = time.monotonic()
+                for e in self._heap:
+                    if e[2].stop_seen is None and e[2].stop.is_set():
+                        e[2].stop_seen = now
+                due = [e[2] for e in self._heap if e[0] <= now or (e[2].stop_seen and now - e[2].stop_seen >= STOP_CUT)]
+                if not due:
+                    self._cond.wait(min(self._heap[0][0] - now, 0.25))
+                    continue
+            for deadline in due:
+                deadline.fire()
+            with self._cond:
+                self._heap = [e for e in self._heap if not e[2].fired and not e[2].done]
+                heapq.heapify(self._heap)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _Guarded:
+    """A connection that the deadline of the fetch using it can shut down."""
+
+    def request(self, *args, **kwargs):
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.watch(self)
+        return super().request(*args, **kwargs)
+
+    def connect(self):
+        super().connect()
+        self.deadline_sock = self.sock
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None and deadline.fired:
+            _shutdown(self)
+
+
+class _GuardedConnection(_Guarded, HTTPConnection):
+    pass
+
+
+class _GuardedSConnection(_Guarded, HTTPSConnection):
+    pass
+
+
+class _GuardedPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedSConnection
 
 
 # ---------------------------------------------------------------- helpers
