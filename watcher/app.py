@@ -12,7 +12,7 @@ import threading
 from watcher.check import Checker, CheckOutcome, select_policies
 from watcher.check.checker import ProgressFn
 from watcher.config import Settings
-from watcher.notify import planner
+from watcher.notify import planner, webhooks
 from watcher.store import Repository, open_store
 
 
@@ -23,6 +23,7 @@ class App:
         self.own_repo = repo is None
         self.repo = repo or open_store(settings.store)
         planner.subscribe(self.repo, settings)
+        webhooks.subscribe(self.repo, settings)
         self.notify = notify
         self.stop = stop or threading.Event()
         self._checker: Checker | None = None

@@ -2,17 +2,19 @@
 names (`deliveries.channel`). A kind is a class with a docstring (its first line is what the
 README's table says), built with `cls(settings, transport=None)`; see base.Channel.
 
-Only "email" exists today; webhook / apprise channels are one more class each in CHANNELS.
+"email" and "webhook" (watcher.notify.webhooks plans its rows); apprise would be one more class.
 """
 
 from __future__ import annotations
 
 from watcher.notify.channels.base import BuildError, Built, Channel, Plan, SendError
 from watcher.notify.channels.email import EmailChannel, EmlTransport, SmtpTransport, open_transport
+from watcher.notify.channels.webhook import WebhookChannel
 from watcher.registry import Registry
 
 CHANNELS = Registry("channel")
 CHANNELS.register(EmailChannel)
+CHANNELS.register(WebhookChannel)
 
 __all__ = ["CHANNELS", "Built", "BuildError", "Channel", "EmailChannel", "EmlTransport", "Plan", "SendError",
-           "SmtpTransport", "open_transport"]
+           "SmtpTransport", "WebhookChannel", "open_transport"]
