@@ -324,14 +324,18 @@ class _GuardedSPool(HTTPSConnectionPool):
 def _drain(response: requests.Response, limit: int = 256 * 1024) -> bytes:
     """Read a small unwanted body to its end so the keep-alive connection goes back to the pool
     (closing a streamed response half-read closes the connection: a new TCP connection per 304)."""
+    kept = []        # the first CHUNKs, returned: an error page's start says what kind of error it is
     try:
         size = 0
         for chunk in response.iter_content(CHUNK):
             size += len(chunk)
+            if size - len(chunk) < CHUNK:
+                kept.append(chunk)
             if size > limit:
                 break
     except requests.exceptions.RequestException:
         pass
+    return b"".join(kept)[:CHUNK]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -391,7 +395,3 @@ def _short(error: Exception) -> str:
         inner = nxt
     text = str(inner) or type(inner).__name__
     return " ".join(text.split())[:200]
-    kept = []        # the first CHUNKs, returned: an error page's start says what kind of error it is
-            if size - len(chunk) < CHUNK:
-                kept.append(chunk)
-    return b"".join(kept)[:CHUNK]
