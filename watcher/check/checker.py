@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from watcher import suspect
 from watcher.check.decide import (
     CheckOutcome,
     Decision,
@@ -35,7 +36,6 @@ from watcher.check.decide import (
     new_body_sha,
     triage,
 )
-from watcher import suspect
 from watcher.config import PolicySettings, Settings
 from watcher.derive import Derived, current_document, derivation_version, derive_safely, stored_document
 from watcher.errors import WatchError
