@@ -259,9 +259,9 @@ def test_two_schedulers_three_workers_200_policies_one_worker_killed(tmp_path, p
         server.set(f"/p{i}", old, delay=0.01)
         urls[f"p{i:03d}"] = server.url(f"/p{i}")
     for i in range(2):
-        slow.set(f"/s{i}", old, delay=2.5)
+        slow.set(f"/s{i}", old, delay=1.5)
         urls[f"slow{i}"] = slow.url(f"/s{i}")
-    config = write_config(tmp_path, pg_url, namespace, per_host=2, time_limit=8, threads=3)
+    config = write_config(tmp_path, pg_url, namespace, per_host=2, time_limit=4, threads=3)
     assert watch("import", import_file(tmp_path, urls), cwd=tmp_path).returncode == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     supervisor = subprocess.Popen([sys.executable, "-m", "watcher", "--config", config, "worker", "--processes", "3",
