@@ -130,6 +130,22 @@ def names_old_service(unit: Unit, side: str, kind: str, ctx: Context) -> str | b
     return False
 
 
+@builtin("@same_places", "unit", lexicons=("foreign_places", "adequate_places"))
+def same_places(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """The countries / regions the text names were all named in the other version's clause.
+
+    At least one is named. A transfer clause that only restates its basis (standard contractual
+    clauses -> an adequacy decision) for the same countries is no new transfer. The reason shows them."""
+    rules = ctx.rules
+    found = [m.group(0) for name in ("foreign_places", "adequate_places") for m in rules.finditer(name, side)]
+    if not found:
+        return False
+    other = rules.fold(ctx.old_clause_text if kind in ("added", "gained", "clause_added") else ctx.new_clause_text)
+    if not all(rules.fold(place) in other for place in found):
+        return False
+    return ", ".join(dict.fromkeys(found))
+
+
 # ---------------------------------------------------------------------------
 # match built-ins
 # ---------------------------------------------------------------------------
@@ -153,3 +169,14 @@ def to_self(match: re.Match, sentence: str, side: str, ctx: Context) -> bool:
     # A match that itself names the recipient (「Mozillaのサーバーに送信」, "sent to Mozilla").
     words = set(_NAME_WORD.findall(match.group(0)))
     return any(n in words for n in names)
+
+
+@builtin("@known_transfer", "match", lexicons=("transfer",))
+def known_transfer(match: re.Match, sentence: str, side: str, ctx: Context) -> bool:
+    """The place was already a destination of transfers in the old version (for rules on new words).
+
+    Some sentence of the old version names the same country / region together with words of
+    transfer (the lexicon transfer): the same transfer described again (under a new basis, in a
+    new section) is no new transfer abroad."""
+    return ctx.rules.fold(match.group(0)) in ctx.docs.old_transfer_text
+

@@ -60,6 +60,12 @@ class Documents:
         return MeaningIndex(_node_lines(self.new_clauses), self.rules)
 
     @cached_property
+    def old_transfer_text(self) -> str:
+        """The old version's sentences about transfers (the lexicon transfer), spelling-folded (@known_transfer)."""
+        return "\n".join(self.rules.fold(s) for s in SENTENCE_BOUNDARY.split(self.old_text)
+                         if self.rules.search("transfer", s))
+
+    @cached_property
     def self_names(self) -> tuple[str, ...]:
         """How the company names itself: defined names (「当社」) and names that are the subject again and again."""
         text = self.old_text + "\n" + self.new_text
