@@ -353,3 +353,81 @@ def test_d05_stop_cuts_a_fetch_in_flight_short(tmp_path):
             assert time.monotonic() - began < 1.8        # the daemon's SIGTERM does not wait for the deadline
     finally:
         trickle.close()
+
+
+# ---------------------------------------------------------------- 9. terminal escapes from the server
+
+
+class RawReply:
+    """A raw socket server answering every request with the same bytes (a hostile reason phrase)."""
+
+    def __init__(self, reply: bytes):
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_d09_a_reason_phrase_never_reaches_the_terminal_raw(tmp_path, watch):
+    evil = RawReply(b"HTTP/1.1 503 \x1b]52;c;ZXZpbA==\x07\x1b]0;pwned\x07Busy\x9b31m\r\n"
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    try:
+        path = write_config(tmp_path, fetch="retries = 0\n",
+                            policies=policy_block(name="evil", url=f"http://127.0.0.1:{evil.port}/p", users=()))
+        check = watch("check", "--config", path)
+        history = watch("history", "evil", "--config", path)
+    finally:
+        evil.close()
+    assert check.returncode == 1 and "HTTP 503" in check.stdout
+    for out in (check.stdout + check.stderr, history.stdout + history.stderr):
+        assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "Busy" in history.stdout
+
+
+def test_d09_plain_drops_control_characters():
+    from watcher.commands import plain
+    assert plain("a\x1b]0;x\x07b\u202e[red]") == "a\ufffd]0;x\ufffdb\ufffd\\[red]"
+
+
+# ---------------------------------------------------------------- 13, 14. config limits match the store
+
+
+@pytest.mark.parametrize(("name", "why"), [("a" * 201, "at most 200"), ("policy\n", "use letters")])
+def test_d13_d14_policy_names_the_store_cannot_hold_are_refused(tmp_path, name, why):
+    with pytest.raises(ConfigError, match=why) as e:
+        parse_settings({"policy": [{"name": name, "url": "https://example.com/p"}]}, base_dir=tmp_path)
+    assert "\n" not in str(e.value).replace(repr(name), "")
+
+
+def test_d13_a_sender_domain_longer_than_the_message_id_column_is_refused(tmp_path):
+    domain = ".".join(["d" * 60] * 4) + ".example"
+    with pytest.raises(ConfigError, match="smtp.from: the domain is longer than 200"):
+        parse_settings({"smtp": {"from": f"watcher@{domain}"}}, base_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- 15. out-of-range refs
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999", "-99999999999999999999", "4294967296"])
+def test_d15_an_out_of_range_ref_is_a_one_line_error(tmp_path, server, watch, ref):
+    server.set("/p", page(ENMONO))
+    path = write_config(tmp_path, policies=policy_block(name="a", url=server.url("/p"), users=()))
+    assert watch("check", "--config", path, "--no-notify").returncode == 0
+    r = watch("show", f"a@{ref}", "--config", path)
+    assert r.returncode == 2 and "no such version" in r.stderr and "internal error" not in r.stderr, r.stderr

@@ -33,7 +33,10 @@ USER_AGENT = f"policy-watcher/{__version__}"
 LANGUAGES = ("ja", "en")
 NOTIFY_USERS = ("auto", "always", "never")
 FETCH_MODES = ("http", "browser", "auto")   # a policy's `fetch`: auto = HTTP, the browser for a script shell
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")   # no "@": NAME@REF must stay unambiguous
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")  # no "@": NAME@REF must stay unambiguous; \Z: no "\n"
+# The store's column sizes (watcher/store/schema.py): a longer value would fail every write, not the config
+NAME_MAX = 200
+SENDER_DOMAIN_MAX = 200    # the Message-ID <pw-ID.TOKEN@domain> is at most 250 characters
 def _is_address(value: str) -> bool:
     """The mailer's own parser decides: an address config accepts is one the mailer can send to."""
     return is_address(value)
@@ -393,6 +396,8 @@ def _smtp(v: _Validator, t: dict) -> SmtpSettings:
     sender = v.str_(t, "smtp", "from", d.sender, empty_ok=False)
     if not _is_address(sender):
         v.fail("smtp.from", f"not an email address: {sender!r}")
+    if len(sender.rsplit("@", 1)[-1]) > SENDER_DOMAIN_MAX:
+        v.fail("smtp.from", f"the domain is longer than {SENDER_DOMAIN_MAX} characters")
     return SmtpSettings(
         host=v.str_(t, "smtp", "host", d.host, empty_ok=False),
         port=v.int_(t, "smtp", "port", default_port, minimum=1, maximum=65535),
@@ -430,6 +435,8 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
     name = v.str_(t, key, "name", "", empty_ok=False)
     if not NAME_RE.match(name):
         v.fail(f"{key}.name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
+    if len(name) > NAME_MAX:
+        v.fail(f"{key}.name", f"{len(name)} characters: at most {NAME_MAX}")
     url = _policy_url(v, f"{key}.url", v.str_(t, key, "url", "", empty_ok=False))
     schedule_text = v.str_(t, key, "schedule", "every 6h", empty_ok=False)
     try:

@@ -2,6 +2,8 @@
 print. watcher/cli.py parses the arguments and runs `run(args)` of the command's module, which it
 loads by name, so `watch diff` never loads the store or the scheduler."""
 
+import unicodedata
+
 from rich.markup import escape
 
 STATUS_STYLE = {"first": "cyan", "unchanged": "dim", "changed": "bold yellow", "failed": "bold red"}
@@ -9,5 +11,12 @@ SEVERITY_STYLE = {"consent": "bold red", "notice": "yellow", "minor": "green", "
 
 
 def plain(text: str) -> str:
-    """Text shown through rich, with its markup characters escaped."""
-    return escape(text)
+    """Text shown through rich, with its markup characters escaped and no terminal control
+    sequences (a server's reason phrase or page title may carry OSC 52 clipboard writes)."""
+    return escape(terminal_safe(text))
+
+
+def terminal_safe(text: str) -> str:
+    """Control (C0, C1, DEL) and format characters shown as "�": nothing a terminal acts on."""
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t" else ch
+                   for ch in str(text))

@@ -25,6 +25,7 @@ import requests
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from watcher.addresses import header_text
 from watcher.config import FetchSettings
 from watcher.errors import FetchError
 from watcher.fetch.base import FetchRequest, FetchResult, register
@@ -172,7 +173,8 @@ class HttpFetcher:
                 _drain(response)
                 return result
             if not 200 <= response.status_code < 300:
-                result.error = f"HTTP {response.status_code} {response.reason or ''}".strip()
+                reason = header_text(response.reason or "", 80)    # the server's words: one plain line
+                result.error = f"HTTP {response.status_code} {reason}".strip()
                 result.error_body = _drain(response)   # a challenge page? (fetch = "auto" reads it)
                 return result
             try:

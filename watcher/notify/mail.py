@@ -52,7 +52,7 @@ def sender_address(smtp) -> Address:
 
 def make_message_id(delivery_id: int, token: str, domain: str) -> str:
     """A Message-ID fixed when the delivery is queued: a resend carries the same one."""
-    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "policy-watcher.invalid"
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain)[:200] or "policy-watcher.invalid"   # the column holds 250
     return f"<pw-{delivery_id}.{token}@{domain}>"
 
 

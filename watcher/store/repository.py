@@ -381,7 +381,8 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
             if ref in ("", "latest", "head", "0", "-0"):
                 return _snapshot_view(latest)
             if ref.lstrip("+-").isdigit():
-                n = int(ref)
+                # a number no integer column holds is no version (not an SQL overflow)
+                n = max(-_INT_MAX, min(_INT_MAX, int(ref))) if len(ref) <= 20 else (-_INT_MAX if ref[0] == "-" else _INT_MAX)
                 version = latest.version + n if n < 0 else n
                 row = session.scalars(by_version.where(SnapshotRow.version == version)).first()
                 if row is None:
@@ -462,6 +463,7 @@ def one_line(error: Exception) -> str:
     return " ".join(text.split())[:300]
 
 
+_INT_MAX = 2 ** 31 - 1
 # Core statements built once (the ORM's per-statement bookkeeping would cost more than the SQL)
 _POLICIES, _SNAPSHOTS = PolicyRow.__table__, SnapshotRow.__table__
 _LOCK_POLICY = _POLICIES.update().where(_POLICIES.c.id == bindparam("pid")).values(last_checked_at=bindparam("now"))
