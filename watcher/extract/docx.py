@@ -6,6 +6,10 @@ table). The numbers Word draws for a numbered paragraph (`w:numPr` on the paragr
 style: the numbering part's level format and text, e.g. "第%1条", "(%2)", "%1.") are written into
 the line, as the browser's numbers are for `<ol>`; bullets become "・". Line breaks inside a
 paragraph are hard wraps, joined with the rule the other extractors use.
+
+Styles are resolved once per style id (_Styles): python-docx's `paragraph.style` scans every
+style of the document for the default one on each call, which made a 60 KB-text document take
+~2 s (bench/fetch_kinds.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import zipfile
 from io import BytesIO
 
 import docx
+from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from docx.table import Table
@@ -37,16 +42,18 @@ def docx_lines(data: bytes, *, source: str) -> tuple[list[Line], str]:
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
         raise InputError(f"{source}: not a readable .docx ({type(e).__name__}: {str(e)[:120]})") from None
     numbering = _Numbering(document)
+    styles = _Styles(document)
     lines: list[Line] = []
+    p_tag, tbl_tag = qn("w:p"), qn("w:tbl")
     for child in document.element.body.iterchildren():
-        if child.tag == qn("w:p"):
-            paragraph = Paragraph(child, document)
-            text = _paragraph_text(paragraph)
+        if child.tag == p_tag:
+            text = _paragraph_text(Paragraph(child, document))
             if not text:
                 continue
-            marker = numbering.marker(paragraph)
-            lines.append(Line(marker + text, _heading(paragraph)))
-        elif child.tag == qn("w:tbl"):
+            heading, style_num_prs = styles.of(child)
+            marker = numbering.marker(*_num_pr(child.pPr, style_num_prs))
+            lines.append(Line(marker + text, heading))
+        elif child.tag == tbl_tag:
             lines.extend(_table_lines(Table(child, document)))
     title = (document.core_properties.title or "").strip()
     return lines, title
@@ -60,12 +67,66 @@ def _paragraph_text(paragraph: Paragraph) -> str:
     return clean(text.replace("\t", " "))
 
 
-def _heading(paragraph: Paragraph) -> int:
-    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+NumPr = tuple[str | None, int | None]     # (numId, ilvl) of one w:numPr, either may be missing
+
+
+class _Styles:
+    """A paragraph style's heading level and the w:numPr of it and the styles it is based on,
+    looked up once per style id (the style python-docx gives the paragraph: a missing or unknown
+    id is the document's default paragraph style)."""
+
+    def __init__(self, document):
+        self._styles = document.styles
+        self._cache: dict[str | None, tuple[int, tuple[NumPr, ...]]] = {}
+
+    def of(self, p) -> tuple[int, tuple[NumPr, ...]]:
+        style_id = p.style
+        hit = self._cache.get(style_id)
+        if hit is None:
+            style = self._styles.get_by_id(style_id, WD_STYLE_TYPE.PARAGRAPH)
+            hit = self._cache[style_id] = (_heading(style), _style_num_prs(style))
+        return hit
+
+
+def _heading(style) -> int:
+    name = (style.name if style is not None else "") or ""
     if name.lower() == "title":
         return 1
     m = _HEADING_STYLE.match(name.strip())
     return min(6, int(m.group(1))) if m else 0
+
+
+def _style_num_prs(style) -> tuple[NumPr, ...]:
+    """The w:numPr of a style and of the styles it is based on, nearest first."""
+    out, seen = [], set()
+    while style is not None and style.style_id not in seen:   # a basedOn loop ends
+        seen.add(style.style_id)
+        num_pr = _own_num_pr(style.element.pPr)
+        if num_pr is not None:
+            out.append(num_pr)
+        style = style.base_style
+    return tuple(out)
+
+
+def _own_num_pr(ppr) -> NumPr | None:
+    if ppr is None or ppr.numPr is None:
+        return None
+    num_pr = ppr.numPr
+    return (str(num_pr.numId.val) if num_pr.numId is not None else None,
+            int(num_pr.ilvl.val) if num_pr.ilvl is not None else None)
+
+
+def _num_pr(ppr, style_num_prs: tuple[NumPr, ...]) -> tuple[str | None, int]:
+    """(numId, ilvl) of the paragraph's own w:numPr, else of its style (and the styles it is based
+    on): each of the two from the nearest w:numPr that has it."""
+    own = _own_num_pr(ppr)
+    num_id, ilvl = None, None
+    for found_id, found_lvl in ((own,) if own is not None else ()) + style_num_prs:
+        if num_id is None:
+            num_id = found_id
+        if ilvl is None:
+            ilvl = found_lvl
+    return num_id, ilvl or 0
 
 
 def _table_lines(table: Table) -> list[Line]:
@@ -110,8 +171,7 @@ class _Numbering:
             self.levels[num.get(qn("w:numId"))] = levels
         self.styles = document.styles
 
-    def marker(self, paragraph: Paragraph) -> str:
-        num_id, ilvl = _num_pr(paragraph)
+    def marker(self, num_id: str | None, ilvl: int) -> str:
         if num_id is None or num_id == "0" or num_id not in self.levels:
             return ""
         levels = self.levels[num_id]
@@ -134,24 +194,6 @@ class _Numbering:
 
         drawn = _LEVEL_REF.sub(number, text).strip()
         return f"{drawn} " if drawn else ""
-
-
-def _num_pr(paragraph: Paragraph) -> tuple[str | None, int]:
-    """(numId, ilvl) of the paragraph's own w:numPr, else of its style (and the styles it is based on)."""
-    holders = [paragraph._p.pPr]
-    style = paragraph.style
-    while style is not None:
-        holders.append(style.element.pPr)
-        style = style.base_style
-    num_id, ilvl = None, None
-    for ppr in holders:
-        if ppr is None or ppr.numPr is None:
-            continue
-        if num_id is None and ppr.numPr.numId is not None:
-            num_id = str(ppr.numPr.numId.val)
-        if ilvl is None and ppr.numPr.ilvl is not None:
-            ilvl = int(ppr.numPr.ilvl.val)
-    return num_id, ilvl or 0
 
 
 def _levels(abstract) -> dict[int, tuple[str, str, int]]:
