@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from watcher.judge.builtins import BUILTINS
-from watcher.judge.meaning import MeaningIndex
+from watcher.judge.meaning import MeaningIndex, sentence_keys
 from watcher.judge.rules import Rule, Rules
 from watcher.judge.text import clip, dedupe, doc_text, key_lines
 from watcher.judge.topics import clause_topics
@@ -31,6 +31,21 @@ _SELF_SUBJECT_EN = re.compile(r"(?:^|[.;!?]\s+|\n)([A-Z][A-Za-z0-9\-]{1,30}) (?:
                               r"shares|processes|is|has|also|only|never|provides|offers|sends)\b")
 # A sentence at least this long found word for word in the other version is not new there.
 _SENTENCE_MOVED_MIN = 15
+# A lexicon match of at least this many meaning words is a phrase (judged by its words, not its spelling).
+_PHRASE_WORDS = 3
+
+
+def _meaning_words(text: str, rules: Rules) -> list[str]:
+    return [w for k in sentence_keys(text, rules) for w in k]
+
+
+def _word_set(text: str, rules: Rules) -> frozenset[str]:
+    """The meaning words of a unit's text, cached (the rules ask for the same unit again and again)."""
+    cache = rules.meaning_cache
+    found = cache.get(("words", text))
+    if found is None:
+        found = cache[("words", text)] = frozenset(_meaning_words(text, rules))
+    return found
 
 
 class Documents:
@@ -245,11 +260,18 @@ def _new_terms(lexicons: list[str], unit: Unit, kind: str, novel: str, ctx: Cont
     other_counts = Counter(rules.fold(m.group(0)) for name in lexicons for m in rules.finditer(name, other)) if other else Counter()
     matches = [m for name in lexicons for m in rules.finditer(name, side)]
     side_counts = Counter(rules.fold(m.group(0)) for m in matches)
+    other_words = _word_set(other, rules) if other else frozenset()
     out = []
     for m in matches:
         word = rules.fold(m.group(0))
         if other and side_counts[word] <= other_counts[word]:
             continue
+        if other_words:
+            # A phrase match ("share your information with entities affiliated with us") whose words all stand
+            # in the other version of the unit restates it: only a phrase bringing a new word is new.
+            said = _meaning_words(m.group(0), rules)
+            if len(said) >= _PHRASE_WORDS and set(said) <= other_words:
+                continue
         if folded_reference and word in folded_reference:
             continue
         sentence = _sentence(side, m.start(), m.end())
