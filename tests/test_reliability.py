@@ -22,7 +22,7 @@ from watcher.addresses import parse_address
 from watcher.app import open_app
 from watcher.config import load_settings, parse_settings, read_users_file
 from watcher.errors import ConfigError
-from watcher.store import AlertRow, ChangeRow, FileBodies, SnapshotRow, Store, StoreError
+from watcher.store import AlertRow, ChangeRow, DigestItem, FileBodies, SnapshotRow, Store, StoreError
 
 SEEDS = seed_texts()
 ENMONO = SEEDS["000_e00ebf84e0ab835f"]
@@ -431,3 +431,34 @@ def test_d15_an_out_of_range_ref_is_a_one_line_error(tmp_path, server, watch, re
     assert watch("check", "--config", path, "--no-notify").returncode == 0
     r = watch("show", f"a@{ref}", "--config", path)
     assert r.returncode == 2 and "no such version" in r.stderr and "internal error" not in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- 8. a flip-flopping page
+
+
+def test_d08_a_flapping_page_never_mails_the_same_notice_twice_to_one_person(tmp_path, server, smtp, watch):
+    # A stale CDN edge: every other request answers the old text (no validators: no 304 hides it).
+    server.set("/p", validators=False, dynamic=lambda n: page(ENMONO if n % 2 else ENMONO_NEW))
+    users = ("alice@example.net", "Bob <BOB@example.net>")
+    path = write_config(tmp_path, smtp_port=smtp.port, policies=policy_block(
+        name="flap", url=server.url("/p"), users=users, extra='notify_users = "always"'))
+    outcomes = []
+    for _ in range(7):                     # A, B, A, B, A, B, A: six changes with confirm = 1 (the default)
+        r = watch("check", "--config", path)
+        assert r.returncode in (0, 1), r.stderr
+        outcomes.append(r.stdout)
+    settings = load_settings(path)
+    store = Store(settings.store)
+    try:
+        assert count(store, ChangeRow) == 6                  # staff still see every change
+        material = count(store, ChangeRow, ChangeRow.material.is_(True))
+        minor = count(store, DigestItem)
+    finally:
+        store.close()
+    notices = [m for m in smtp.received if m.msg["X-Policy-Watcher"].startswith("notice")]
+    alerts = [m for m in smtp.received if m.msg["X-Policy-Watcher"].startswith("alert")]
+    assert material == 3 and len(alerts) == 3 and minor == 3  # A->B mailed to staff at once, B->A in the digest
+    for user in ("alice@example.net", "bob@example.net"):
+        mine = [m for m in notices if [r.lower() for r in m.rcpt_tos] == [user]]
+        assert len(mine) == 1, [m.msg["Subject"] for m in mine]   # not 3: the same notice is never sent twice
+    assert len(notices) == 2, [(m.rcpt_tos, m.msg["X-Policy-Watcher"]) for m in smtp.received]

@@ -19,6 +19,7 @@ from watcher.notify.outbox import Queued, channel_for, enqueue
 from watcher.notify.recipients import (
     configured_policy,
     policy_view,
+    recipient_key,
     snapshot_ref,
     staff_recipients,
     user_recipients,
@@ -65,14 +66,24 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
                               change_id=event.change_id, now=now))
 
     mails: dict[str, Mail] = {}
+    told_before = False
     if users_wanted(policy, report):
-        for r in user_recipients(policy):
+        users = user_recipients(policy)
+        # One notice per person and content: a page flapping A->B->A->B (a stale CDN edge) records
+        # a change each time, but a user already told of this text is not told again.
+        keys = [recipient_key(r.email) for r in users]
+        new = repo.claim_user_notices(uow, policy=view["name"], content_key=repo.content_key(event.new_snapshot_id, uow=uow),
+                                      recipients=keys, change_id=event.change_id, now=now)
+        told_before = len(new) < len(set(keys))
+        for r, key in zip(users, keys, strict=True):
+            if key not in new:
+                continue
             if r.language not in mails:
                 mails[r.language] = compose.user_mail(view, report, r.language)
             queue("notice", "users", r, mails[r.language])
     # What staff read under 利用者への通知 is what happened, not what the verdict wanted:
     # the per-policy override and an empty or unusable user list both leave users untold.
-    users_told = any(q.state == "pending" for q in queued)
+    users_told = told_before or any(q.state == "pending" for q in queued)
     versions = repo.snapshot_versions((event.old_snapshot_id, event.new_snapshot_id), uow=uow)
     ref = snapshot_ref(view["name"], event.change_id, versions.get(event.old_snapshot_id),
                        versions.get(event.new_snapshot_id))

@@ -16,14 +16,19 @@ from watcher.errors import ConfigError
 from watcher.notify import compose
 
 
+def recipient_key(email: str) -> str:
+    """Who an address is: 'Legal <LEGAL@x.org>' and 'legal@x.org' are one recipient."""
+    try:
+        return parse_address(email, "recipient").addr_spec.lower()
+    except ConfigError:
+        return email.strip().lower()    # kept: its delivery is recorded as invalid
+
+
 def _unique(users) -> list[User]:
     """One mail per address: 'Legal <LEGAL@x.org>' and 'legal@x.org' are one recipient."""
     seen, out = set(), []
     for user in users:
-        try:
-            key = parse_address(user.email, "recipient").addr_spec.lower()
-        except ConfigError:
-            key = user.email.strip().lower()    # kept: its delivery is recorded as invalid
+        key = recipient_key(user.email)
         if key not in seen:
             seen.add(key)
             out.append(user)

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from watcher.store.convert import alert_view as _alert_view
 from watcher.store.convert import change_view as _change_view
-from watcher.store.schema import AlertRow, ChangeRow, Delivery, Digest, DigestItem, SnapshotRow, utcnow
+from watcher.store.schema import (
+    AlertRow,
+    ChangeRow,
+    Delivery,
+    Digest,
+    DigestItem,
+    SnapshotRow,
+    UserNotice,
+    utcnow,
+)
 from watcher.store.views import AlertView, ChangeView
 
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "invalid")
@@ -123,6 +132,34 @@ class DeliveryMethods:
         uow.session.add(row)
         uow.session.flush()
         return row.id
+
+    def content_key(self, snapshot_id: int, *, uow=None) -> str:
+        """What a user notice is about: the normalised text's hash of the version it announces
+        (the same text fetched again, from a flapping page, has the same key)."""
+        with self._reading(uow) as s:
+            key = s.scalar(select(SnapshotRow.text_key).where(SnapshotRow.id == snapshot_id))
+        return key or f"snapshot:{snapshot_id}"
+
+    def claim_user_notices(self, uow, *, policy: str, content_key: str, recipients: Iterable[str],
+                           change_id: int | None = None, now: datetime | None = None) -> set[str]:
+        """Record that these recipients (lowercased addresses) are told of `content_key` of `policy`;
+        returns those not told before (the others already had this notice: never twice)."""
+        wanted = list(dict.fromkeys(recipients))
+        if not wanted:
+            return set()
+        session = uow.session
+        told: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            told.update(session.scalars(select(UserNotice.recipient).where(
+                UserNotice.policy == policy, UserNotice.content_key == content_key,
+                UserNotice.recipient.in_(wanted[start:start + 500]))))
+        new = [r for r in wanted if r not in told]
+        if new:
+            now = now or utcnow()
+            session.execute(UserNotice.__table__.insert(), [
+                {"policy": policy, "content_key": content_key, "recipient": r, "change_id": change_id,
+                 "created_at": now} for r in new])
+        return set(new)
 
     def snapshot_versions(self, snapshot_ids: Iterable[int | None], *, uow=None) -> dict[int, int]:
         """Snapshot id -> version (for `watch show NAME@N` hints in mails)."""

@@ -17,6 +17,8 @@
                  recorded, check failed, mail undeliverable): what subscribers planned from.
 - `deliveries`   the outbox: one rendered message per recipient and channel.
 - `digests`, `digest_items`  the daily staff digest and the minor changes waiting for it.
+- `user_notices` one row per (policy, content key of the new version's text, user) told: a page
+                 flapping A->B->A->B never mails the same notice to one person twice.
 - `reviews`      the review state of a change (new -> in_review -> done, decision, actions done).
 - `audit_events` every review action, append-only (who, when, what, note).
 
@@ -49,7 +51,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0005"
+HEAD = "0006"
 
 
 def utcnow() -> datetime:
@@ -290,6 +292,21 @@ class DigestItem(Base):
     policy: Mapped[str] = mapped_column(String(200))
     recipients: Mapped[list] = mapped_column(JSON, default=list)     # [[email, language], ...]
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), nullable=True, index=True)
+
+
+class UserNotice(Base):
+    """A user told of one content of a policy (the new version's text_key): the planner queues a
+    notice only for a (policy, content_key, recipient) it can insert here."""
+
+    __tablename__ = "user_notices"
+    __table_args__ = (UniqueConstraint("policy", "content_key", "recipient", name="uq_user_notices"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    content_key: Mapped[str] = mapped_column(String(80))
+    recipient: Mapped[str] = mapped_column(String(320))      # the address, lowercased
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ReviewRow(Base):
