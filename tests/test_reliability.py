@@ -5,6 +5,7 @@ that trickles one byte at a time, aiosmtpd (tests/mailtools.py), a store whose b
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import socket
 import subprocess
@@ -462,3 +463,48 @@ def test_d08_a_flapping_page_never_mails_the_same_notice_twice_to_one_person(tmp
         mine = [m for m in notices if [r.lower() for r in m.rcpt_tos] == [user]]
         assert len(mine) == 1, [m.msg["Subject"] for m in mine]   # not 3: the same notice is never sent twice
     assert len(notices) == 2, [(m.rcpt_tos, m.msg["X-Policy-Watcher"]) for m in smtp.received]
+
+
+# ---------------------------------------------------------------- 10. watch diff: size cap and file types first
+
+
+def _diff_of(tmp_path, watch_subprocess, operand, fetch="max_bytes = 100000\n"):
+    path = write_config(tmp_path, fetch=fetch)
+    (tmp_path / "a.txt").write_text(ENMONO, encoding="utf-8")
+    began = time.monotonic()
+    r = watch_subprocess("diff", tmp_path / "a.txt", operand, "--config", path, cwd=tmp_path, timeout=20)
+    return r, time.monotonic() - began
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    ("fifo", "is a FIFO (named pipe), not a regular file"),
+    ("zero", "is a device, not a regular file"),
+    ("dir", "is a directory, not a file"),
+    ("big", "200001 bytes, larger than fetch.max_bytes (100000 bytes)"),
+])
+def test_d10_watch_diff_refuses_what_it_must_not_read_before_reading(tmp_path, watch_subprocess, make, why):
+    if make == "fifo":
+        operand = tmp_path / "pipe.txt"
+        os.mkfifo(operand)                       # nobody writes: reading it would block forever
+    elif make == "zero":
+        operand = Path("/dev/zero")              # reading it whole grew to 8 GB in 12 s
+    elif make == "dir":
+        operand = tmp_path / "folder.txt"
+        operand.mkdir()
+    else:
+        operand = tmp_path / "big.txt"
+        operand.write_text("あ" * 66667, encoding="utf-8")   # 200,001 bytes, over the cap of 100,000
+    r, took = _diff_of(tmp_path, watch_subprocess, operand)
+    assert r.returncode == 2, (r.stdout[-300:], r.stderr)
+    assert why in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert took < 10
+
+
+def test_d10_a_file_at_the_cap_is_still_read_and_the_cap_follows_the_config(tmp_path, watch_subprocess):
+    operand = tmp_path / "new.txt"
+    operand.write_text(ENMONO_NEW, encoding="utf-8")
+    size = operand.stat().st_size
+    r, _ = _diff_of(tmp_path, watch_subprocess, operand, fetch=f"max_bytes = {size}\n")
+    assert r.returncode == 1, r.stderr                       # a change: read and compared
+    r, _ = _diff_of(tmp_path, watch_subprocess, operand, fetch=f"max_bytes = {size - 1}\n")
+    assert r.returncode == 2 and "larger than fetch.max_bytes" in r.stderr

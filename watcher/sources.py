@@ -41,8 +41,8 @@ def load(spec: str, config_path: str | None = None) -> Document:
     if is_url(spec):
         return load_url(spec, config_path)
     path = Path(spec)
-    if path.exists():
-        return extract.load_file(path)
+    if path.exists() or path.is_symlink():
+        return extract.load_file(path, _max_bytes(config_path))
     named = split_ref(spec)
     if named is None and _NAME.match(spec) and not Path(spec).suffix:
         settings = _settings(config_path, required=False)
@@ -51,6 +51,17 @@ def load(spec: str, config_path: str | None = None) -> Document:
     if named is not None:
         return load_snapshot(named[0], named[1], config_path, label=spec)
     return extract.load_file(path)    # raises the "no such file" InputError
+
+
+def _max_bytes(config_path: str | None) -> int:
+    """fetch.max_bytes of the config (the default without one): a file operand is capped like a page."""
+    try:
+        settings = _settings(config_path, required=False)
+    except ConfigError:
+        if config_path:
+            raise
+        settings = None     # a broken ./config.toml does not stop a diff of two files
+    return (settings or default_settings()).fetch.max_bytes
 
 
 def _settings(config_path: str | None, *, required: bool) -> Settings | None:

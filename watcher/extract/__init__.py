@@ -26,7 +26,9 @@ debris lines. The stage is a package so that its VERSION and source fingerprint
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Sequence
 from io import BytesIO
@@ -234,21 +236,47 @@ def extract(data: bytes | str, *, source: str = "", content_type: str | None = N
     return Document(source=source, lines=lines, title=title, charset=charset, content_type=kind)
 
 
-def load_file(path: str | Path) -> Document:
+LOAD_MAX_BYTES = 5_000_000     # the default fetch.max_bytes
+
+
+def load_file(path: str | Path, max_bytes: int = LOAD_MAX_BYTES) -> Document:
     """Read and extract a file; the kind comes from the extension (.html/.htm/.txt/.md/.markdown/.pdf/.docx)
-    or, for PDF and Word files, from the bytes."""
+    or, for PDF and Word files, from the bytes. Only a regular file of at most `max_bytes` is read
+    (checked before reading: a FIFO, a device such as /dev/zero, a directory or a huge file is a
+    one-line error), and never more than max_bytes + 1 bytes of it (a file that grows meanwhile)."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a file")
     try:
-        data = p.read_bytes()
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
     except OSError as err:
         raise InputError(f"{p}: cannot read file ({err.strerror or err})") from None
+    _regular_and_small(p, st, max_bytes)
+    try:
+        # O_NONBLOCK: a FIFO put in its place after the stat does not block the open
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            _regular_and_small(p, os.fstat(f.fileno()), max_bytes)
+            data = f.read(max_bytes + 1)
+    except OSError as err:
+        raise InputError(f"{p}: cannot read file ({err.strerror or err})") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{p}: larger than fetch.max_bytes ({max_bytes} bytes)")
     if not data.strip():
         raise InputError(f"{p}: empty file")
     return extract(data, source=str(p), kind=_kind_of_extension(p.suffix.lower()))
+
+
+def _regular_and_small(p: Path, st: os.stat_result, max_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{p}: is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if
+                stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a special file")
+        raise InputError(f"{p}: is {what}, not a regular file")
+    if st.st_size > max_bytes:
+        raise InputError(f"{p}: {st.st_size} bytes, larger than fetch.max_bytes ({max_bytes} bytes)")
 
 
 def _kind_from_content_type(content_type: str | None, text: str) -> str | None:
