@@ -169,9 +169,31 @@ def add_serve(sub) -> None:
     p.set_defaults(body="watcher.commands.serve:run")
 
 
+def add_test(sub) -> None:
+    p = sub.add_parser("test", help="what a check would extract from a page or file: text, clause outline, "
+                                    "summary; stores nothing")
+    p.add_argument("target", metavar="URL|FILE", help="http(s)://, file:// or a local file (.html/.txt/.md/.pdf/.docx)")
+    p.add_argument("--select", metavar="CSS", help="CSS selector of the policy body (default: main-content detection)")
+    p.add_argument("--remove", metavar="CSS", action="append", help="CSS selector of parts to drop (repeatable)")
+    p.add_argument("--fetch", metavar="MODE", help="http, browser or auto (default: auto, or a configured policy's)")
+    p.set_defaults(body="watcher.commands.test:run")
+
+
+def add_add(sub) -> None:
+    p = sub.add_parser("add", help="append a [[policy]] to the config file, keeping its comments and layout")
+    p.add_argument("url", metavar="URL|FILE", help="the page to watch (a local path is written relative to the config)")
+    p.add_argument("--name", required=True, help="the policy's name (letters, digits, '_', '-', '.')")
+    p.add_argument("--select", metavar="CSS", help="CSS selector of the policy body")
+    p.add_argument("--remove", metavar="CSS", action="append", help="CSS selector of parts to drop (repeatable)")
+    p.add_argument("--schedule", help='"every 6h" (default), "every 30m", or a cron expression "0 9 * * 1"')
+    p.add_argument("--fetch", metavar="MODE", help="http, browser or auto (default auto)")
+    p.add_argument("--test", action="store_true", help="run `watch test` first; add only a page a check would store")
+    p.set_defaults(body="watcher.commands.add:run")
+
+
 COMMANDS = [add_diff, add_check, add_accept, add_history, add_show, add_daemon, add_digest, add_outbox, add_migrate,
             add_changes, add_review, add_audit, add_list, add_import, add_export, add_scheduler,
-            add_worker, add_serve]
+            add_worker, add_serve, add_test, add_add]
 
 
 def command_body(spec: str) -> Callable[[argparse.Namespace], int]:
