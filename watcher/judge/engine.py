@@ -16,9 +16,10 @@ from watcher.judge.units import Finding, Unit, meaningful
 from watcher.models import Clause
 from watcher.normalize import key
 
-# Sentence ends: Japanese full stops, line breaks, and a Latin full stop or semicolon before a space.
-SENTENCE_BOUNDARY = re.compile(r"[。！？!?\n|]|\.(?=\s|$)|;(?=\s)")
-_PHRASE_BOUNDARY = re.compile(r"[。！？!?\n|、；「」()（）]|\.(?=\s|$)|;(?=\s)")
+# Sentence ends: Japanese full stops, line breaks, and a Latin full stop or semicolon before a space (not the
+# stop of a one-letter abbreviation: "U.S. States", "e.g. cookies").
+SENTENCE_BOUNDARY = re.compile(r"[。！？!?\n|]|(?<!\b[A-Za-z])\.(?=\s|$)|;(?=\s)")
+_PHRASE_BOUNDARY = re.compile(r"[。！？!?\n|、；「」()（）]|(?<!\b[A-Za-z])\.(?=\s|$)|;(?=\s)")
 # An added unit at least this long (characters) found word for word in the old document moved there.
 _MOVED_MIN = 25
 # The company's own name: 「X(以下「当社」…)」, "X ("we", ...)", or a name that is the subject of many sentences.

@@ -28,7 +28,9 @@ from watcher.errors import ConfigError
 from watcher.normalize import key
 
 # Sentence ends inside a comparison key: Japanese full stops, line breaks, a Latin stop before a space, a table bar.
-SENTENCE_END = re.compile(r"[。！？!?\n|]|\.(?=\s|$)|;(?=\s)")
+SENTENCE_END = re.compile(r"[。！？!?\n|]|(?<!\b[A-Za-z])\.(?=\s|$)|;(?=\s)")
+# Words a re-export glued together ("IrelandAutomattic Inc", "94110Automattic"): split before an inner capital.
+_GLUED = re.compile(r"(?<=[a-z0-9])(?=[A-Z][a-z])")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.'\-][a-z0-9]+)*")
 _JA_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々ー]")
 # A sentence, or a run of words, at least this long (meaning-key words) found in the other version moved there:
@@ -165,7 +167,7 @@ def words(sentence: str, rules) -> tuple[str, ...]:
 
 def _words(sentence: str, language: str, rules) -> tuple[str, ...]:
     meaning = rules.meaning
-    text = _strip(key(sentence).lower().replace("’", "'"), rules)
+    text = _strip(_GLUED.sub(" ", key(sentence)).lower().replace("’", "'"), rules)
     if language == "ja" and _JA_RUN.search(text) and _tokenizer() is not None:
         out: list[str] = []
         # Latin runs (product names, URLs) are words of their own; Sudachi reads the Japanese around them.
