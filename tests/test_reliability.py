@@ -508,3 +508,53 @@ def test_d10_a_file_at_the_cap_is_still_read_and_the_cap_follows_the_config(tmp_
     assert r.returncode == 1, r.stderr                       # a change: read and compared
     r, _ = _diff_of(tmp_path, watch_subprocess, operand, fetch=f"max_bytes = {size - 1}\n")
     assert r.returncode == 2 and "larger than fetch.max_bytes" in r.stderr
+
+
+# ---------------------------------------------------------------- 11. derive workers die with their parent
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (a /proc scan, no psutil)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_d11_kill_9_of_watch_check_leaves_no_derive_worker_behind(tmp_path, server):
+    body = page(ENMONO * 8)
+    blocks = []
+    for i in range(40):                  # more than POOL_MIN_BODIES: the derive pool is used
+        server.set(f"/p{i}", body, delay=0.2)
+        blocks.append(policy_block(name=f"p{i}", url=server.url(f"/p{i}"), users=()))
+    path = write_config(tmp_path, policies="".join(blocks), fetch="retries = 0\nper_host = 2\n")
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "check", "--config", str(path), "--no-notify"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: len(_children(proc.pid)) >= 2, timeout=20), "no worker processes started"
+        workers = _children(proc.pid)
+        assert wait_for(lambda: sum(server.hits.values()) >= 4, timeout=20)   # in the middle of the pass
+        assert proc.poll() is None, "the pass ended before the kill"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        left = [pid for pid in workers if wait_for(lambda pid=pid: not _alive(pid), timeout=3) is False]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in left:                         # do not leave them to the next test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"orphaned workers still running: {left}"

@@ -16,10 +16,13 @@ record; text and outline are caches of it).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -91,6 +94,21 @@ def derive_in_worker(body: bytes, source: str, content_type: str | None, select:
 
 def _noop(_):
     return None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker's initializer: on Linux the kernel kills it (SIGKILL) when the process that forked it
+    dies, even by kill -9, so no orphan keeps deriving; elsewhere nothing (the pool ends with us)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+    if os.getppid() != parent:      # the parent died before the prctl: nobody would kill us
+        os._exit(1)
 
 
 def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
@@ -226,7 +244,8 @@ class Checker:
     def _pool(self, n: int) -> Executor | None:
         if self.workers <= 1 or n < POOL_MIN_BODIES:
             return None
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))
         # Fork the workers now, before any fetch thread starts, so they inherit no lock held by a
         # thread. They only run derive(); they never touch the inherited database connections and
         # leave through os._exit, so those are not closed under the parent's feet.
