@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 from mailtools import policy_block, write_config
 from sqlalchemy import func, select
-from webserver import policy_page, seed_texts
+from webserver import PageServer, policy_page, seed_texts
 
 from watcher.addresses import parse_address
 from watcher.app import open_app
@@ -558,3 +560,63 @@ def test_d11_kill_9_of_watch_check_leaves_no_derive_worker_behind(tmp_path, serv
     for pid in left:                         # do not leave them to the next test either
         os.kill(pid, signal.SIGKILL)
     assert not left, f"orphaned workers still running: {left}"
+
+
+# ---------------------------------------------------------------- 12. https -> http redirects
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return d / "cert.pem", d / "key.pem"
+
+
+@pytest.fixture
+def https_server(tls_cert, monkeypatch):
+    """tests/webserver.PageServer behind TLS on 127.0.0.1, trusted through REQUESTS_CA_BUNDLE."""
+    cert, key = tls_cert
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    s = PageServer()
+    s.httpd.socket = ctx.wrap_socket(s.httpd.socket, server_side=True)
+    with s:
+        yield s
+
+
+def _redirected(tmp_path, https_server, server, **policy):
+    server.set("/p", page(ENMONO))
+    https_server.set("/p", redirect=server.url("/p"))
+    https_server.set("/q", redirect=https_server.url("/r").replace("http:", "https:"))
+    https_server.set("/r", page(ENMONO))
+    url = https_server.url("/p").replace("http:", "https:")
+    settings = make_settings(tmp_path, [{"name": "down", "url": url, **policy},
+                                        {"name": "tls", "url": https_server.url("/q").replace("http:", "https:")}])
+    with open_app(settings, notify=False) as app:
+        return {p.name: app.checker.check_one(p) for p in settings.policies}
+
+
+def test_d12_an_https_to_http_redirect_is_refused(tmp_path, https_server, server):
+    out = _redirected(tmp_path, https_server, server)
+    assert out["down"].status == "failed"
+    assert out["down"].error.startswith("refused an https -> http redirect (301 to http://127.0.0.1:")
+    assert "allow_insecure_redirect = true" in out["down"].error and "\n" not in out["down"].error
+    assert server.hits["/p"] == 0                       # the plain-http request was never sent
+    assert out["tls"].status == "first"                 # https -> https is followed as before
+
+
+def test_d12_a_policy_may_allow_the_downgrade(tmp_path, https_server, server):
+    out = _redirected(tmp_path, https_server, server, allow_insecure_redirect=True)
+    assert out["down"].status == "first", out["down"].error
+    assert server.hits["/p"] == 1
+
+
+def test_d12_allow_insecure_redirect_is_validated(tmp_path):
+    with pytest.raises(ConfigError, match=r"policy\[1\]\.allow_insecure_redirect"):
+        parse_settings({"policy": [{"name": "a", "url": "https://example.com/p", "allow_insecure_redirect": "yes"}]},
+                       base_dir=tmp_path)

@@ -87,6 +87,8 @@ class FetchSettings:
     browser_path: str = "/usr/bin/chromium"   # Debian's chromium, driven by Playwright (none is downloaded)
     browser_concurrency: int = 2     # pages rendered at once (one browser process per fetcher)
     browser_timeout: float = 30.0    # seconds for a browser fetch: load, then the policy text appearing
+    # URLs of the policies with allow_insecure_redirect = true: only these follow an https -> http redirect
+    insecure_redirects: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -133,6 +135,7 @@ class PolicySettings:
     users_file: Path | None = None
     staff: list[str] = field(default_factory=list)
     notify_users: str = "auto"
+    allow_insecure_redirect: bool = False   # follow an https -> http redirect (refused otherwise)
     language: str = "ja"
     fetch: str = "auto"              # http | browser | auto (a script shell or a bot wall goes to the browser)
     _file_users: list[User] = field(default_factory=list, repr=False, compare=False)
@@ -232,6 +235,7 @@ def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, pa
             v.fail(f"{key}.name", f"duplicate policy name {policy.name!r} (first at policy[{first_index[policy.name]}])")
         first_index[policy.name] = i
         policies.append(policy)
+    fetch.insecure_redirects = frozenset(p.url for p in policies if p.allow_insecure_redirect)
     return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies,
                     queue=_queue_section(v, raw),
                     web=_web(v, v.table(raw, "web")), webhooks=_webhooks(v, raw.get("webhook", [])))
@@ -427,7 +431,7 @@ def _notify(v: _Validator, t: dict) -> NotifySettings:
 
 def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicySettings:
     allowed = {"name", "url", "select", "remove", "schedule", "jitter", "confirm", "users", "users_file",
-               "staff", "notify_users", "language", "fetch"}
+               "staff", "notify_users", "language", "fetch", "allow_insecure_redirect"}
     v.keys(t, key, allowed)
     for required in ("name", "url"):
         if required not in t:
@@ -473,6 +477,7 @@ def _policy(v: _Validator, key: str, t: dict, notify: NotifySettings) -> PolicyS
         notify_users=v.choice(t, key, "notify_users", "auto", NOTIFY_USERS),
         language=language,
         fetch=v.choice(t, key, "fetch", "auto", FETCH_MODES),
+        allow_insecure_redirect=v.bool_(t, key, "allow_insecure_redirect", False),
     )
     if users_file is not None:
         try:

@@ -19,7 +19,7 @@ import random
 import socket
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -132,9 +132,14 @@ class HttpFetcher:
             self.requests_made += 1
         result.transient = True   # until a response arrives
         try:
+            hooks = {} if url in s.insecure_redirects else {"response": _refuse_downgrade}
             response = self._session().get(url, headers=headers, stream=True, allow_redirects=True,
                                            timeout=(s.timeout_connect, s.timeout_read),
-                                           proxies=_env_proxies(url))
+                                           proxies=_env_proxies(url), hooks=hooks)
+        except InsecureRedirect as e:
+            result.error = str(e)
+            result.transient = False
+            return result
         except requests.exceptions.TooManyRedirects:
             result.error = f"more than {MAX_REDIRECTS} redirects"
             result.transient = False
@@ -321,6 +326,22 @@ class _GuardedSPool(HTTPSConnectionPool):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+class InsecureRedirect(requests.exceptions.RequestException):
+    """An https page redirecting to plain http: refused before the http request is sent."""
+
+
+def _refuse_downgrade(response: requests.Response, *args, **kwargs) -> None:
+    """A response hook: runs on every hop before requests follows its Location."""
+    if not response.is_redirect or not response.url.lower().startswith("https:"):
+        return
+    target = urljoin(response.url, response.headers.get("location", ""))
+    if target.lower().startswith("http:"):
+        response.close()
+        raise InsecureRedirect(f"refused an https -> http redirect ({response.status_code} to "
+                               f"{header_text(target, 200)}); set allow_insecure_redirect = true on the "
+                               "policy to follow it")
 
 
 def _drain(response: requests.Response, limit: int = 256 * 1024) -> bytes:
