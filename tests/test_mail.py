@@ -305,6 +305,8 @@ def test_hostile_page_text_is_escaped_and_kept_out_of_headers():
     c = r["changes"][0]
     c["new"]["title"] = "利用目的<script>alert(1)</script>\r\nBcc: x@example.com"
     c["new"]["text"] += "\n<img src=x onerror=alert(2)>"
+    c["items"].append({"op": "added", "number": None, "old_number": None, "title": "", "old_text": None,
+                       "text": "<img src=x onerror=alert(2)>", "hunks": []})   # a changed paragraph is shown
     c["evidence"] = ["<b>bold</b>"]
     for mail in (compose.user_mail(POLICY, r, "ja"), compose.staff_mail(POLICY, r, "en", {})):
         assert "<script>" not in mail.html and "<img" not in mail.html and "<b>bold" not in mail.html

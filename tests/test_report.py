@@ -33,7 +33,7 @@ def test_long_clause_keeps_changed_lines_and_neighbours_only():
 def test_renumbered_clause_is_one_compact_row():
     new = BASE.replace("第2条（お問い合わせ）", "第2条（第三者提供）\n当社は第三者に提供しません。\n第3条（お問い合わせ）")
     html = render(compare(doc(BASE), doc(new)), "html")
-    assert "第3条 お問い合わせ</strong>（本文変更なし）" in html
+    assert '<span class="cell-label">第3条 お問い合わせ</span>（本文変更なし）' in html
     assert html.count("privacy@example.com") == 0     # unchanged text is not printed twice
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 import io
 import json
+import tomllib
+from functools import cache
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -22,8 +24,9 @@ from markupsafe import Markup
 from rich.console import Console
 from rich.text import Text
 
-from watcher.diff import inline_ops
-from watcher.models import Clause, ClauseChange, Report
+from watcher.dates import last_date
+from watcher.diff import diff_items, inline_ops
+from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Report
 from watcher.normalize import key
 from watcher.registry import Registry
 
@@ -32,6 +35,11 @@ SCHEMA = "policy-watcher/diff/v1"
 _TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
+# Evidence quoted in a section's head: its words are underlined in the rows below, so a long
+# quote is cut (the rows hold it whole).
+QUOTE_CHARS = 120
+MAX_QUOTES = 3          # quotes per verdict in a section's head; the rest are counted
+_env.filters["quote"] = lambda s: s if len(s) <= QUOTE_CHARS else s[:QUOTE_CHARS].rstrip() + "…"
 
 
 def _ref(clause: Clause | None, full_text: bool) -> dict | None:
@@ -41,6 +49,7 @@ def _ref(clause: Clause | None, full_text: bool) -> dict | None:
     ref = {"number": clause.number or None, "title": title}
     if full_text:
         ref["text"] = clause.full_text()
+        ref["index"] = clause.index      # its position: where the unchanged clauses between changes are
     return ref
 
 
@@ -68,6 +77,7 @@ def report_to_dict(report: Report, full_text: bool = False) -> dict:
     rc = report.revision_clause
     return {
         "schema": SCHEMA,
+        "language": report.language,
         "old": {"source": report.old_source, "clauses": report.old_clauses},
         "new": {"source": report.new_source, "clauses": report.new_clauses},
         "severity": report.severity,
@@ -291,11 +301,39 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-_INS_STYLE = "background:#dcf5dc;color:#11561b;text-decoration:underline;font-weight:bold"
-_DEL_STYLE = "background:#fde2e1;color:#8a1c1c;text-decoration:line-through"
-# Clauses longer than this many lines show only the changed lines and their neighbours.
+# 傍線 (underline) marks the changed words in both columns, as in a 新旧対照表 filed with a regulator;
+# the tint helps on screen. Inline styles: they survive mail clients.
+_INS_STYLE = "background:#dcf5dc;color:#11561b;text-decoration:underline;text-underline-offset:2px"
+_DEL_STYLE = "background:#fde2e1;color:#8a1c1c;text-decoration:underline;text-underline-offset:2px"
+# Cells longer than this many lines show only the changed lines and their neighbours.
 ELIDE_OVER_LINES = 12
 _ELLIPSIS = Markup('<span style="color:#888">⋯</span>')
+# "Most clauses changed": above this share of the clauses, a summary table comes first.
+BIG_REVISION_SHARE = 0.5
+
+
+@cache
+def messages() -> dict:
+    """The words of the reports and mails, per language (templates/messages.toml)."""
+    with open(_TEMPLATES / "messages.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+@cache
+def category_texts() -> dict:
+    """Per category: its name and its meaning for users, per language (templates/categories.toml)."""
+    with open(_TEMPLATES / "categories.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def words(lang: str | None) -> dict:
+    all_words = messages()
+    return all_words[lang] if lang in all_words else all_words["ja"]
+
+
+def category_name(category: str, lang: str) -> str:
+    entry = category_texts().get(category) or {}
+    return entry.get(f"name_{lang}") or entry.get("name_ja") or category
 
 
 def _marked_lines(ops, side: str) -> list[tuple[Markup, bool]]:
@@ -336,46 +374,460 @@ def _elide(lines: list[tuple[Markup, bool]]) -> Markup:
 
 
 def marked_pair(old_text: str, new_text: str) -> tuple[Markup, Markup]:
-    """Both texts as HTML with the changed spans marked (inline styles: survives mail clients);
-    long texts keep only the changed lines and their neighbours."""
+    """Both texts as HTML with the changed spans underlined (傍線; inline styles: survives mail
+    clients); long texts keep only the changed lines and their neighbours."""
     ops = inline_ops(old_text, new_text)
     return _elide(_marked_lines(ops, "old")), _elide(_marked_lines(ops, "new"))
 
 
-def comparison_rows(report: Report) -> list[dict]:
-    """One row per changed clause for a 新旧対照表: label, severity, verdict, marked old/new text.
+# ---------------------------------------------------------------- the 新旧対照表 (v2)
+#
+# Built from the JSON v1 dicts (report_to_dict(full_text=True), as stored with each change), so
+# `watch diff --format html|docx`, the mails and the web view draw the same rows:
+#   section  one changed clause (or a run of whole clauses removed and added at one place):
+#            its label and verdict, then its rows
+#   row      kind "text": one changed paragraph or item, its old and new text side by side as the
+#            diff aligned them (a run of paragraphs removed and added at one place shares a row);
+#            kind "omitted": unchanged paragraphs (or clauses) between two changes, （略） and a count;
+#            kind "same": a clause whose text did not change (renumbered, moved)
 
-    A clause whose text did not change (renumbered, moved, formatting) gets no text: its
-    row says so, instead of printing the same text twice.
-    """
-    rows = []
-    for change in report.changes:
-        old_text = change.old.full_text(title=False) if change.old else ""
-        new_text = change.new.full_text(title=False) if change.new else ""
-        same_text = bool(change.old and change.new) and key(old_text) == key(new_text) and \
-            key(change.old.title) == key(change.new.title)
-        old_html = new_html = Markup("")
-        if not same_text:
-            old_html, new_html = marked_pair(old_text, new_text)
-        rows.append({
-            "type": change.type,
-            "label": _label(change),
-            "old_label": change.old.label if change.old else "",
-            "new_label": change.new.label if change.new else "",
-            "same_text": same_text,
-            "severity": change.severity,
-            "categories": change.categories,
-            "reasons": change.reasons,
-            "evidence": change.evidence,
-            "old_html": old_html,
-            "new_html": new_html,
-        })
+
+def _side_label(side: dict | None) -> str:
+    if not side:
+        return ""
+    return " ".join(p for p in (side.get("number") or "", side.get("title") or "") if p).strip()
+
+
+def change_label(change: dict, lang: str = "ja") -> str:
+    """The clause number and title as the row label; a renumbered clause also names its old number."""
+    old, new = change.get("old"), change.get("new")
+    label = _side_label(new) or _side_label(old)
+    if old and new and old.get("number") and old.get("number") != new.get("number"):
+        label += words(lang)["old_number"].format(number=old["number"])
+    return label
+
+
+def _body(side: dict | None) -> str | None:
+    """A clause's full text without its heading line (the row label shows it)."""
+    if not side or side.get("text") is None:
+        return None
+    text, title = side["text"], (side.get("title") or "").strip()
+    first, _, rest = text.partition("\n")
+    return rest if title and first.strip() == title else text
+
+
+def _text_row(new_label: str, old_label: str, old_text: str | None, new_text: str | None) -> dict:
+    """One row; old_text None: the text is new (（新設）), new_text None: it was removed (（削除）)."""
+    old_html, new_html = marked_pair(old_text or "", new_text or "")
+    old_marks, new_marks = marked_text_pair(old_text or "", new_text or "")
+    return {"kind": "text", "new_label": new_label or "", "old_label": old_label or "",
+            "new_html": new_html, "old_html": old_html, "new_text": new_marks, "old_text": old_marks,
+            "new_plain": new_text or "", "old_plain": old_text or "",
+            "added": old_text is None, "removed": new_text is None, "same_text": False, "count": 0}
+
+
+def _omitted_row(count: int, unit: str = "paragraphs") -> dict:
+    return {"kind": "omitted", "count": count, "unit": unit, "new_label": "", "old_label": "",
+            "new_html": Markup(""), "old_html": Markup(""), "new_text": "", "old_text": "",
+            "new_plain": "", "old_plain": "", "added": False, "removed": False, "same_text": False}
+
+
+def _same_row(new_label: str, old_label: str) -> dict:
+    return {**_omitted_row(0), "kind": "same", "new_label": new_label, "old_label": old_label, "same_text": True}
+
+
+def _find(lines: list[str], text: str, start: int, used: set[int]) -> int | None:
+    """The line of `lines` where paragraph `text` starts (a list marker may precede it), from `start` on
+    first, then from the top; None when it is not there."""
+    first = key(text.split("\n")[0])
+    if not first:
+        return None
+    for span in (range(start, len(lines)), range(0, start)):
+        for i in span:
+            if i in used:
+                continue
+            k = key(lines[i])
+            if k == first or (k.endswith(first) and len(k) - len(first) <= 8):
+                return i
+    return None
+
+
+def _skip(used: set[int], cursor: int, count: int, limit: int) -> int:
+    """Move `cursor` past `count` unchanged (unused) lines."""
+    while count > 0 and cursor < limit:
+        if cursor not in used:
+            count -= 1
+        cursor += 1
+    return cursor
+
+
+def _unused(used: set[int], start: int, end: int) -> int:
+    return sum(1 for i in range(start, end) if i not in used)
+
+
+def _item_label(item: dict, side: str, clause_title: str = "") -> str:
+    """The heading an item sits under inside its clause (not the clause's own title: the section shows it)."""
+    title = item.get("title") or ""
+    return "" if key(title) == key(clause_title) else title
+
+
+def _numbered(item: dict, side: str) -> str:
+    """An item's text with its number in front, as the policy writes it ("3. ...", "(2) ...")."""
+    number = item.get("number") if side == "new" else item.get("old_number")
+    text = _item_text(item, side)
+    return f"{number} {text}" if number and text else text
+
+
+def _paragraph_rows(change: dict, old_text: str, new_text: str, first_old: int, first_new: int) -> list[dict]:
+    """The rows of a modified clause: one per changed item, unchanged paragraphs between as （略）."""
+    items = change.get("items") or []
+    title = ((change.get("new") or change.get("old") or {}).get("title")) or ""
+
+    def label(item, side):
+        return _item_label(item, side, title)
+    old_lines, new_lines = old_text.split("\n"), new_text.split("\n")
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    cur_old, cur_new = first_old, first_new
+    placed = []                                  # (item, gap before it)
+    for item in items:
+        op = item.get("op")
+        spans = {}
+        for side, lines, used, cur, text in (("new", new_lines, used_new, cur_new, item.get("text")),
+                                             ("old", old_lines, used_old, cur_old, item.get("old_text"))):
+            if (side == "new" and op == "removed") or (side == "old" and op == "added") or not text:
+                continue
+            at = _find(lines, text, cur, used)
+            if at is not None:
+                spans[side] = (at, at + text.count("\n") + 1)
+        gap = None
+        if "new" in spans and spans["new"][0] >= cur_new:
+            gap = _unused(used_new, cur_new, spans["new"][0])
+        elif "old" in spans and spans["old"][0] >= cur_old:
+            gap = _unused(used_old, cur_old, spans["old"][0])
+        if gap:   # the same unchanged paragraphs sit on both sides: step over them on both
+            cur_new = _skip(used_new, cur_new, gap, len(new_lines))
+            cur_old = _skip(used_old, cur_old, gap, len(old_lines))
+        if "new" in spans:
+            used_new.update(range(*spans["new"]))
+            cur_new = max(cur_new, spans["new"][1])
+        if "old" in spans:
+            used_old.update(range(*spans["old"]))
+            cur_old = max(cur_old, spans["old"][1])
+        placed.append((item, gap or 0))
+    trailing = max(_unused(used_new, cur_new, len(new_lines)), 0)
+
+    rows: list[dict] = []
+    k = 0
+    while k < len(placed):
+        item, gap = placed[k]
+        if gap:
+            rows.append(_omitted_row(gap))
+        if item.get("op") == "edited":
+            rows.append(_text_row(label(item, "new"), label(item, "old"), _numbered(item, "old"), _numbered(item, "new")))
+            k += 1
+            continue
+        # a run of paragraphs added and removed at one place, nothing unchanged between: one row
+        run = [item]
+        while k + len(run) < len(placed) and placed[k + len(run)][0].get("op") != "edited" \
+                and not placed[k + len(run)][1]:
+            run.append(placed[k + len(run)][0])
+        if len({it.get("op") for it in run}) == 1:
+            run = [item]                         # only additions (or removals): one row each
+        k += len(run)
+        rows.append(_run_row([it for it in run if it.get("op") == "removed"],
+                             [it for it in run if it.get("op") == "added"], label, _numbered))
+    if trailing and rows:
+        rows.append(_omitted_row(trailing))
     return rows
 
 
-def render_html(report: Report) -> str:
-    template = _env.get_template("report.html.j2")
-    return template.render(report=report, rows=comparison_rows(report), summary=report.summary)
+def _item_text(item: dict, side: str) -> str:
+    return (item.get("old_text") if side == "old" else item.get("text")) or ""
+
+
+def _clause_text(change: dict, side: str) -> str:
+    return _body(change.get(side)) or ""
+
+
+def _run_row(removed: list, added: list, label, text_of=_item_text) -> dict:
+    """Paragraphs (or clauses) removed and added at one place, side by side in one row."""
+    def cell(entries, side):
+        if not entries:
+            return None, Markup(""), "", ""
+        htmls, texts, plains = [], [], []
+        for entry, text in entries:
+            old_html, new_html = marked_pair(text, "") if side == "old" else marked_pair("", text)
+            old_marks, new_marks = marked_text_pair(text, "") if side == "old" else marked_text_pair("", text)
+            name = label(entry, side)
+            head = Markup('<span style="font-weight:bold">{}</span><br>').format(name) if name else Markup("")
+            htmls.append(head + (old_html if side == "old" else new_html))
+            texts.append((f"{name}\n" if name else "") + (old_marks if side == "old" else new_marks))
+            plains.append(text)
+        return "", Markup("<br><br>").join(htmls), "\n\n".join(texts), "\n\n".join(plains)
+
+    old_entries = [(it, text_of(it, "old")) for it in removed]
+    new_entries = [(it, text_of(it, "new")) for it in added]
+    if len(old_entries) + len(new_entries) == 1:
+        (entry, text), = old_entries or new_entries
+        return _text_row(label(entry, "new") if added else "", label(entry, "old") if removed else "",
+                         None if added else text, None if removed else text)
+    _, old_html, old_marks, old_plain = cell(old_entries, "old")
+    _, new_html, new_marks, new_plain = cell(new_entries, "new")
+    return {"kind": "text", "new_label": "", "old_label": "", "new_html": new_html, "old_html": old_html,
+            "new_text": new_marks, "old_text": old_marks, "new_plain": new_plain, "old_plain": old_plain,
+            "added": not removed, "removed": not added, "same_text": False, "count": 0}
+
+
+def change_rows(change: dict) -> list[dict]:
+    """The 新旧対照表 rows of one changed clause (a JSON v1 change dict).
+
+    With the clauses' texts (report_to_dict(full_text=True)): a new or removed clause is one row;
+    a modified one a row per changed paragraph or item with （略） rows between; a clause whose
+    text did not change one "same" row. Without them (older stored reports): a row per changed
+    item, else per hunk.
+    """
+    old, new = change.get("old"), change.get("new")
+    old_label, new_label = _side_label(old), _side_label(new)
+    old_text, new_text = _body(old), _body(new)
+    if old_text is not None or new_text is not None:
+        if old is None or new is None:
+            return [_text_row(new_label, old_label, old_text, new_text)]
+        if key(old_text or "") == key(new_text or "") and key(old.get("title") or "") == key(new.get("title") or ""):
+            return [_same_row(new_label, old_label)]
+        if change.get("items"):
+            titled_old = (old.get("text") or "") != old_text
+            titled_new = (new.get("text") or "") != new_text
+            rows = _paragraph_rows(change, old.get("text") or "", new.get("text") or "",
+                                   1 if titled_old else 0, 1 if titled_new else 0)
+            if rows:
+                return rows
+        return [_text_row(new_label, old_label, old_text or "", new_text or "")]
+    rows = []
+    title = ((new or old or {}).get("title")) or ""
+    for item in change.get("items") or []:
+        op = item.get("op")
+        rows.append(_text_row(_item_label(item, "new", title), _item_label(item, "old", title),
+                              None if op == "added" else _numbered(item, "old"),
+                              None if op == "removed" else _numbered(item, "new")))
+    if rows:
+        return rows
+    for hunk in change.get("hunks") or []:
+        op = hunk.get("op")
+        rows.append(_text_row(new_label, old_label, None if op == "insert" else hunk.get("old") or "",
+                              None if op == "delete" else hunk.get("new") or ""))
+    if rows:
+        return rows
+    if new_label or old_label:   # renumbered / moved: the labels are the change
+        return [_same_row(new_label, old_label)]
+    return []
+
+
+def verdict_view(change: dict, lang: str) -> dict:
+    """A change's verdict in the reader's language: type, severity, category names, reasons, evidence."""
+    t = words(lang)
+    severity = change.get("severity") or "none"
+    kind = change.get("type") or "modified"
+    categories = list(change.get("categories") or [])
+    return {"label": change_label(change, lang), "type": kind, "type_label": t["type"].get(kind, kind),
+            "severity": severity, "severity_label": t["severity"].get(severity, severity),
+            "categories": categories,
+            "category_names": [{"key": c, "name": category_name(c, lang)} for c in categories],
+            "reasons": list(change.get("reasons") or []), "evidence": list(change.get("evidence") or [])}
+
+
+def _whole(change: dict) -> bool:
+    return change.get("type") in ("added", "removed") and (change.get("new") or change.get("old") or {}).get(
+        "text") is not None
+
+
+def _index(change: dict, side: str) -> int | None:
+    ref = change.get(side) or {}
+    value = ref.get("index")
+    return value if isinstance(value, int) else None
+
+
+def table_sections(report: dict, lang: str | None = None, changes: list[dict] | None = None) -> list[dict]:
+    """The sections of a 新旧対照表 for a JSON v1 report (or for `changes`, a subset of its changes).
+
+    Runs of whole clauses removed and added at one place (a rewrite) share a section, old beside
+    new; unchanged clauses between two changes are one （略） row (when the report gives the
+    clauses' positions)."""
+    lang = lang or report.get("language") or "ja"
+    changes = report.get("changes") or [] if changes is None else changes
+    sections: list[dict] = []
+    last_new = last_old = None
+    k = 0
+    while k < len(changes):
+        change = changes[k]
+        run = [change]
+        if _whole(change):
+            while k + len(run) < len(changes) and _whole(changes[k + len(run)]) \
+                    and _adjacent(run[-1], changes[k + len(run)], run):
+                run.append(changes[k + len(run)])
+            if len({c.get("type") for c in run}) == 1:
+                run = [change]
+        gap = _clause_gap(run[0], last_old, last_new)
+        for c in run:
+            last_new = _index(c, "new") if _index(c, "new") is not None else last_new
+            last_old = _index(c, "old") if _index(c, "old") is not None else last_old
+        k += len(run)
+        verdicts = [verdict_view(c, lang) for c in run]
+        if len(run) == 1:
+            rows = change_rows(change)
+        else:
+            rows = _rewrite_rows([c for c in run if c.get("type") == "removed"],
+                                 [c for c in run if c.get("type") == "added"])
+        top = max(run, key=lambda c: SEVERITY_RANK.get(c.get("severity") or "none", 0))
+        sections.append({"id": f"c{len(sections) + 1}", "gap": gap or 0, "verdicts": verdicts,
+                         "label": " / ".join(v["label"] for v in verdicts if v["label"]) or "—",
+                         "severity": top.get("severity") or "none",
+                         "severity_label": words(lang)["severity"].get(top.get("severity") or "none", ""),
+                         "rows": rows})
+    return sections
+
+
+def _rewrite_rows(removed: list[dict], added: list[dict]) -> list[dict]:
+    """Whole clauses removed and added at one place (a rewrite the clause aligner could not pair):
+    their paragraphs aligned by the diff engine (watcher.diff.diff_items) as if one clause, so each
+    rewritten paragraph sits beside its old counterpart and unchanged ones are （略）."""
+    old_text = "\n".join((c.get("old") or {}).get("text") or "" for c in removed)
+    new_text = "\n".join((c.get("new") or {}).get("text") or "" for c in added)
+    items = diff_items([Clause(body=old_text.split("\n"))], [Clause(body=new_text.split("\n"))])
+    change = {"items": [{"op": it.op, "number": it.number, "old_number": it.old_number, "text": it.text,
+                         "old_text": it.old_text, "title": it.title} for it in items]}
+    rows = _paragraph_rows(change, old_text, new_text, 0, 0)
+    return rows or [_run_row(removed, added, _clause_entry_label, _clause_text)]
+
+
+def _clause_entry_label(change: dict, side: str) -> str:
+    return _side_label(change.get(side))
+
+
+def _adjacent(prev: dict, nxt: dict, run: list[dict]) -> bool:
+    """Whether `nxt` follows the run with no unchanged clause between (by the clauses' positions)."""
+    for side in ("old", "new"):
+        if _index(nxt, side) is None:
+            continue
+        before = [_index(c, side) for c in run if _index(c, side) is not None]
+        if before and _index(nxt, side) != before[-1] + 1:
+            return False
+    return _index(nxt, "old") is not None or _index(nxt, "new") is not None
+
+
+def _clause_gap(change: dict, last_old: int | None, last_new: int | None) -> int:
+    for side, last in (("new", last_new), ("old", last_old)):
+        at = _index(change, side)
+        if at is not None:
+            return max(at - (last + 1 if last is not None else 0), 0)
+    return 0
+
+
+def big_revision(report: dict) -> bool:
+    """Most clauses changed: the table starts with a summary of the changes."""
+    total = max(report.get("old", {}).get("clauses") or 0, report.get("new", {}).get("clauses") or 0, 1)
+    return len(report.get("changes") or []) / total > BIG_REVISION_SHARE
+
+
+def effective_date(report: dict) -> str | None:
+    """The date the revised policy takes effect, when the report or the changed text says it."""
+    if report.get("effective_date"):
+        return str(report["effective_date"])
+    for change in report.get("changes") or []:
+        if "effective_date_changed" not in (change.get("categories") or []):
+            continue
+        texts = [h.get("new") or "" for h in change.get("hunks") or []]
+        texts += [i.get("text") or "" for i in change.get("items") or []]
+        texts.append(((change.get("new") or {}).get("text")) or "")
+        for text in texts:
+            found = last_date(text)
+            if found:
+                return found
+    return None
+
+
+def promise_text(clause: dict, lang: str) -> str:
+    """The old revision clause's promises in one line, in the reader's language."""
+    t = words(lang)
+    prom = clause.get("promises") or {}
+    sep = "、" if lang == "ja" else ", "
+    channels = sep.join(t["channel"].get(c, c) for c in prom.get("channels") or [])
+    parts = [t["promise_notify"].format(value=t["notify_users"].get(prom.get("notify_users"), prom.get("notify_users"))),
+             t["promise_consent"].format(value=t["yes"] if prom.get("consent_when_required") else t["no"]),
+             t["promise_channels"].format(value=channels or "-")]
+    if prom.get("lead_time_days"):
+        parts.append(t["promise_lead"].format(days=prom["lead_time_days"]))
+    if prom.get("deemed_consent"):
+        parts.append(t["promise_deemed"])
+    label = _side_label(clause)
+    return (f"{label}: " if label else "") + " / ".join(parts)
+
+
+def comparison_rows(report: Report | dict, lang: str | None = None) -> list[dict]:
+    """The 新旧対照表 of a report (a Report or its JSON v1 dict): its sections (table_sections), each
+    with `rows`, its verdict and, for the web view's one-block layout, label/severity/reasons and
+    old_html/new_html."""
+    data = report_to_dict(report, full_text=True) if isinstance(report, Report) else report
+    sections = table_sections(data, lang)
+    for section in sections:
+        first = section["verdicts"][0]
+        section.update({k: first[k] for k in ("type", "categories", "reasons", "evidence")})
+        texts = [r for r in section["rows"] if r["kind"] == "text"]
+        section["same_text"] = not texts
+        section["new_label"] = section["old_label"] = section["label"]
+        section["old_html"] = Markup("<br>").join(r["old_html"] for r in texts)
+        section["new_html"] = Markup("<br>").join(r["new_html"] for r in texts)
+    return sections
+
+
+def table_view(report: Report | dict, lang: str | None = None, meta: dict | None = None) -> dict:
+    """Everything a 新旧対照表 page (HTML, docx) shows, in the reader's language."""
+    data = report_to_dict(report, full_text=True) if isinstance(report, Report) else report
+    lang = lang if lang in messages() else (data.get("language") or "ja")
+    meta = dict(meta or {})
+    t = words(lang)
+    rc = data.get("revision_clause")
+    notify = data.get("notify") or {}
+    sections = table_sections(data, lang)
+    summary = data.get("summary") or {}
+    return {
+        "t": t, "lang": lang, "report": data, "sections": sections,
+        "summary_counts": [{"key": k, "label": t["type"].get(k, k), "count": summary.get(k, 0)}
+                           for k in ("added", "removed", "modified", "moved", "renumbered", "unchanged")],
+        "severity": data.get("severity") or "none",
+        "severity_label": t["severity"].get(data.get("severity") or "none", ""),
+        "material": bool(data.get("material")),
+        "big": big_revision(data),
+        "policy": meta.get("policy") or (data.get("new") or {}).get("source") or "",
+        "url": meta.get("url") or "",
+        "old_source": (data.get("old") or {}).get("source") or "",
+        "new_source": (data.get("new") or {}).get("source") or "",
+        "old_date": meta.get("old_date") or "", "new_date": meta.get("new_date") or "",
+        "effective_date": meta.get("effective_date") or effective_date(data) or "",
+        "promise": promise_text(rc, lang) if rc else "",
+        "revision_missing": rc is None,
+        "users": bool(notify.get("users")), "staff": bool(notify.get("staff")),
+        "actions": [{"key": a, "label": t["action"].get(a, a)} for a in notify.get("actions") or []],
+        "notes": list(notify.get("notes") or []),
+    }
+
+
+def render_html(report: Report | dict, lang: str | None = None, meta: dict | None = None) -> str:
+    view = table_view(report, lang, meta)
+    return _env.get_template("report.html.j2").render(**view, header=Markup(_running_header(view)),
+                                                      max_quotes=MAX_QUOTES)
+
+
+def _running_header(view: dict) -> str:
+    """The printed pages' running header: policy, URL, both versions' dates, the effective date (a CSS string)."""
+    t = view["t"]
+    parts = [view["policy"], view["url"]]
+    if view["old_date"] or view["new_date"]:
+        parts.append(f"{t['col_old']} {view['old_date'] or '—'} → {t['col_new']} {view['new_date'] or '—'}")
+    if view["effective_date"]:
+        parts.append(f"{t['effective']} {view['effective_date']}")
+    text = "  ".join(p for p in parts if p)[:180]
+    return '"' + "".join(c if c.isalnum() or c in " ./:-_→（）()年月日" else f"\\{ord(c):x} " for c in text) + '"'
 
 
 def marked_text_pair(old_text: str, new_text: str) -> tuple[str, str]:

@@ -9,7 +9,6 @@ The words live in templates/messages.toml and templates/categories.toml.
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -20,10 +19,16 @@ from markupsafe import Markup
 
 from watcher.addresses import header_text
 from watcher.config import LANGUAGES
-from watcher.dates import last_date
 from watcher.models import SEVERITY_RANK
 from watcher.notify.mail import Mail
-from watcher.report import marked_pair, marked_text_pair
+from watcher.report import (
+    category_name,
+    category_texts,
+    change_rows,
+    effective_date,
+    messages,
+    promise_text,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # watcher/templates (shared with report)
 SEVERITY_ORDER = ("consent", "notice", "minor")
@@ -61,22 +66,14 @@ STYLE = {k: Markup(v) for k, v in {
              "background:#eaecf0;color:#344054;",
     "none": "display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#f2f4f7;"
             "color:#667085;",
+    "omitted": "text-align:center;color:#667085;padding:2px 8px;",
+    "cutnote": "background:#fffaeb;color:#344054;",
+    "legend": "margin:4px 0 6px 0;font-size:12px;text-decoration:underline;text-underline-offset:2px;"
+              "background:#dcf5dc;display:inline-block;padding:0 4px;",
     "cat": "display:inline-block;padding:0 6px;margin:0 4px 2px 0;border:1px solid #d0d5dd;border-radius:3px;"
            "font-size:12px;font-family:Menlo,Consolas,monospace;color:#344054;",
 }.items()}
 
-
-
-@cache
-def messages() -> dict:
-    with open(TEMPLATES / "messages.toml", "rb") as fh:
-        return tomllib.load(fh)
-
-
-@cache
-def category_texts() -> dict:
-    with open(TEMPLATES / "categories.toml", "rb") as fh:
-        return tomllib.load(fh)
 
 
 def safe_url(url: str | None) -> str:
@@ -109,59 +106,10 @@ def _label(side: dict | None) -> str:
     return " ".join(p for p in (side.get("number") or "", side.get("title") or "") if p).strip()
 
 
-def _row(new_label, old_label, old_text, new_text) -> dict:
-    """One 新旧対照表 row; old_text None: the text is new, new_text None: it was removed."""
-    # the same 新旧対照表 marking as `watch diff --format html` (inline styles, long clauses elided
-    # around their changes), and the same marks as text for the plain part
-    old_html, new_html = marked_pair(old_text or "", new_text or "")
-    old_marks, new_marks = marked_text_pair(old_text or "", new_text or "")
-    return {"new_label": new_label or "", "old_label": old_label or "",
-            "new_html": new_html, "old_html": old_html,
-            "new_text": new_marks, "old_text": old_marks,
-            "added": old_text is None, "removed": new_text is None}
-
-
-def _body(side: dict | None) -> str | None:
-    """A clause's full text without its heading line (the label above the cell shows it)."""
-    if not side or side.get("text") is None:
-        return None
-    text, title = side["text"], (side.get("title") or "").strip()
-    first, _, rest = text.partition("\n")
-    return rest if title and first.strip() == title else text
-
-
 def clause_rows(change: dict) -> list[dict]:
-    """The 新旧対照表 rows of one changed clause: whole clause texts when the report carries
-    them (report_to_dict(full_text=True)), otherwise its changed items, otherwise its hunks."""
-    old, new = change.get("old"), change.get("new")
-    old_label, new_label = _label(old), _label(new)
-    if (old or {}).get("text") is not None or (new or {}).get("text") is not None:
-        old_text = _body(old)
-        new_text = _body(new)
-        return [_row(new_label, old_label, old_text, new_text)]
-    rows = []
-    for item in change.get("items") or []:
-        op = item.get("op")
-        nl = " ".join(p for p in (item.get("title") or "", item.get("number") or "") if p)
-        ol = " ".join(p for p in (item.get("title") or "", item.get("old_number") or "") if p)
-        rows.append(_row(nl, ol, None if op == "added" else item.get("old_text") or "",
-                         None if op == "removed" else item.get("text") or ""))
-    if rows:
-        return rows
-    for hunk in change.get("hunks") or []:
-        op = hunk.get("op")
-        if op == "insert":
-            rows.append(_row(new_label, old_label, None, hunk.get("new") or ""))
-        elif op == "delete":
-            rows.append(_row(new_label, old_label, hunk.get("old") or "", None))
-        else:
-            rows.append(_row(new_label, old_label, hunk.get("old") or "", hunk.get("new") or ""))
-    if rows:
-        return rows
-    if new_label or old_label:   # renumbered / moved: the labels are the change
-        return [{"new_label": new_label, "old_label": old_label, "new_html": Markup(""), "old_html": Markup(""),
-                 "new_text": "", "old_text": "", "added": not old, "removed": not new}]
-    return []
+    """The 新旧対照表 rows of one changed clause: watcher.report.change_rows (the same rows as
+    `watch diff --format html`: one per changed paragraph or item, （略） between)."""
+    return change_rows(change)
 
 
 def change_view(change: dict, lang: str) -> dict:
@@ -176,6 +124,7 @@ def change_view(change: dict, lang: str) -> dict:
         "severity": severity,
         "severity_label": t["severity"].get(severity, severity),
         "categories": categories,
+        "category_names": [{"key": c, "name": category_name(c, lang)} for c in categories],
         "meanings": _unique(texts[c][lang] for c in categories if c in texts),
         "reasons": list(change.get("reasons") or []),
         "evidence": list(change.get("evidence") or []),
@@ -190,23 +139,6 @@ def _unique(values) -> list:
             seen.add(v)
             out.append(v)
     return out
-
-
-def effective_date(report: dict) -> str | None:
-    """The date the revised policy takes effect, when the report or the changed text says it."""
-    if report.get("effective_date"):
-        return str(report["effective_date"])
-    for change in report.get("changes") or []:
-        if "effective_date_changed" not in (change.get("categories") or []):
-            continue
-        texts = [h.get("new") or "" for h in change.get("hunks") or []]
-        texts += [i.get("text") or "" for i in change.get("items") or []]
-        texts.append(((change.get("new") or {}).get("text")) or "")
-        for text in texts:
-            found = last_date(text)
-            if found:
-                return found
-    return None
 
 
 def consent_view(report: dict, lang: str) -> dict:
@@ -258,7 +190,7 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
             sev = change.get("severity") or "none"
             if sev in groups:
                 view = change_view(change, lang)
-                view["ref"] = {"show": "", "diff": "", **(entry.get("ref") or {})}
+                view["ref"] = {"show": "", "diff": "", "url": "", "change_id": "", **(entry.get("ref") or {})}
                 groups[sev].append(view)
         notify = report.get("notify") or {}
         actions += [a for a in notify.get("actions") or [] if a not in actions]
@@ -272,7 +204,7 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
             missing = True
         if entry.get("ref"):
             refs.append(entry["ref"])
-    promise_text = _promise_text(promises, t) if promises else ""
+    promise = promise_text(promises, lang) if promises else ""
     top = next((s for s in SEVERITY_ORDER if groups[s]), "none")
     return {
         "name": policy.get("name") or "",
@@ -285,25 +217,10 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
         "actions": [{"key": a, "label": t["action"].get(a, a)} for a in actions],
         "notes": notes,
         "refs": refs,
-        "promise": promise_text,
+        "promise": promise,
         "revision_missing": missing and not promises,
         "users_notified": t["yes"] if users else t["no"],
     }
-
-
-def _promise_text(clause: dict, t: dict) -> str:
-    """The old revision clause's promises in one line for staff."""
-    prom = clause.get("promises") or {}
-    channels = ", ".join(t["channel"].get(c, c) for c in prom.get("channels") or [])
-    parts = [t["promise_notify"].format(value=t["notify_users"].get(prom.get("notify_users"), prom.get("notify_users"))),
-             t["promise_consent"].format(value=t["yes"] if prom.get("consent_when_required") else t["no"]),
-             t["promise_channels"].format(value=channels or "-")]
-    if prom.get("lead_time_days"):
-        parts.append(t["promise_lead"].format(days=prom["lead_time_days"]))
-    if prom.get("deemed_consent"):
-        parts.append(t["promise_deemed"])
-    label = _label(clause)
-    return (f"{label}: " if label else "") + " / ".join(parts)
 
 
 def _local_time(when: datetime) -> str:
@@ -345,12 +262,53 @@ def environment() -> Environment:
     return env
 
 
+# Gmail clips a message whose HTML is above about 102 KB: a mail's HTML stays under MAIL_HTML_LIMIT,
+# its 新旧対照表 cut (with a note saying where the whole table is) when it would not.
+MAIL_HTML_LIMIT = 100_000
+ROW_OVERHEAD = 420          # bytes of markup around a row's two cells (inline styles)
+
+
+def _changes(view: dict) -> list[dict]:
+    if "policies" in view:
+        return [c for p in view["policies"] for g in p["groups"] for c in g["changes"]]
+    return view.get("changes") or []
+
+
+def _cut_rows(view: dict, budget: int) -> None:
+    """Keep the tables' rows, in order, while their HTML fits `budget` bytes; count what is left out."""
+    used = 0
+    for c in _changes(view):
+        rows = c.setdefault("all_rows", c["rows"])
+        kept = []
+        for r in rows:
+            size = len(r["new_html"].encode()) + len(r["old_html"].encode()) + ROW_OVERHEAD
+            if used + size > budget:
+                break
+            used += size
+            kept.append(r)
+        c["rows"], c["cut"] = kept, len(rows) - len(kept)
+        if c["cut"]:
+            budget = used         # nothing after the first cut: the note says where the rest is
+
+
 def _render(name: str, view: dict) -> tuple[str, str]:
     env = environment()
-    text = env.get_template(f"{name}.txt").render(**view)
+    for c in _changes(view):
+        c.setdefault("cut", 0)
     html = env.get_template(f"{name}.html").render(**view)
+    budget = MAIL_HTML_LIMIT - (len(html.encode()) - _table_bytes(view)) - 4_000
+    while len(html.encode()) >= MAIL_HTML_LIMIT and budget > 0:
+        _cut_rows(view, budget)
+        html = env.get_template(f"{name}.html").render(**view)
+        budget -= max(len(html.encode()) - MAIL_HTML_LIMIT, 0) + 4_000
+    text = env.get_template(f"{name}.txt").render(**view)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html
+
+
+def _table_bytes(view: dict) -> int:
+    return sum(len(r["new_html"].encode()) + len(r["old_html"].encode()) + ROW_OVERHEAD
+               for c in _changes(view) for r in c["rows"])
 
 
 def user_mail(policy: dict, report: dict, lang: str) -> Mail:
