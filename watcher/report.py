@@ -1,7 +1,7 @@
 """Render a Report: JSON (policy-watcher/diff/v1), terminal text, Markdown, HTML 新旧対照表.
 
     render(report, fmt, color=) -> str     dispatches through RENDERERS
-    RENDERERS                              kind -> class (`@register`): text, json, md, html
+    RENDERERS                              kind -> class (`@register`): text, json, md, html, docx
     FORMATS                                the kinds, in order (`watch diff --format` choices)
 
 A report format is a small registered class with a docstring (its first line is the README's
@@ -12,6 +12,7 @@ one more class here, or in a module imported here before FORMATS is computed.
 from __future__ import annotations
 
 import html
+import importlib
 import io
 import json
 import tomllib
@@ -154,11 +155,25 @@ class HtmlRenderer:
         return render_html(report)
 
 
+@register
+class DocxRenderer:
+    """Word .docx 新旧対照表 (python-docx): the HTML table's rows in two columns, 傍線 underlined, A4, header/footer."""
+
+    kind = "docx"
+    binary = True                                 # bytes: written to a file (--output), never a terminal
+    impl = "watcher.report_docx:render_docx"      # loaded by name: nothing else imports python-docx
+
+    def render(self, report: Report, *, color: bool = False) -> bytes:
+        module, function = self.impl.split(":")
+        return getattr(importlib.import_module(module), function)(report)
+
+
 FORMATS = tuple(RENDERERS)
 
 
-def render(report: Report, fmt: str, color: bool = False) -> str:
-    """The report in format `fmt` (a key of RENDERERS); ValueError for an unknown one."""
+def render(report: Report, fmt: str, color: bool = False) -> str | bytes:
+    """The report in format `fmt` (a key of RENDERERS; bytes for a binary one such as docx);
+    ValueError for an unknown one."""
     renderer = RENDERERS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(RENDERERS)})")
