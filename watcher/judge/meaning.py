@@ -108,6 +108,21 @@ def _strip(text: str, rules) -> str:
     return text
 
 
+# SudachiPy refuses an input over 49,149 bytes ("Input is too long"): a sentence longer than that
+# (a page without 。, a run of digits) is tokenized in pieces, cut where a space or comma allows.
+TOKENIZE_MAX_CHARS = 12_000        # x 4 bytes at most per character in UTF-8: under the limit
+
+
+def _tokenizable(text: str):
+    while len(text) > TOKENIZE_MAX_CHARS:
+        cut = max(text.rfind(c, 0, TOKENIZE_MAX_CHARS) for c in " 、,，\n")
+        cut = cut + 1 if cut > TOKENIZE_MAX_CHARS // 2 else TOKENIZE_MAX_CHARS
+        yield text[:cut]
+        text = text[cut:]
+    if text:
+        yield text
+
+
 def _ja_words(text: str, meaning: Meaning) -> tuple[str, ...]:
     tok = _tokenizer()
     if tok is None:
@@ -122,7 +137,7 @@ def _ja_words(text: str, meaning: Meaning) -> tuple[str, ...]:
                 synonyms[forms[0]] = target[0]
             synonyms[word] = synonyms.get(word, target[0] if len(target) == 1 else canonical)
     out: list[str] = []
-    for m in tok.tokenize(text):
+    for m in (m for piece in _tokenizable(text) for m in tok.tokenize(piece)):
         pos = m.part_of_speech()
         lemma = m.normalized_form().lower()
         if lemma in meaning.negations and pos[0] in ("助動詞", "形容詞"):
