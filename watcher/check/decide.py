@@ -29,7 +29,8 @@ from watcher.fetch import FetchResult
 from watcher.models import Document, Report
 from watcher.store import PolicyState, sha256
 
-KINDS = ("failed", "unchanged", "hold", "first", "changed")
+# What a decision is once made ("derive": triaged, the new body still to be derived and decided).
+KINDS = ("failed", "unchanged", "hold", "first", "changed", "derive")
 
 
 @dataclass
