@@ -125,3 +125,73 @@ def test_the_rewrite_prints_on_a_third_of_the_pages_on_a4(tmp_path):
     count, box = pdf_pages(pdf)
     assert box == (0, 0, 595, 842), f"not A4: {box}"
     assert count <= 65 // 3, f"{count} pages (the v1 table printed 65)"
+
+
+# --- the reader's language ---------------------------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus" / "pairs"
+REF = {"change_id": 3, "show": "watch show enmono@2", "diff": "watch diff enmono@1 enmono@2"}
+# words allowed in Japanese output: names, citations, the product, a label of a link
+ALLOWED = {"URL", "policy-watcher", "APPI GL", "APPI Art", "GL", "APPI"}
+
+
+def corpus_reports(lang: str, limit: int = 8) -> list[dict]:
+    out = []
+    for pair in sorted(CORPUS.glob("d*")):
+        data = report_to_dict(compare(load(str(pair / "old.txt")), load(str(pair / "new.txt"))), full_text=True)
+        if data["language"] == lang and data["severity"] != "none":
+            out.append(data)
+        if len(out) == limit:
+            break
+    return out
+
+
+def not_ours(page: str, data: dict) -> str:
+    """`page` as text without what is not the program's prose: rule reason texts, evidence, page
+    text (clause texts, numbers and titles), codes, URLs, addresses, paths, the policy's name."""
+    text = re.sub(r"<style.*?</style>|<code>.*?</code>|<span style=\"font-family:Menlo[^\"]*\">[^<]*</span>", " ",
+                  page, flags=re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br>|</(td|th|li|p|div|h\d|dd|dt)>", "\n", text)))
+    pieces = set()
+    for c in data["changes"]:
+        pieces.update([*c["reasons"], *c["evidence"]])
+        for side in (c["old"], c["new"]):
+            if side:
+                pieces.update([side.get("number") or "", side.get("title") or "", *(side.get("text") or "").split("\n")])
+        for item in c["items"]:
+            for t in (item.get("text"), item.get("old_text"), item.get("number"), item.get("old_number"),
+                      item.get("title")):
+                pieces.update((t or "").split("\n"))
+    for piece in sorted((p.strip() for p in pieces if p and p.strip()), key=len, reverse=True):
+        text = text.replace(piece, " ")
+    return re.sub(r"(https?://|/)[\w./@:%-]+|[\w.-]+@[\w.-]+|\benmono\b|old\.txt|new\.txt", " ", text)
+
+
+def test_no_english_prose_in_japanese_staff_mail_and_table():
+    alerts = [{"when": "2026-05-01 09:00", "policy": "site", "kind": "check_failures", "failures": 3,
+               "message": "site: 3 checks failed in a row; last error: HTTP 503", "url": ""}]
+    for data in corpus_reports("ja"):
+        pages = [render_html(data), compose.staff_mail({"name": "enmono", "url": "https://example.com/p"}, data, "ja",
+                                                       REF, users_notified=False).html]
+        for page in pages:
+            left = {w for w in re.findall(r"[A-Za-z][A-Za-z'’\-]+(?:[ .][A-Za-z][A-Za-z'’\-]+)*",
+                                          not_ours(page, data))} - ALLOWED
+            left = {w for w in left if w.upper() != w and w not in ("Cookie",)}     # IP, OS: page text
+            assert not left, f"English in Japanese output: {sorted(left)[:10]}"
+    digest = compose.digest_mail([], alerts, "ja", __import__("datetime").datetime(2026, 5, 1, 9))
+    assert "site: site:" not in digest.text and "3回続けて取得に失敗しました" in digest.html
+
+
+def test_staff_mail_says_why_users_were_not_emailed():
+    data = next(d for d in corpus_reports("ja", 20) if "notify_users" in d["notify"]["actions"])
+    for told, expect in ((True, "利用者へ通知メールを送りました"), (False, "送っていません")):
+        mail = compose.staff_mail({"name": "enmono", "url": ""}, data, "ja", REF, users_notified=told)
+        assert expect in mail.text and expect in mail.html
+
+
+def test_no_japanese_labels_in_english_output():
+    for data in corpus_reports("en", 4) + [report(REWRITE)]:
+        for page in (render_html(data), compose.staff_mail(POLICY, data, "en", REF).html,
+                     compose.user_mail(POLICY, data, "en").html):
+            left = re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]+", not_ours(page, data))
+            assert not left, f"Japanese in English output: {left[:10]}"

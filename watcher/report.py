@@ -15,6 +15,7 @@ import html
 import importlib
 import io
 import json
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -351,6 +352,56 @@ def category_name(category: str, lang: str) -> str:
     return entry.get(f"name_{lang}") or entry.get("name_ja") or category
 
 
+_ROUTING = Path(__file__).parent / "rules" / "routing.toml"
+
+
+@cache
+def _note_patterns() -> list[tuple[str, re.Pattern, str, dict]]:
+    """(id, regex, citation, the note's table) per staff note of rules/routing.toml: a note as the
+    router renders it ("text (citation)", {placeholders} filled in) is matched back to its id."""
+    with open(_ROUTING, "rb") as fh:
+        notes = tomllib.load(fh).get("note") or []
+    out = []
+    for note in notes:
+        text, citation = note.get("text") or "", note.get("citation") or ""
+        pattern = re.escape(text)
+        for name in re.findall(r"\{(\w+)\}", text):
+            pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.*?)", 1)
+        if citation:
+            pattern += re.escape(f" ({citation})")
+        out.append((note.get("id") or "", re.compile(f"^{pattern}$", re.S), citation, note))
+    return out
+
+
+def note_text(note: str, lang: str) -> str:
+    """A staff note (judge.route's text) in the reader's language: the note's own text for `lang`
+    when rules/routing.toml gives one (`text_ja`), else templates/messages.toml [LANG.note] by its
+    id, with its citation; a note it cannot place is shown as written."""
+    t = words(lang)
+    for note_id, pattern, citation, table in _note_patterns():
+        found = pattern.match(note)
+        if not found:
+            continue
+        template = table.get(f"text_{lang}") or (t.get("note") or {}).get(note_id)
+        if not template:
+            return note
+        values = found.groupdict()
+        if "notify_users" in values:
+            values["notify_users"] = t["notify_users"].get(values["notify_users"], values["notify_users"])
+        if "channels" in values:
+            sep = "、" if lang == "ja" else ", "
+            values["channels"] = sep.join(t["channel"].get(c.strip(), c.strip())
+                                          for c in re.split(r"[/,]", values["channels"]) if c.strip())
+        text = template.format_map(_Keep(values))
+        return text + (f"（{citation}）" if lang == "ja" else f" ({citation})") if citation else text
+    return note
+
+
+class _Keep(dict):
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
 def _marked_lines(ops, side: str) -> list[tuple[Markup, bool]]:
     """One side of the inline ops as HTML lines, each with whether it holds a change."""
     lines: list[tuple[list[str], bool]] = [([], False)]
@@ -417,6 +468,7 @@ def change_label(change: dict, lang: str = "ja") -> str:
     """The clause number and title as the row label; a renumbered clause also names its old number."""
     old, new = change.get("old"), change.get("new")
     label = _side_label(new) or _side_label(old)
+    label = (words(lang).get("section_names") or {}).get(label, label)     # 前文 -> Preamble in English
     if old and new and old.get("number") and old.get("number") != new.get("number"):
         label += words(lang)["old_number"].format(number=old["number"])
     return label
@@ -823,7 +875,7 @@ def table_view(report: Report | dict, lang: str | None = None, meta: dict | None
         "revision_missing": rc is None,
         "users": bool(notify.get("users")), "staff": bool(notify.get("staff")),
         "actions": [{"key": a, "label": t["action"].get(a, a)} for a in notify.get("actions") or []],
-        "notes": list(notify.get("notes") or []),
+        "notes": [note_text(n, lang) for n in notify.get("notes") or []],
     }
 
 

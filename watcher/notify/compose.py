@@ -27,6 +27,7 @@ from watcher.report import (
     change_rows,
     effective_date,
     messages,
+    note_text,
     promise_text,
 )
 
@@ -183,7 +184,7 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
     """One policy in a staff mail: its changes of severity minor or more, grouped by severity."""
     t = messages()[lang]
     groups: dict[str, list] = {s: [] for s in SEVERITY_ORDER}
-    actions, notes, refs, promises, missing, users = [], [], [], None, False, False
+    actions, notes, refs, promises, missing, users, verdict_users = [], [], [], None, False, False, False
     for entry in reports:
         report = entry["report"]
         for change in report.get("changes") or []:
@@ -194,7 +195,8 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
                 groups[sev].append(view)
         notify = report.get("notify") or {}
         actions += [a for a in notify.get("actions") or [] if a not in actions]
-        notes += [n for n in notify.get("notes") or [] if n not in notes]
+        notes += [n for n in (note_text(n, lang) for n in notify.get("notes") or []) if n not in notes]
+        verdict_users = verdict_users or bool(notify.get("users"))
         # the outcome the caller passes (a user mail queued), never the verdict alone
         users = users or bool(entry.get("users_notified"))
         clause = report.get("revision_clause")
@@ -220,7 +222,20 @@ def policy_block(policy: dict, reports: list[dict], lang: str) -> dict:
         "promise": promise,
         "revision_missing": missing and not promises,
         "users_notified": t["yes"] if users else t["no"],
+        "users_why": _users_why(t, top, users, verdict_users, missing and not promises),
     }
+
+
+def _users_why(t: dict, severity: str, told: bool, verdict: bool, no_clause: bool) -> str:
+    """In words, why users were or were not e-mailed (the actions may still say 利用者に通知する:
+    that one is for staff when the policy promises no personal notice)."""
+    if told:
+        return t["users_why_sent"]
+    if not is_material(severity):
+        return t["users_why_minor"]
+    if verdict:
+        return t["users_why_not_sent"]
+    return t["users_why_no_clause"] if no_clause else t["users_why_no_promise"]
 
 
 def _local_time(when: datetime) -> str:
@@ -229,14 +244,22 @@ def _local_time(when: datetime) -> str:
     return aware.astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def alert_views(alerts) -> list[dict]:
+def alert_views(alerts, lang: str = "ja") -> list[dict]:
+    """Operational alerts for staff: what happened in the reader's language (by the alert's kind),
+    then the message as it was recorded, without the policy name it starts with (shown beside it)."""
+    t = messages()[language(lang)]
     out = []
     for a in alerts or []:
         when = a.get("when")
+        policy, message = a.get("policy") or "", a.get("message") or ""
+        if policy and message.startswith(f"{policy}: "):
+            message = message[len(policy) + 2:]
+        summary = (t.get("alert_kind") or {}).get(a.get("kind") or "", "")
         out.append({
             "when": _local_time(when) if isinstance(when, datetime) else str(when or ""),
-            "policy": a.get("policy") or "",
-            "message": a.get("message") or "",
+            "policy": policy,
+            "summary": summary.format(failures=a.get("failures") or "?"),
+            "message": message,
             "url": a.get("url") or "",
         })
     return out
@@ -359,7 +382,7 @@ def digest_mail(entries: list[dict], alerts: list[dict], lang: str, day: datetim
     view = {"t": t, "S": STYLE, "lang": lang, "audience": "staff", "kind": "digest",
             "title": t["digest_subject"].format(date=date, changes=count, alerts=len(alerts)),
             "intro": t["digest_intro"] if (blocks or alerts) else t["digest_empty"],
-            "policies": blocks, "alerts": alert_views(alerts), "show_alerts": True}
+            "policies": blocks, "alerts": alert_views(alerts, lang), "show_alerts": True}
     text, html = _render("staff", view)
     subject = t["digest_subject"].format(date=date, changes=count, alerts=len(alerts))
     return Mail(subject=header_text(subject), text=text, html=html)

@@ -42,8 +42,8 @@ def pending_digest(repo: Repository) -> PendingDigest:
 
 
 def _alert_entry(alert: AlertView) -> dict:
-    return {"when": alert.opened_at, "policy": alert.policy, "message": alert.message,
-            "url": compose.safe_url(alert.policy_url)}
+    return {"when": alert.opened_at, "policy": alert.policy, "message": alert.message, "kind": alert.kind,
+            "failures": alert.failures, "url": compose.safe_url(alert.policy_url)}
 
 
 def _alert_recipients(settings, alert: AlertView) -> list[User]:
