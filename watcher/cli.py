@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable
 
+from watcher import __version__
 from watcher.errors import WatchError
 from watcher.report import RENDERERS
 
@@ -23,11 +24,13 @@ from watcher.report import RENDERERS
 
 def add_diff(sub) -> None:
     p = sub.add_parser("diff", help="compare two versions of a policy clause by clause")
-    p.add_argument("old", help="file (.html/.htm/.txt/.md), URL, or stored snapshot NAME@REF")
-    p.add_argument("new", help="file (.html/.htm/.txt/.md), URL, or stored snapshot NAME@REF")
+    p.add_argument("old", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
+    p.add_argument("new", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
     p.add_argument("--format", "-f", choices=tuple(RENDERERS), default="text")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--no-pager", action="store_true",
+                   help="never page long text output on a terminal (default: $PAGER, else less)")
     p.set_defaults(body="watcher.commands.diff:run")
 
 
@@ -216,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watch", description="Watch privacy policies and report material changes.")
     parser.add_argument("--config", default="config.toml", help="configuration file (default: ./config.toml)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    parser.add_argument("--version", action="version", version=f"watch (policy-watcher) {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help="configuration file (default: ./config.toml)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -230,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()          # `watch` alone: the commands, as git does
+        return 0
     args = parser.parse_args(argv)
     try:
         return command_body(args.body)(args)

@@ -1,6 +1,7 @@
 """Resolve an operand of `watch diff` into a Document.
 
 An operand is, in this order:
+- `-`: standard input;
 - a URL (http://, https://, file://): fetched now, with the select/remove/fetch of a configured
   policy whose URL it is (else fetch = "auto": a script shell goes to the browser);
 - an existing file (.html/.htm/.txt/.md/.pdf/.docx);
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 
 from watcher import extract, suspect
@@ -38,6 +40,8 @@ def split_ref(spec: str) -> tuple[str, str] | None:
 
 
 def load(spec: str, config_path: str | None = None) -> Document:
+    if spec == "-":
+        return load_stdin()
     if is_url(spec):
         return load_url(spec, config_path)
     path = Path(spec)
@@ -62,6 +66,14 @@ def _max_bytes(config_path: str | None) -> int:
             raise
         settings = None     # a broken ./config.toml does not stop a diff of two files
     return (settings or default_settings()).fetch.max_bytes
+
+
+def load_stdin() -> Document:
+    """`-`: the document on standard input (any kind extract recognises: HTML, text, PDF, .docx)."""
+    data = sys.stdin.buffer.read()
+    if not data.strip():
+        raise InputError("-: standard input is empty")
+    return extract.extract(data, source="-")
 
 
 def _settings(config_path: str | None, *, required: bool) -> Settings | None:
