@@ -12,7 +12,7 @@ import threading
 from watcher.check import Checker, CheckOutcome, select_policies
 from watcher.check.checker import ProgressFn
 from watcher.config import Settings
-from watcher.notify import planner, webhooks
+from watcher.notify import chats, planner, webhooks
 from watcher.store import Repository, open_store
 
 
@@ -24,6 +24,7 @@ class App:
         self.repo = repo or open_store(settings.store)
         planner.subscribe(self.repo, settings)
         webhooks.subscribe(self.repo, settings)
+        chats.subscribe(self.repo, settings)
         self.notify = notify
         self.stop = stop or threading.Event()
         self._checker: Checker | None = None

@@ -176,6 +176,7 @@ class Settings:
     queue: QueueSettings | None = None      # [queue]: Dramatiq workers (None: the single-process daemon)
     web: WebSettings = field(default_factory=lambda: WebSettings())
     webhooks: list[WebhookSettings] = field(default_factory=list)
+    chats: list[ChatSettings] = field(default_factory=list)   # [[chat]]: apprise targets
 
     def policy(self, name: str) -> PolicySettings:
         for policy in self.policies:
@@ -214,7 +215,7 @@ def default_settings(base_dir: Path | None = None) -> Settings:
 
 def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, path: Path | None = None) -> Settings:
     v = _Validator(label, base_dir)
-    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy", "queue", "web", "webhook"})
+    v.keys(raw, "", {"store", "fetch", "smtp", "notify", "policy", "queue", "web", "webhook", "chat"})
     store = _store(v, v.table(raw, "store"))
     fetch = _fetch(v, v.table(raw, "fetch"))
     smtp = _smtp(v, raw["smtp"]) if "smtp" in raw else None
@@ -238,7 +239,8 @@ def parse_settings(raw: dict, *, base_dir: Path, label: str = DEFAULT_CONFIG, pa
     fetch.insecure_redirects = frozenset(p.url for p in policies if p.allow_insecure_redirect)
     return Settings(path=path, store=store, fetch=fetch, smtp=smtp, notify=notify, policies=policies,
                     queue=_queue_section(v, raw),
-                    web=_web(v, v.table(raw, "web")), webhooks=_webhooks(v, raw.get("webhook", [])))
+                    web=_web(v, v.table(raw, "web")), webhooks=_webhooks(v, raw.get("webhook", [])),
+                    chats=_chats(v, raw.get("chat", [])))
 
 
 class _Validator:
@@ -766,6 +768,48 @@ def _webhooks(v: _Validator, raw) -> list[WebhookSettings]:
                                      min_severity=v.choice(t, key, "min_severity", "minor", SEVERITIES),
                                      timeout=v.float_(t, key, "timeout", 10.0)))
     return hooks
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """A chat target (Slack, Teams, Discord, Matrix, ... through apprise, `policy-watcher[chat]`):
+    every change at or above min_severity is posted as a short message in `language`. The apprise
+    URL holds the service's token, so the file names the environment variable that holds it."""
+
+    name: str
+    url_env: str
+    min_severity: str = "notice"
+    language: str = "ja"
+
+
+def _chats(v: _Validator, raw) -> list[ChatSettings]:
+    if not isinstance(raw, list):
+        v.fail("chat", "must be an array of tables ([[chat]])")
+    chats, seen = [], set()
+    for i, t in enumerate(raw, start=1):
+        key = f"chat[{i}]"
+        if not isinstance(t, dict):
+            v.fail(key, "must be a table")
+        if "url" in t:
+            v.fail(f"{key}.url", "an apprise URL carries the service's token: put it in an environment variable "
+                                 "and name that in url_env")
+        v.keys(t, key, {"name", "url_env", "min_severity", "language"})
+        for required in ("name", "url_env"):
+            if required not in t:
+                v.fail(f"{key}.{required}", "missing (required)")
+        name = v.str_(t, key, "name", "", empty_ok=False)
+        if not NAME_RE.match(name):
+            v.fail(f"{key}.name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
+        if name in seen:
+            v.fail(f"{key}.name", f"duplicate chat target {name!r}")
+        seen.add(name)
+        url_env = _env_name(v, t, key, "url_env")
+        if not url_env:
+            v.fail(f"{key}.url_env", "must not be empty")
+        chats.append(ChatSettings(name=name, url_env=url_env,
+                                  min_severity=v.choice(t, key, "min_severity", "notice", SEVERITIES),
+                                  language=v.choice(t, key, "language", "ja", LANGUAGES)))
+    return chats
 
 
 # ---------------------------------------------------------------- [queue] (Dramatiq workers, watcher.runners)
