@@ -25,7 +25,19 @@ from watcher.addresses import parse_address
 from watcher.app import open_app
 from watcher.config import load_settings, parse_settings, read_users_file
 from watcher.errors import ConfigError
-from watcher.store import AlertRow, ChangeRow, DigestItem, FileBodies, SnapshotRow, Store, StoreError
+from watcher.notify import drain
+from watcher.notify.outbox import FANOUT_INLINE, expand_fanouts
+from watcher.store import (
+    AlertRow,
+    ChangeRow,
+    Delivery,
+    DigestItem,
+    FileBodies,
+    SnapshotRow,
+    Store,
+    StoreError,
+)
+from watcher.store.schema import Fanout
 
 SEEDS = seed_texts()
 ENMONO = SEEDS["000_e00ebf84e0ab835f"]
@@ -620,3 +632,61 @@ def test_d12_allow_insecure_redirect_is_validated(tmp_path):
     with pytest.raises(ConfigError, match=r"policy\[1\]\.allow_insecure_redirect"):
         parse_settings({"policy": [{"name": "a", "url": "https://example.com/p", "allow_insecure_redirect": "yes"}]},
                        base_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- 7. mail to many users
+
+
+def test_d07_many_users_are_queued_in_batches_outside_the_change_and_mailed_exactly_once(
+        tmp_path, server, smtp, monkeypatch):
+    n = FANOUT_INLINE + 250
+    users = tmp_path / "users.csv"
+    users.write_text("email,language\n" + "".join(f"u{i:04d}@example.net,{'en' if i % 7 == 0 else 'ja'}\n"
+                                                  for i in range(n)) + '"Carol C" <carol@example.net>,ja\n',
+                     encoding="utf-8")
+    server.set("/p", page(ENMONO), validators=False)
+    path = write_config(tmp_path, smtp_port=smtp.port, policies=policy_block(
+        name="big", url=server.url("/p"), users=(),
+        extra=f'users_file = "{users}"\nnotify_users = "always"'))
+    settings = load_settings(path)
+    with open_app(settings) as app:
+        assert app.checker.check_one(settings.policy("big")).status == "first"
+        server.set("/p", page(ENMONO_NEW), validators=False)
+        assert app.checker.check_one(settings.policy("big")).status == "changed"
+        # the change's transaction wrote one fan-out row and the staff alert, not a row per user
+        assert count(app.repo, Delivery, Delivery.audience == "users") == 0
+        assert count(app.repo, Fanout, Fanout.state == "pending") == 1
+        # a drain that dies after two batches of 100: those stay written, the rest is written once later
+        real, calls = app.repo.add_template_deliveries, []
+
+        def dies_at_the_third(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise OSError("killed")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(app.repo, "add_template_deliveries", dies_at_the_third)
+        with pytest.raises(OSError):
+            expand_fanouts(settings, app.repo, batch=100)
+        assert count(app.repo, Delivery, Delivery.audience == "users") == 200
+        monkeypatch.setattr(app.repo, "add_template_deliveries", real)
+        assert expand_fanouts(settings, app.repo, batch=100) == n + 1 - 200
+        assert expand_fanouts(settings, app.repo, batch=100) == 0
+        assert count(app.repo, Delivery, Delivery.audience == "users") == n + 1
+        result = drain(settings, app.repo)
+        assert result.sent == n + 2 and not result.errors, str(result)
+        assert drain(settings, app.repo).sent == 0
+        with app.repo.Session() as s:
+            [change] = s.scalars(select(ChangeRow)).all()
+            assert change.state == "notified"
+    notices = [m for m in smtp.received if m.msg["X-Policy-Watcher"].startswith("notice")]
+    assert sorted(r for m in notices for r in m.rcpt_tos) == sorted(
+        [f"u{i:04d}@example.net" for i in range(n)] + ["carol@example.net"])     # each exactly once
+    assert len({m.message_id for m in notices}) == len(notices)
+    one = next(m for m in notices if m.rcpt_tos == ["u0001@example.net"])
+    assert str(one.msg["To"]) == "u0001@example.net" and "placeholder" not in one.data.decode()
+    assert one.msg["X-Policy-Watcher"] != "notice 0" and "位置情報" in one.part("plain")
+    carol = next(m for m in notices if m.rcpt_tos == ["carol@example.net"])
+    assert "Carol C" in str(carol.msg["To"])
+    en = next(m for m in notices if m.rcpt_tos == ["u0007@example.net"])
+    assert en.msg["Subject"] != one.msg["Subject"]                  # each in its own language

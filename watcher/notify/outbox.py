@@ -17,18 +17,33 @@ names its channel (watcher.notify.channels.CHANNELS), which rendered it at queue
   requeued, never sent, shown by `watch outbox`; its change stays pending and staff hear of it in
   the daily digest's alerts (watcher.notify.planner).
 
+- A notice to many users (more than FANOUT_INLINE) is planned in the change's transaction as one
+  "fan-out" row carrying the message rendered once per language; `expand_fanouts` (run by every
+  drain first) writes its deliveries in batches of FANOUT_BATCH, each batch its own short
+  transaction (another check never waits for the whole list), each recipient once (the batch
+  claims its user_notices, so a batch written before a crash is not written again). Those rows
+  hold no message of their own: the template is completed (To, Message-ID, delivery id) when sent.
+
 States: pending -> sending -> sent | pending (backoff) | failed (permanent) ; invalid (never built).
 """
 
 from __future__ import annotations
 
+import itertools
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from watcher.addresses import parse_address
+from watcher.errors import ConfigError
+from watcher.events import MailUndeliverable
+from watcher.notify import compose
 from watcher.notify.channels import CHANNELS, BuildError, Channel, Plan, SendError
-from watcher.notify.mail import Mail
-from watcher.store import Repository, Store, utcnow
-from watcher.store.deliveries import DeliveryView
+from watcher.notify.mail import Mail, make_message_id, sender_address
+from watcher.notify.recipients import configured_policy, policy_view, recipient_key, user_recipients
+from watcher.store import Repository, Store, StoreConflict, utcnow
+from watcher.store.deliveries import ClaimedDelivery, DeliveryView, FanoutView
 
 # Backoff after the n-th failed attempt: BASE * 2**(n-1), at most MAX.
 BACKOFF_BASE = timedelta(seconds=60)
@@ -37,6 +52,12 @@ BACKOFF_MAX = timedelta(hours=1)
 LEASE = timedelta(minutes=10)
 
 STATES = ("pending", "sending", "sent", "failed", "invalid")
+
+# More users than this: the change's transaction writes one fan-out row, the drain the deliveries.
+FANOUT_INLINE = 200
+FANOUT_BATCH = 1000
+FANOUT_PAUSE = 0.1      # seconds between two batches on SQLite (see _expand)
+PLACEHOLDER = "pw-fanout@placeholder.invalid"    # the recipient of a fan-out's template
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,6 +105,104 @@ def enqueue(repo: Repository, uow, channel: Channel, *, kind: str, audience: str
 
 
 # ---------------------------------------------------------------------------------------------
+# Fan-out: a notice to many users
+
+
+def fanout_template(channel: Channel, mail: Mail, now: datetime) -> dict:
+    """The notice rendered once for every plain address of one language (planner, in the change's
+    unit of work): completed per recipient when sent (`complete_template`)."""
+    built = channel.build(Plan(delivery_id=0, kind="notice", target=PLACEHOLDER, mail=mail, queued_at=now))
+    return {"subject": mail.subject, "raw": built.raw, "message_id": built.message_id}
+
+
+def complete_template(template: dict, claimed: ClaimedDelivery) -> str:
+    """The message of one fan-out delivery: the template's headers with its recipient, its
+    Message-ID (fixed at queue time: a resend is byte for byte the same) and its delivery id."""
+    head, sep, body = template["raw"].partition("\r\n\r\n")
+    head = (head.replace(f"To: {PLACEHOLDER}", f"To: {claimed.recipient}", 1)
+            .replace(template["message_id"], claimed.message_id or "", 1)
+            .replace("X-Policy-Watcher: notice 0", f"X-Policy-Watcher: notice {claimed.id}", 1))
+    return head + sep + body
+
+
+def expand_fanouts(settings, repo: Repository, *, now: datetime | None = None, batch: int = FANOUT_BATCH) -> int:
+    """Write the deliveries of every pending fan-out, `batch` recipients per transaction. Returns
+    the deliveries written. Safe to run from several drains at once: a batch another drain wrote
+    meanwhile is a conflict on user_notices, and this drain leaves that fan-out to it."""
+    written = 0
+    for fanout in repo.pending_fanouts():
+        try:
+            written += _expand(settings, repo, fanout, now or utcnow(), batch)
+        except StoreConflict:
+            continue
+    return written
+
+
+def _expand(settings, repo: Repository, fanout: FanoutView, now: datetime, batch: int) -> int:
+    policy = configured_policy(settings, fanout.policy)
+    users = user_recipients(policy)          # read now: the users file as it is when the mail goes out
+    domain = sender_address(settings.smtp).domain
+    channel = channel_for(settings, "email")
+    mails: dict[str, Mail] = {}
+    change = None
+    written = 0
+    for start in range(0, max(len(users), 1), batch):
+        if start and repo.is_sqlite:
+            # SQLite has one write lock: a gap after each batch lets a waiting writer (another
+            # check) in; its busy handler polls at up to 100 ms, so a shorter gap could be missed.
+            time.sleep(FANOUT_PAUSE)
+        # addresses parsed before the transaction: it only claims and inserts
+        chunk = [(user, recipient_key(user.email), _plain_address(user.email)) for user in users[start:start + batch]]
+        with repo.unit_of_work() as uow:
+            new = repo.claim_user_notices(uow, policy=fanout.policy, content_key=fanout.content_key,
+                                          recipients=[key for _, key, _ in chunk], change_id=fanout.change_id, now=now)
+            fast, slow = [], []
+            for user, key, address in chunk:
+                if key not in new:
+                    continue        # told of this text before (or in a batch written before a crash)
+                new.discard(key)
+                template = fanout.templates.get(user.language)
+                if template and address:
+                    fast.append((address, user.language, template["subject"]))
+                else:
+                    slow.append(user)   # a display name or an unusable address: built (or refused) in full
+            repo.add_template_deliveries(uow, change_id=fanout.change_id, policy=fanout.policy, rows=fast, now=now,
+                                         message_id=lambda i: make_message_id(i, secrets.token_hex(6), domain))
+            for user in slow:
+                if change is None:
+                    change = repo.change(fanout.change_id)
+                if user.language not in mails:
+                    mails[user.language] = compose.user_mail(policy_view(policy, fanout.policy), change.report,
+                                                             user.language)
+                q = enqueue(repo, uow, channel, kind="notice", audience="users", recipient=user.email,
+                            language=user.language, mail=mails[user.language], policy=fanout.policy,
+                            change_id=fanout.change_id, now=now)
+                if q.state == "invalid":
+                    _undeliverable(repo, uow, change, fanout.policy, q, now)
+            if start + batch >= len(users):
+                repo.finish_fanout(uow, fanout.change_id, now)
+            written += len(fast) + len(slow)
+    return written
+
+
+def _plain_address(email: str) -> str | None:
+    """The address when the template can carry it (no display name, ASCII), else None."""
+    try:
+        address = parse_address(email, "recipient")
+    except ConfigError:
+        return None
+    return address.addr_spec if not address.display_name and address.addr_spec.isascii() else None
+
+
+def _undeliverable(repo: Repository, uow, change, name: str, q: Queued, now: datetime) -> None:
+    message = (f"{name}: the notice mail to {q.recipient!r} (outbox #{q.id}) was not sent: {q.error}; "
+               f"change #{change.id} stays pending")
+    alert_id = repo.add_alert(uow, policy_id=change.policy_id, kind="undeliverable", message=message, now=now)
+    uow.publish(MailUndeliverable(policy=name, policy_id=change.policy_id, delivery_id=q.id, change_id=change.id,
+                                  recipient=q.recipient, error=q.error or "", alert_id=alert_id))
+
+
+# ---------------------------------------------------------------------------------------------
 # Sending
 
 
@@ -124,18 +243,21 @@ class _Drain:
         self.result = DrainResult()
         self.open: dict[str, Channel] = {}
         self.down: set[str] = set()     # channels that cannot send in this drain (connection refused/lost)
+        self.templates: dict[int, dict] = {}    # change id -> its fan-out's templates
 
     def run(self, retry: bool, limit: int | None) -> DrainResult:
         if retry:
             self.repo.requeue_deliveries(self.now)
+        expand_fanouts(self.settings, self.repo, now=self.now)
         due = self.repo.due_deliveries(self.now, lease=LEASE, limit=limit)
         try:
             for position, delivery in enumerate(due):
                 if delivery.channel in self.down:
                     continue
-                channel = self._channel(delivery.channel, due[position:])
+                # the rest of the list only when a channel fails (a copy per row made sending quadratic)
+                channel = self._channel(delivery.channel, itertools.islice(due, position, None))
                 if channel is not None:
-                    self._send_one(channel, delivery.id, due[position + 1:])
+                    self._send_one(channel, delivery.id, itertools.islice(due, position + 1, None))
         finally:
             for channel in self.open.values():
                 channel.__exit__(None, None, None)
@@ -170,6 +292,10 @@ class _Drain:
         claimed = self.repo.claim_delivery(delivery_id, self.now, lease=LEASE)
         if claimed is None:
             return   # another sender has it, or it was sent meanwhile
+        if not claimed.message and claimed.kind == "notice" and claimed.change_id is not None:
+            template = self._template(claimed.change_id, claimed.language)
+            if template:
+                claimed.message = complete_template(template, claimed)
         unusable = ("no message was built for this delivery" if not claimed.message
                     else channel.unsendable(claimed.message, claimed.recipient))
         if unusable:
@@ -192,6 +318,11 @@ class _Drain:
         # Only now, after the other side accepted it.
         self.repo.mark_delivery_sent(delivery_id)
         self.result.sent += 1
+
+    def _template(self, change_id: int, language: str) -> dict | None:
+        if change_id not in self.templates:
+            self.templates[change_id] = self.repo.fanout_templates(change_id)
+        return self.templates[change_id].get(language)
 
     def _failed(self, delivery_id: int, error: str, permanent: bool) -> None:
         self.repo.record_delivery_failure([delivery_id], error, permanent=permanent, now=self.now, backoff=backoff)

@@ -3,6 +3,8 @@ change (registered by the composition root, watcher.app), so a change and its ma
 
 Cadence
   consent / notice -> one message per recipient at once (outbox rows, sent by the next drain);
+                      users are told of one content once (user_notices); more than FANOUT_INLINE
+                      users: one fan-out row, expanded by the drain in batches (watcher.notify.outbox);
   minor            -> a digest item, collected into the daily staff digest (notify.digest_time);
   none             -> nothing; the change is "notified" at once, as when nobody is to be told.
 A message that cannot be built (an unusable address) is an "invalid" row: its change stays pending,
@@ -12,10 +14,11 @@ Changes recorded with --no-notify (event.notify False) are not planned at all.
 
 from __future__ import annotations
 
+from watcher.config import LANGUAGES
 from watcher.events import ChangeRecorded, MailUndeliverable
 from watcher.notify import compose
 from watcher.notify.mail import Mail
-from watcher.notify.outbox import Queued, channel_for, enqueue
+from watcher.notify.outbox import FANOUT_INLINE, Queued, channel_for, enqueue, fanout_template
 from watcher.notify.recipients import (
     configured_policy,
     policy_view,
@@ -66,9 +69,18 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
                               change_id=event.change_id, now=now))
 
     mails: dict[str, Mail] = {}
-    told_before = False
-    if users_wanted(policy, report):
-        users = user_recipients(policy)
+    told_before = fanned_out = False
+    wanted = users_wanted(policy, report)
+    many = wanted and _many_users(policy)
+    users = user_recipients(policy) if wanted and not many else []
+    if many and channel.kind == "email":
+        # Many users: one fan-out row now (the notice rendered once per language); the drain reads
+        # the list and writes the deliveries in batches outside this transaction, each recipient once.
+        templates = {lang: fanout_template(channel, compose.user_mail(view, report, lang), now) for lang in LANGUAGES}
+        repo.add_fanout(uow, change_id=event.change_id, policy=view["name"], templates=templates, now=now,
+                        content_key=repo.content_key(event.new_snapshot_id, uow=uow))
+        fanned_out = True
+    elif users:
         # One notice per person and content: a page flapping A->B->A->B (a stale CDN edge) records
         # a change each time, but a user already told of this text is not told again.
         keys = [recipient_key(r.email) for r in users]
@@ -83,7 +95,7 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
             queue("notice", "users", r, mails[r.language])
     # What staff read under 利用者への通知 is what happened, not what the verdict wanted:
     # the per-policy override and an empty or unusable user list both leave users untold.
-    users_told = told_before or any(q.state == "pending" for q in queued)
+    users_told = fanned_out or told_before or any(q.state == "pending" for q in queued)
     versions = repo.snapshot_versions((event.old_snapshot_id, event.new_snapshot_id), uow=uow)
     ref = snapshot_ref(view["name"], event.change_id, versions.get(event.old_snapshot_id),
                        versions.get(event.new_snapshot_id))
@@ -92,10 +104,22 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
         if r.language not in mails:
             mails[r.language] = compose.staff_mail(view, report, r.language, ref, users_notified=users_told)
         queue("alert", "staff", r, mails[r.language])
-    if not queued:
+    if not queued and not fanned_out:
         _nothing_to_send(repo, uow, event)
     _report_invalid(repo, uow, event, view["name"], queued, now)
     return queued
+
+
+def _many_users(policy) -> bool:
+    """More than FANOUT_INLINE users, by a count of lines: reading and checking 100,000 addresses
+    here would hold the store's write lock (this runs in the change's transaction) for seconds."""
+    n = len(getattr(policy, "users", None) or [])
+    if getattr(policy, "users_file", None) is not None:
+        try:
+            n += policy.users_file.read_bytes().count(b"\n")
+        except OSError:
+            pass        # user_recipients keeps the last good reading (and logs the problem)
+    return n > FANOUT_INLINE
 
 
 def _report_invalid(repo: Repository, uow, event: ChangeRecorded, name: str, queued: list[Queued], now) -> None:

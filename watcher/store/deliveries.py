@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.store.convert import alert_view as _alert_view
@@ -24,6 +24,7 @@ from watcher.store.schema import (
     Delivery,
     Digest,
     DigestItem,
+    Fanout,
     SnapshotRow,
     UserNotice,
     utcnow,
@@ -31,6 +32,7 @@ from watcher.store.schema import (
 from watcher.store.views import AlertView, ChangeView
 
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "invalid")
+OPEN_STATES = tuple(s for s in DELIVERY_STATES if s != "sent")
 
 
 @dataclass
@@ -71,6 +73,20 @@ class ClaimedDelivery:
     channel: str
     recipient: str
     message: str
+    kind: str = ""
+    change_id: int | None = None
+    language: str = ""
+    message_id: str | None = None
+
+
+@dataclass
+class FanoutView:
+    """A change's notice to many users, waiting to be expanded into deliveries."""
+
+    change_id: int
+    policy: str
+    content_key: str
+    templates: dict         # language -> {"subject", "raw", "message_id"}
 
 
 @dataclass
@@ -161,6 +177,48 @@ class DeliveryMethods:
                  "created_at": now} for r in new])
         return set(new)
 
+    # -------------------------------------------------- fan-out (a notice to many users)
+
+    def add_fanout(self, uow, *, change_id: int, policy: str, content_key: str, templates: dict,
+                   now: datetime | None = None) -> None:
+        """In the change's unit of work: one row instead of one delivery per user."""
+        uow.session.add(Fanout(change_id=change_id, policy=policy, content_key=content_key, templates=templates,
+                               state="pending", created_at=now or utcnow()))
+        uow.session.flush()
+
+    def pending_fanouts(self) -> list[FanoutView]:
+        with self._read() as s:
+            return [FanoutView(f.change_id, f.policy, f.content_key, dict(f.templates or {}))
+                    for f in s.scalars(select(Fanout).where(Fanout.state == "pending").order_by(Fanout.change_id))]
+
+    def fanout_templates(self, change_id: int) -> dict:
+        with self._read() as s:
+            return dict(s.scalar(select(Fanout.templates).where(Fanout.change_id == change_id)) or {})
+
+    def add_template_deliveries(self, uow, *, change_id: int, policy: str, rows: list[tuple[str, str, str]],
+                                message_id: Callable[[int], str], now: datetime | None = None) -> list[int]:
+        """Pending email notices of a fan-out, (recipient, language, subject) each: the message is
+        the fan-out's template for the language, completed when it is sent (watcher.notify.outbox)."""
+        if not rows:
+            return []
+        now = now or utcnow()
+        session = uow.session
+        ids = list(session.scalars(insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), [
+            {"channel": "email", "kind": "notice", "audience": "users", "policy": policy, "change_id": change_id,
+             "recipient": recipient, "language": language, "subject": subject, "state": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now, "message": ""} for recipient, language, subject in rows]))
+        session.execute(update(Delivery.__table__).where(Delivery.__table__.c.id == bindparam("b_id"))
+                        .values(message_id=bindparam("b_mid")),
+                        [{"b_id": i, "b_mid": message_id(i)} for i in ids])
+        return ids
+
+    def finish_fanout(self, uow, change_id: int, now: datetime | None = None) -> None:
+        """Every recipient expanded: the change settles like any other (notified once all is sent)."""
+        uow.session.execute(update(Fanout).where(Fanout.change_id == change_id)
+                            .values(state="done", done_at=now or utcnow()))
+        uow.session.flush()
+        _settle_changes(uow.session, {change_id})
+
     def snapshot_versions(self, snapshot_ids: Iterable[int | None], *, uow=None) -> dict[int, int]:
         """Snapshot id -> version (for `watch show NAME@N` hints in mails)."""
         ids = [i for i in snapshot_ids if i]
@@ -203,9 +261,11 @@ class DeliveryMethods:
             ).rowcount
             if claimed != 1:
                 return None
-            row = s.execute(select(Delivery.channel, Delivery.recipient, Delivery.message)
+            row = s.execute(select(Delivery.channel, Delivery.recipient, Delivery.message, Delivery.kind,
+                                   Delivery.change_id, Delivery.language, Delivery.message_id)
                             .where(Delivery.id == delivery_id)).one()
-            return ClaimedDelivery(delivery_id, row.channel or "email", row.recipient, row.message or "")
+            return ClaimedDelivery(delivery_id, row.channel or "email", row.recipient, row.message or "", row.kind,
+                                   row.change_id, row.language, row.message_id)
 
     def mark_delivery_invalid(self, delivery_id: int, error: str) -> None:
         with self._write() as s:
@@ -327,8 +387,13 @@ def _settle_changes(session: Session, change_ids: Iterable[int]) -> None:
         change = session.get(ChangeRow, change_id)
         if change is None or change.state != "pending":
             continue
-        open_deliveries = session.scalar(select(func.count()).select_from(Delivery).where(
-            Delivery.change_id == change_id, Delivery.state != "sent"))
+        # state IN (the open ones), not != "sent": index lookups on (change_id, state), not a scan
+        # of the change's (possibly 100,000) rows after every mail sent
+        open_deliveries = session.scalar(select(Delivery.id).where(
+            Delivery.change_id == change_id, Delivery.state.in_(OPEN_STATES)).limit(1))
+        if open_deliveries is None and session.scalar(select(Fanout.state).where(
+                Fanout.change_id == change_id)) == "pending":
+            continue
         items = list(session.scalars(select(DigestItem).where(DigestItem.change_id == change_id)))
         if open_deliveries or any(i.digest_id is None for i in items):
             continue

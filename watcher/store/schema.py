@@ -19,6 +19,9 @@
 - `digests`, `digest_items`  the daily staff digest and the minor changes waiting for it.
 - `user_notices` one row per (policy, content key of the new version's text, user) told: a page
                  flapping A->B->A->B never mails the same notice to one person twice.
+- `fanouts`      a change's notice to many users, planned in the change's transaction as one row
+                 (the message rendered per language); the drain expands it into deliveries in
+                 batches, each recipient once (user_notices).
 - `reviews`      the review state of a change (new -> in_review -> done, decision, actions done).
 - `audit_events` every review action, append-only (who, when, what, note).
 
@@ -51,7 +54,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0006"
+HEAD = "0007"
 
 
 def utcnow() -> datetime:
@@ -247,7 +250,8 @@ class Delivery(Base):
     """One message to one recipient on one channel (the outbox)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),
+                      Index("ix_deliveries_change_state", "change_id", "state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -307,6 +311,20 @@ class UserNotice(Base):
     recipient: Mapped[str] = mapped_column(String(320))      # the address, lowercased
     change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Fanout(Base):
+    """A notice to many users of one change, expanded into deliveries by the drain in batches."""
+
+    __tablename__ = "fanouts"
+
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    content_key: Mapped[str] = mapped_column(String(80))
+    templates: Mapped[dict] = mapped_column(ZJSON)            # language -> {subject, raw, message_id}
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)   # pending | done
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ReviewRow(Base):
