@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 from pathlib import Path
 
@@ -353,7 +354,10 @@ def test_cli_check_history_show_and_diff_refs(tmp_path, server, watch):
     r = watch("check", "--json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr          # one check failed
     rows = {row["name"]: row for row in json.loads(r.stdout)}
-    assert set(rows["enmono"]) == {"name", "status", "severity", "error"}
+    assert set(rows["enmono"]) == {"name", "status", "severity", "error", "version", "snapshot_id", "change_id",
+                                   "diff_command"}
+    assert rows["enmono"]["version"] == 1 and rows["enmono"]["change_id"] is None
+    assert rows["enmono"]["diff_command"] is None and rows["broken"]["version"] is None
     assert rows["enmono"]["status"] == "first" and rows["broken"]["status"] == "failed"
     assert rows["broken"]["error"].startswith("HTTP 500")
 
@@ -377,6 +381,11 @@ def test_cli_check_history_show_and_diff_refs(tmp_path, server, watch):
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert out["old"]["source"] == "enmono@-1" and out["severity"] in ("notice", "consent")
+    # a stored operand says which snapshot it is (JSON v1 additions, README "JSON v1")
+    assert out["old"]["policy"] == "enmono" and out["old"]["version"] == 1 and out["new"]["version"] == 2
+    assert out["old"]["url"] == server.url("/enmono") and len(out["new"]["sha256"]) == 64
+    assert out["old"]["fetched_at"].endswith("Z") and out["old"]["snapshot"] != out["new"]["snapshot"]
+    assert "effective_date" in out["new"]
     # a URL against a stored version; a date before anything was stored
     r = cli("diff", "enmono@latest", server.url("/enmono"), "--format", "json", cwd=tmp_path)
     assert r.returncode == 0 and json.loads(r.stdout)["changes"] == [], r.stderr
@@ -391,6 +400,16 @@ def test_cli_check_history_show_and_diff_refs(tmp_path, server, watch):
     assert r.returncode == 2 and "no such version" in r.stderr
     r = watch("check", "nosuch", cwd=tmp_path)
     assert r.returncode == 2 and "no policy named 'nosuch'" in r.stderr
+
+    # --json names the version, snapshot and change, and the `watch diff` that shows the change
+    server.set("/enmono", policy_page(ENMONO, nonce="n"))
+    r = cli("check", "enmono", "--json", "--no-notify", cwd=tmp_path)
+    [row] = json.loads(r.stdout)
+    assert row["status"] == "changed" and row["version"] == 3 and isinstance(row["change_id"], int), row
+    assert isinstance(row["snapshot_id"], int) and row["diff_command"] == "watch diff enmono@2 enmono@3"
+    r = cli(*shlex.split(row["diff_command"])[1:], "--format", "json", cwd=tmp_path)
+    shown = json.loads(r.stdout)
+    assert r.returncode == 1 and shown["new"]["snapshot"] == row["snapshot_id"] and shown["old"]["version"] == 2
 
 
 def test_diff_on_files_needs_no_config(tmp_path, watch):

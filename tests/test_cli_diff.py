@@ -10,7 +10,7 @@ PAIRS = sorted((CORPUS / "pairs").glob("d*")) if CORPUS.exists() else []
 HTML_PAIRS = sorted((CORPUS / "html-pairs").glob("d*")) if CORPUS.exists() else []
 needs_corpus = pytest.mark.skipif(not PAIRS, reason="shared corpus not available")
 
-CHANGE_KEYS = {"type", "old", "new", "categories", "severity", "reasons", "evidence", "items", "hunks"}
+CHANGE_KEYS = {"type", "old", "new", "categories", "severity", "reasons", "evidence", "items", "hunks", "reason_details"}
 SEVERITIES = {"none", "minor", "notice", "consent"}
 
 
@@ -36,6 +36,11 @@ def check_v1(out: dict) -> None:
         assert set(ch) == CHANGE_KEYS
         assert ch["type"] in {"added", "removed", "modified", "moved", "renumbered"}
         assert ch["severity"] in SEVERITIES
+        # each reason also as {code, text, evidence}: the same texts in order, evidence from the change's
+        assert [d["text"] for d in ch["reason_details"]] == ch["reasons"]
+        for d in ch["reason_details"]:
+            assert set(d) == {"code", "text", "evidence"} and d["code"]
+            assert set(d["evidence"]) <= set(ch["evidence"])
         for side in ("old", "new"):
             assert ch[side] is None or set(ch[side]) == {"number", "title"}
         for it in ch["items"]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import pty
+import socket
 import subprocess
 import sys
+
+from webserver import policy_page
 
 from watcher import __version__
 
@@ -73,3 +76,49 @@ def test_long_output_on_a_terminal_goes_through_the_pager(tmp_path):
     done = subprocess.run([sys.executable, "-m", "watcher", "diff", "old.txt", "new.txt"], env=env, cwd=tmp_path,
                           capture_output=True, text=True)     # a pipe: never paged
     assert not paged.exists() and "説明を改めました" in done.stdout
+
+
+def _mail_config(tmp_path, url: str, smtp: str = "") -> None:
+    (tmp_path / "config.toml").write_text(f"""
+[store]
+url = "sqlite:///snaps/watch.db"
+bodies_dir = "snaps/bodies"
+[fetch]
+retries = 0
+[notify]
+staff = ["staff@example.com"]
+outbox_dir = "outbox"
+{smtp}
+[[policy]]
+name = "p"
+url = "{url}"
+""", encoding="utf-8")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]       # nothing listens on it once closed
+
+
+def test_check_says_mail_was_written_without_smtp_and_exits_3_when_mail_is_undelivered(tmp_path, server, watch):
+    server.set("/p", policy_page(OLD + "第2条（第三者提供）\n提供しません。\n", nonce="n"))
+    _mail_config(tmp_path, server.url("/p"))
+    assert watch("check", cwd=tmp_path).returncode == 0
+    server.set("/p", policy_page(NEW + "第2条（第三者提供）\n位置情報を広告事業者に提供します。\n", nonce="n"))
+    done = watch("check", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    mail_line = next(line for line in done.stdout.splitlines() if line.startswith("mail:"))
+    assert "written to" in mail_line and "outbox" in mail_line and ".eml files; no [smtp] configured" in mail_line and " sent" not in mail_line, mail_line
+    assert list((tmp_path / "outbox").glob("*.eml"))
+
+    # an SMTP server that is down: the mail stays queued, the summary says deferred, exit 3 (README)
+    other = tmp_path / "smtp"
+    other.mkdir()
+    _mail_config(other, server.url("/p"), f'[smtp]\nhost = "127.0.0.1"\nport = {_closed_port()}\n')
+    server.set("/p", policy_page(OLD + "第2条（第三者提供）\n提供しません。\n", nonce="n"))
+    assert watch("check", cwd=other).returncode == 0       # the first version mails nobody
+    server.set("/p", policy_page(NEW + "第2条（第三者提供）\n位置情報を広告事業者に提供します。\n", nonce="n"))
+    done = watch("check", cwd=other)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "0 sent" in done.stdout and "deferred" in done.stdout and "written" not in done.stdout

@@ -1,6 +1,7 @@
 """Renderings of a Report: the HTML 新旧対照表 (marks, elision, compact rows, escaping), Markdown, text."""
 
 from watcher.compare import compare
+from watcher.judge.rules import load_rules
 from watcher.models import Document, Line
 from watcher.report import ELIDE_OVER_LINES, marked_pair, render, report_to_dict
 
@@ -77,3 +78,23 @@ def test_hunks_show_the_text_as_written_but_ignore_width():
     hunks = inline_hunks("手数料は１，０００円です。", "手数料は3,000円です。")
     assert [(h.old, h.new) for h in hunks] == [("１，０００", "3,000")]
     assert inline_hunks("第１条　目的", "第1条 目的") == []
+
+
+def test_json_reasons_as_objects_carry_the_rule_id_and_their_own_evidence():
+    new = BASE.replace("本サービスの提供のために利用します。",
+                       "本サービスの提供のために利用します。\n当社は、広告配信のため、位置情報を広告事業者に提供します。")
+    data = report_to_dict(compare(doc(BASE), doc(new)))
+    [change] = data["changes"]
+    ids = {r.id for r in load_rules("ja").rules}
+    details = change["reason_details"]
+    assert [d["text"] for d in details] == change["reasons"] and details
+    assert any(d["code"] in ids for d in details), details      # the rule that gave the reason
+    for d in details:
+        assert d["evidence"] and all(e in change["evidence"] for e in d["evidence"])
+    # a verdict of the diff stage (same text, another number) has a code too
+    moved = BASE.replace("第2条（お問い合わせ）", "第3条（お問い合わせ）")
+    [renumbered] = report_to_dict(compare(doc(BASE), doc(moved)))["changes"]
+    assert renumbered["reason_details"] == [{"code": "diff.renumbered", "text": renumbered["reasons"][0],
+                                             "evidence": []}]
+    # a file operand's old/new keep the two v1 fields only
+    assert set(data["old"]) == {"source", "clauses"}

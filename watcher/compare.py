@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from watcher.dates import last_date
 from watcher.diff import diff_clauses
 from watcher.judge.classify import classify
 from watcher.judge.route import route
@@ -18,7 +19,8 @@ def compare(old: Document, new: Document) -> Report:
     new_clauses = segment(new)
     changes, summary = diff_clauses(old_clauses, new_clauses)
     verdicts = classify(changes, old_clauses, new_clauses, lang)
-    changes = [replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons, evidence=v.evidence)
+    changes = [replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons, evidence=v.evidence,
+                       details=v.details)
                for change, v in zip(changes, verdicts, strict=True)]
     revision_clause, notify = route(changes, old_clauses, lang)
     return Report(
@@ -31,4 +33,14 @@ def compare(old: Document, new: Document) -> Report:
         language=lang,
         revision_clause=revision_clause,
         notify=notify,
+        old_meta=_meta(old, old_clauses),
+        new_meta=_meta(new, new_clauses),
     )
+
+
+def _meta(doc: Document, clauses) -> dict:
+    """A stored operand's snapshot identity plus the effective date its date lines state (None when none)."""
+    if not doc.meta:
+        return {}
+    dated = [c.full_text() for c in clauses if c.kind == "metadata"]
+    return {**doc.meta, "effective_date": next((d for d in map(last_date, reversed(dated)) if d), None)}

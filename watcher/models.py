@@ -43,6 +43,9 @@ class Document:
     title: str = ""
     charset: str = ""          # the charset the body was decoded with ("" for str input)
     content_type: str = ""     # "html", "markdown" or "text"
+    # A stored snapshot's identity (sources.load_snapshot): policy, version, fetched_at, sha256, url;
+    # empty for a file, URL or standard input. Reported as JSON v1 old/new beside `source`.
+    meta: dict = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -124,6 +127,15 @@ class ItemChange:
 
 
 @dataclass
+class Reason:
+    """One reason of a verdict: `code` is the rule id that gave it (JSON v1 `reason_details`)."""
+
+    code: str
+    text: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ClauseChange:
     """One changed top-level clause, and the verdict on it."""
 
@@ -137,6 +149,7 @@ class ClauseChange:
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)   # other clauses of a split / merge (their labels)
+    details: list[Reason] = field(default_factory=list)  # the reasons with their codes and evidence
 
     @property
     def substantive(self) -> bool:
@@ -183,6 +196,8 @@ class Report:
     language: str = "ja"
     revision_clause: RevisionClause | None = None
     notify: Notify = field(default_factory=Notify)
+    old_meta: dict = field(default_factory=dict)       # Document.meta of a stored operand (+ effective_date)
+    new_meta: dict = field(default_factory=dict)
 
     @property
     def severity(self) -> str:
@@ -205,3 +220,4 @@ class Verdict:
     severity: str = "none"
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    details: list[Reason] = field(default_factory=list)   # each reason with its rule id and its own evidence

@@ -64,6 +64,7 @@ def change_to_dict(change: ClauseChange, full_text: bool = False) -> dict:
         "severity": change.severity,
         "reasons": list(change.reasons),
         "evidence": list(change.evidence),
+        "reason_details": reason_details(change),
         "items": [
             {"op": it.op, "number": it.number, "old_number": it.old_number, "text": it.text,
              "old_text": it.old_text, "title": it.title,
@@ -74,14 +75,33 @@ def change_to_dict(change: ClauseChange, full_text: bool = False) -> dict:
     }
 
 
+def reason_details(change: ClauseChange) -> list[dict]:
+    """The reasons as {code, text, evidence}: the judge's rule ids, else (a verdict of the diff stage:
+    moved, renumbered, formatting...) `diff.<category>` with the change's evidence."""
+    if change.details:
+        return [{"code": d.code, "text": d.text, "evidence": list(d.evidence)} for d in change.details]
+    code = "diff." + (change.categories[0] if change.categories else change.type)
+    return [{"code": code, "text": r, "evidence": list(change.evidence)} for r in change.reasons]
+
+
+# What a stored operand (NAME@REF) adds to JSON v1 old/new, in this order (README "JSON v1").
+OPERAND_FIELDS = ("policy", "version", "snapshot", "fetched_at", "sha256", "url", "effective_date")
+
+
+def _operand(source: str, clauses: int, meta: dict) -> dict:
+    side = {"source": source, "clauses": clauses}
+    side.update({k: meta.get(k) for k in OPERAND_FIELDS if meta})
+    return side
+
+
 def report_to_dict(report: Report, full_text: bool = False) -> dict:
     """The JSON v1 object. `full_text` adds each clause's text to old/new (for mail rendering)."""
     rc = report.revision_clause
     return {
         "schema": SCHEMA,
         "language": report.language,
-        "old": {"source": report.old_source, "clauses": report.old_clauses},
-        "new": {"source": report.new_source, "clauses": report.new_clauses},
+        "old": _operand(report.old_source, report.old_clauses, report.old_meta),
+        "new": _operand(report.new_source, report.new_clauses, report.new_meta),
         "severity": report.severity,
         "material": report.material,
         "summary": dict(report.summary),

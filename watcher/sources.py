@@ -106,4 +106,7 @@ def load_snapshot(name: str, ref: str, config_path: str | None = None, *, label:
         doc, _ = current_document(snapshot, policy, store.get_body, source=label or f"{name}@{ref}")
     finally:
         store.close()
-    return dataclasses.replace(doc, source=label or f"{name}@{ref}")
+    meta = {"policy": snapshot.policy, "version": snapshot.version, "snapshot": snapshot.id,
+            "fetched_at": snapshot.fetched_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "sha256": snapshot.body_sha256,
+            "url": snapshot.url}
+    return dataclasses.replace(doc, source=label or f"{name}@{ref}", meta=meta)

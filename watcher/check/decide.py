@@ -48,7 +48,13 @@ class CheckOutcome:
     elapsed: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "severity": self.severity, "error": self.error}
+        """`watch check --json`'s row: the v1 fields, the stored version and its snapshot, the change
+        recorded (None when none) and the `watch diff` that shows it (None without a change)."""
+        diff = (f"watch diff {self.name}@{self.version - 1} {self.name}@{self.version}"
+                if self.change_id is not None and self.version and self.version > 1 else None)
+        return {"name": self.name, "status": self.status, "severity": self.severity, "error": self.error,
+                "version": self.version, "snapshot_id": self.snapshot_id, "change_id": self.change_id,
+                "diff_command": diff}
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import sys
 import threading
@@ -26,8 +27,14 @@ def run(args) -> int:
     return check_command(args.config, args.names, as_json=args.json, notify=not args.no_notify)
 
 
+# `watch check` exits 3 when every check ran but some mail could not be delivered (deferred, failed,
+# unsendable): it stays in the outbox (`watch outbox`, `--retry`). A failed check (1) wins.
+MAIL_UNDELIVERED = 3
+
+
 def check_command(config: str, names: list[str], *, as_json: bool = False, notify: bool = True) -> int:
-    """Exit 0 when every check ran (whatever it found), 1 when some check failed."""
+    """Exit 0 when every check ran (whatever it found) and its mail went out, 1 when some check
+    failed, 3 (MAIL_UNDELIVERED) when some mail could not be delivered."""
     settings = load_settings(config)
     policies = select_policies(settings, names)
     if not policies:
@@ -69,12 +76,31 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
         # what cannot be sent stays in the outbox for the next drain (`watch outbox --retry`, the daemon).
         sent = drain(settings)
     if as_json:
-        sys.stdout.write(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps([_row(o, config) for o in outcomes], ensure_ascii=False, indent=2) + "\n")
     else:
         _print_summary(outcomes)
-        if sent is not None and (sent.sent or sent.failed or sent.deferred):
-            Console(highlight=False).print(f"mail: {sent}")
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+        if sent is not None and (sent.sent or sent.failed or sent.deferred or sent.invalid):
+            Console(highlight=False, soft_wrap=True).print(plain(f"mail: {_mail_line(sent, settings)}"))
+    if any(o.status == "failed" for o in outcomes):
+        return 1
+    return MAIL_UNDELIVERED if sent is not None and (sent.failed or sent.deferred or sent.invalid) else 0
+
+
+def _row(outcome, config: str) -> dict:
+    """A --json row; its `watch diff` command names the config when it is not the default one."""
+    row = outcome.to_dict()
+    if row.get("diff_command") and config != "config.toml":
+        row["diff_command"] += f" --config {shlex.quote(config)}"
+    return row
+
+
+def _mail_line(result, settings) -> str:
+    """The drain in words: without [smtp] the mails were written as .eml files, not sent."""
+    text = str(result)
+    if settings.smtp is None:
+        text = text.replace(f"{result.sent} sent", f"{result.sent} written to {settings.notify.outbox_dir} "
+                                                    "(.eml files; no [smtp] configured)", 1)
+    return text
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from watcher.judge.units import (
     rewording_evidence,
     same_words,
 )
-from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Verdict, max_severity
+from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Reason, Verdict, max_severity
 from watcher.normalize import key
 
 # Set to a list to record (clause label, unit, topics, findings) for each judged unit: a window for
@@ -93,8 +93,7 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
     titles = _titles(change)
     units = build_units(change, rules)
     if change.type == "modified" and not units:
-        return replace(before, categories=["moved"], severity="none",
-                       reasons=["the same items in another order inside the clause"])
+        return _plain(before, "moved", "reordered", "the same items in another order inside the clause")
     findings.extend(revision_findings(change, rc_old, rc_new, rules, routing))
     units = pair_rephrased(units, rules)
     for whole in units:
@@ -214,7 +213,7 @@ def revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Claus
 
     def finding(case: str, evidence: list[str], **fields) -> list[Finding]:
         v = routing.revision_change[case]
-        return [Finding(v.category, v.severity, v.reason.format(**fields), evidence)]
+        return [Finding(v.category, v.severity, v.reason.format(**fields), evidence, f"revision_change.{case}")]
 
     if before is not None and after is None:
         case = "removed_with_promises" if before.notify_users != "none" or before.consent_when_required else "removed"
@@ -243,21 +242,21 @@ def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str
         if reworded:
             findings = [Finding("editorial", "minor",
                                 "the same content words rearranged (or moved inside the paragraph); no new practice",
-                                dedupe(reworded))]
+                                dedupe(reworded), "rearranged")]
         elif "formatting" in unchanged or "moved" not in unchanged:
             # Meaning-preserving edits are formatting (TAXONOMY), never a minor change.
-            return replace(before, categories=["formatting"], severity="none",
-                           reasons=["the meaning is unchanged: wording only (synonyms, spelling variants, particles, "
-                                    "punctuation, links, a renamed heading, a paragraph split or joined)"])
+            return _plain(before, "formatting", "wording-only",
+                          "the meaning is unchanged: wording only (synonyms, spelling variants, particles, "
+                          "punctuation, links, a renamed heading, a paragraph split or joined)")
         else:
             # Every unit was text that moved between clauses.
-            return replace(before, categories=["moved"], severity="none",
-                           reasons=["the text moved to / from another clause"])
+            return _plain(before, "moved", "moved-between-clauses", "the text moved to / from another clause")
     elif substantive:
         findings = substantive
     by_category: dict[str, Finding] = {}
     reasons: list[str] = []
     evidence: list[str] = []
+    details: dict[str, Reason] = {}     # reason text -> the reason with its rule id and its own evidence
     for f in findings:
         current = by_category.get(f.category)
         if current is None or SEVERITY_RANK[f.severity] > SEVERITY_RANK[current.severity]:
@@ -266,11 +265,21 @@ def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str
     for f in findings:
         if f.reason not in reasons and (f is by_category[f.category] or f.severity == by_category[f.category].severity):
             reasons.append(f.reason)
+            details[f.reason] = Reason(f.code, f.reason, [])
         for e in f.evidence:
             if e not in evidence:
                 evidence.append(e)
+        if f.reason in details:
+            details[f.reason].evidence.extend(e for e in f.evidence if e not in details[f.reason].evidence)
     categories = [f.category for f in ordered]
     if change.type == "modified" and change.old and change.new and key(change.old.number) != key(change.new.number):
         categories.append("renumbered")
+    kept = set(evidence[:12])
     return Verdict(categories=categories, severity=max_severity(f.severity for f in ordered), reasons=reasons,
-                   evidence=evidence[:12])
+                   evidence=evidence[:12],
+                   details=[replace(d, evidence=[e for e in d.evidence if e in kept]) for d in details.values()])
+
+
+def _plain(before: Verdict, category: str, code: str, reason: str) -> Verdict:
+    """A verdict of no substance (formatting, moved) with its one reason."""
+    return replace(before, categories=[category], severity="none", reasons=[reason], details=[Reason(code, reason)])

@@ -204,7 +204,7 @@ def _apply(rule: Rule, unit: Unit, kind: str, ctx: Context) -> Finding | None:
             severity = adjust.severity
             reason = f"{rule.reason} {adjust.reason}{outcome}".strip()
             break
-    return Finding(rule.category, severity, reason, evidence)
+    return Finding(rule.category, severity, reason, evidence, rule.id)
 
 
 def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[str], ctx: Context) -> str | None:
@@ -352,5 +352,6 @@ def fallback(unit: Unit, topics: set[str], rules: Rules) -> list[Finding]:
     for name in rules.topic_order:
         if name in topics and rules.topics[name].fallback:
             fb = rules.topics[name].fallback
-            return [Finding(fb["category"], fb["severity"], fb["reason"], evidence)]
-    return [Finding("editorial", "minor", "substantive rewording that fits no other category", evidence)]
+            return [Finding(fb["category"], fb["severity"], fb["reason"], evidence, f"topic.{name}.fallback")]
+    return [Finding("editorial", "minor", "substantive rewording that fits no other category", evidence,
+                    "fallback.editorial")]

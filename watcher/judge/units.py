@@ -38,6 +38,7 @@ class Finding:
     severity: str
     reason: str
     evidence: list[str]
+    code: str = ""      # the rule id that found it (JSON v1 reason_details)
 
 
 def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:
