@@ -98,3 +98,15 @@ def test_json_reasons_as_objects_carry_the_rule_id_and_their_own_evidence():
                                              "evidence": []}]
     # a file operand's old/new keep the two v1 fields only
     assert set(data["old"]) == {"source", "clauses"}
+
+
+def test_markdown_diff_block_pairs_minus_old_and_plus_new_lines():
+    new = BASE.replace("本サービスの提供", "本サービスの提供及び改善")
+    md = render(compare(doc(BASE), doc(new)), "md")
+    block = md.split("```diff\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block == ["- 当社は、本サービスの提供のために利用します。", "+ 当社は、本サービスの提供及び改善のために利用します。"]
+    assert not any(line.startswith("~") for line in md.splitlines())
+    added = BASE + "第3条（安全管理）\n当社は安全管理措置を講じます。\n"
+    md = render(compare(doc(BASE), doc(added)), "md")
+    block = md.split("```diff\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block and all(line.startswith("+ ") for line in block)

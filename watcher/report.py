@@ -224,6 +224,22 @@ def _item_lines(change: ClauseChange) -> list[tuple[str, str]]:
     return out
 
 
+def _diff_lines(change: ClauseChange) -> list[str]:
+    """A Markdown `diff` block's lines for a clause's items: an edit is its old line(s) with `-` and
+    the new with `+` (GitHub colours only those two marks), an added / removed item one side."""
+    def side(sign: str, number: str, text: str) -> list[str]:
+        lines = text.splitlines() or [""]
+        return [f"{sign} {number} {lines[0]}".replace("  ", " "), *(f"{sign} {line}" for line in lines[1:])]
+
+    out: list[str] = []
+    for it in change.items:
+        if it.op in ("removed", "edited"):
+            out += side("-", it.old_number or it.number or "", it.old_text or "")
+        if it.op in ("added", "edited"):
+            out += side("+", it.number or it.old_number or "", it.text or "")
+    return out
+
+
 def _inline(old: str, new: str, context: int = 24) -> str:
     """An edit as one line: unchanged text shortened to some context, [-removed-]{+added+}."""
     parts = []
@@ -319,7 +335,7 @@ def render_markdown(report: Report) -> str:
         if change.type in ("added", "removed"):
             sign = "+" if change.type == "added" else "-"
             body = [f"{sign} {line}" for line in (change.new or change.old).full_text().splitlines()]
-        body += [line for _, line in _item_lines(change)]
+        body += _diff_lines(change)
         if body:
             out += ["", "```diff", *body, "```"]
         out.append("")
