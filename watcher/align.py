@@ -11,9 +11,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
+
+from watcher import lazy
+
+np = lazy.module("numpy")   # the score matrix: loaded when units are left to score, not with this module
 
 # Below this similarity (0-100) two units are different units, not an edit of one.
 MATCH_THRESHOLD = 55.0

@@ -14,19 +14,20 @@ from collections.abc import Callable
 
 from watcher import __version__
 from watcher.errors import WatchError
-from watcher.report import RENDERERS
+from watcher.report_formats import FORMATS
 
 # Each subcommand: `add_<name>(subparsers)` declares its arguments and names its body, a
 # `run(args) -> int` (or another function) in a module of watcher.commands. The body's module is
 # loaded by name when the command runs, not with this one: `watch diff` never loads the store or
-# the scheduler; `watch --help` loads only the report renderers (for the list of formats).
+# the scheduler; `watch --help` loads no command body and no renderer (the --format names come
+# from watcher.report_formats).
 
 
 def add_diff(sub) -> None:
     p = sub.add_parser("diff", help="compare two versions of a policy clause by clause")
     p.add_argument("old", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
     p.add_argument("new", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
-    p.add_argument("--format", "-f", choices=tuple(RENDERERS), default="text")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--no-pager", action="store_true",

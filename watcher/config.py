@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import quote, urlsplit
 
-import soupsieve
-from apscheduler.triggers.cron import CronTrigger
-
-from watcher import __version__
+from watcher import __version__, lazy
 from watcher.addresses import is_address
 from watcher.errors import ConfigError
+
+# Loaded on first use (a CSS selector or a cron schedule to validate): `watch --help` never needs them.
+soupsieve = lazy.module("soupsieve")
+CronTrigger = lazy.function("apscheduler.triggers.cron:CronTrigger")
 
 DEFAULT_CONFIG = "config.toml"
 USER_AGENT = f"policy-watcher/{__version__}"

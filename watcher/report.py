@@ -6,7 +6,9 @@
 
 A report format is a small registered class with a docstring (its first line is the README's
 description, see tests/test_docs.py) and `render(report, color=)`. A new format (docx) is
-one more class here, or in a module imported here before FORMATS is computed.
+one more class here, or in a module imported here before FORMATS is computed, and its name in
+watcher.report_formats (the --format choices without importing this module; checked below).
+jinja2 is loaded with the first HTML report, not with this module.
 """
 
 from __future__ import annotations
@@ -21,27 +23,35 @@ from functools import cache
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from rich.console import Console
 from rich.text import Text
 
+from watcher import lazy
 from watcher.dates import last_date
 from watcher.diff import diff_items, inline_ops
 from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Report
 from watcher.normalize import key
 from watcher.registry import Registry
+from watcher.report_formats import RENDERER_CLASSES
 
 SCHEMA = "policy-watcher/diff/v1"
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                   trim_blocks=True, lstrip_blocks=True)
+jinja2 = lazy.module("jinja2")      # with the first HTML report (watch diff -f text never loads it)
 # Evidence quoted in a section's head: its words are underlined in the rows below, so a long
 # quote is cut (the rows hold it whole).
 QUOTE_CHARS = 120
 MAX_QUOTES = 3          # quotes per verdict in a section's head; the rest are counted
-_env.filters["quote"] = lambda s: s if len(s) <= QUOTE_CHARS else s[:QUOTE_CHARS].rstrip() + "…"
+
+
+@cache
+def _environment():
+    """The templates' jinja2 Environment, made on first use."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["quote"] = lambda s: s if len(s) <= QUOTE_CHARS else s[:QUOTE_CHARS].rstrip() + "…"
+    return env
 
 
 def _ref(clause: Clause | None, full_text: bool) -> dict | None:
@@ -190,6 +200,10 @@ class DocxRenderer:
 
 
 FORMATS = tuple(RENDERERS)
+if {kind: f"{cls.__module__}:{cls.__qualname__}" for kind, cls in RENDERERS.items()} != RENDERER_CLASSES \
+        or FORMATS != tuple(RENDERER_CLASSES):
+    raise ImportError(f"watcher.report_formats.RENDERER_CLASSES {RENDERER_CLASSES} does not name the "
+                      f"registered renderers {dict(RENDERERS)}")
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str | bytes:
@@ -917,8 +931,8 @@ def table_view(report: Report | dict, lang: str | None = None, meta: dict | None
 
 def render_html(report: Report | dict, lang: str | None = None, meta: dict | None = None) -> str:
     view = table_view(report, lang, meta)
-    return _env.get_template("report.html.j2").render(**view, header=Markup(_running_header(view)),
-                                                      max_quotes=MAX_QUOTES)
+    return _environment().get_template("report.html.j2").render(**view, header=Markup(_running_header(view)),
+                                                              max_quotes=MAX_QUOTES)
 
 
 def _running_header(view: dict) -> str:

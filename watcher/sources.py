@@ -9,7 +9,9 @@ An operand is, in this order:
   2026-05-01T12:00) or a bare policy NAME (its latest snapshot): needs the config file for the
   store's location. A snapshot stored by older extraction code is re-derived from its raw body,
   so a diff never shows a difference that only the code made.
-Without a config file, files and URLs still work.
+Without a config file, files and URLs still work. The store (SQLAlchemy), the fetchers (requests)
+and the page classifier are loaded by name when an operand needs them: a diff of two files never
+imports them (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ import dataclasses
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from watcher import extract, suspect
+from watcher import extract, lazy
 from watcher.config import Settings, default_settings, load_settings
-from watcher.derive import current_document
 from watcher.errors import ConfigError, InputError
-from watcher.fetch import fetch_once, is_url
 from watcher.models import Document
-from watcher.store import open_store
+
+# Loaded on first use (watcher.lazy), by the operand kinds that need them.
+suspect = lazy.module("watcher.suspect")
+current_document = lazy.function("watcher.derive:current_document")
+fetch_once = lazy.function("watcher.fetch:fetch_once")
+_is_url = lazy.function("watcher.fetch:is_url")
+open_store = lazy.function("watcher.store:open_store")
 
 _REF = re.compile(r"^(latest|head|[+-]?\d+|\d{4}-\d{2}-\d{2}([T ][0-9:.]+([+-]\d{2}:?\d{2}|Z)?)?)$", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -37,6 +44,11 @@ def split_ref(spec: str) -> tuple[str, str] | None:
     if sep and _NAME.match(name) and _REF.match(ref):
         return name, ref.lower() if ref.lower() in ("latest", "head") else ref
     return None
+
+
+def is_url(spec: str) -> bool:
+    """watcher.fetch.is_url, without loading the fetchers for an operand with no scheme (a path)."""
+    return len(urlsplit(spec).scheme) > 1 and _is_url(spec)
 
 
 def load(spec: str, config_path: str | None = None) -> Document:

@@ -7,8 +7,9 @@
 
 The input kinds are a registry, EXTRACTORS (kind -> class, `@register`), each a small
 class with a docstring, the file extensions and MIME types it claims, and `lines(text, ...)`:
-- html (html_text, page_body, list_numbers): beautifulsoup4 + lxml. Site chrome and noise
-  (rules/boilerplate.toml) are dropped, the policy body is found (`select`, or main-content
+- html (html_text, page_body, list_numbers): beautifulsoup4 + lxml, loaded by name on the first
+  HTML or Markdown input (watcher.lazy: a diff of two text files never imports them). Site chrome
+  and noise (rules/boilerplate.toml) are dropped, the policy body is found (`select`, or main-content
   detection), and blocks become lines, with the numbers the browser draws for `<ol>`.
 - markdown (markdown_text): headings, paragraphs joined across hard wraps, list markers kept.
 - text: one line per non-blank line.
@@ -35,17 +36,21 @@ from io import BytesIO
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from watcher import lazy
 from watcher.errors import InputError
 from watcher.extract.boilerplate import rules
 from watcher.extract.charset import decode, header_charset
-from watcher.extract.html_text import html_fragment_lines, html_lines
-from watcher.extract.markdown_text import markdown_lines
 from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Document, Line
 from watcher.registry import Registry
 
 __all__ = ["EXTRACTORS", "KINDS", "VERSION", "BinaryExtractor", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
            "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
+
+# BeautifulSoup (bs4, soupsieve, lxml) with the first HTML or Markdown input.
+html_lines = lazy.function("watcher.extract.html_text:html_lines")
+html_fragment_lines = lazy.function("watcher.extract.html_text:html_fragment_lines")
+markdown_lines = lazy.function("watcher.extract.markdown_text:markdown_lines")
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
-
-from bs4 import Tag
+from typing import TYPE_CHECKING, ClassVar
 
 from watcher.errors import ConfigError
+
+if TYPE_CHECKING:       # annotations only: a text file's extraction reads these rules without bs4
+    from bs4 import Tag
 
 RULES_PATH = Path(__file__).parent.parent / "rules" / "boilerplate.toml"
 

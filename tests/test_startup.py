@@ -1,0 +1,80 @@
+"""Start-up (issue 14): `watch --help` and a `watch diff` of two text files load no heavy library.
+
+Each command runs in a new interpreter, as a user runs it; the test reads which top-level modules
+it imported. No timing here (bench/startup.py prints the times): a module list cannot flake.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "tests" / "data" / "corpus" / "seeds" / "000_e00ebf84e0ab835f.txt"
+
+# Run watcher.cli as `watch` does, then print the top-level names in sys.modules.
+PROBE = """
+import json, runpy, sys
+sys.argv = ["watch"] + sys.argv[1:]
+code = 0
+try:
+    runpy.run_module("watcher.cli", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules}),
+                  "watcher": sorted(m for m in sys.modules if m.startswith("watcher"))}), file=sys.stderr)
+"""
+
+# The store, the fetchers, HTML parsing, the score matrix, the scheduler, the HTML templates.
+HEAVY = {"sqlalchemy", "alembic", "psycopg", "numpy", "bs4", "soupsieve", "lxml", "requests", "urllib3",
+         "apscheduler", "jinja2", "pdfminer", "docx", "dramatiq"}
+
+
+def loaded(*args: str, cwd: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=60)
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def test_help_loads_no_command_body_and_no_renderer(tmp_path):
+    seen = loaded("--help", cwd=tmp_path)
+    assert seen["code"] == 0
+    assert HEAVY & set(seen["modules"]) == set()
+    assert {"rich", "rapidfuzz"} & set(seen["modules"]) == set()
+    assert [m for m in seen["watcher"] if m.startswith(("watcher.report.", "watcher.commands"))] == []
+    assert "watcher.report" not in seen["watcher"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "md"])
+def test_diff_of_two_files_loads_no_store_fetcher_or_parser(tmp_path, fmt):
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(SEED.read_bytes())
+    seen = loaded("diff", str(SEED), str(copy), "--format", fmt, "--no-pager", cwd=tmp_path)
+    assert seen["code"] == 0                          # no change
+    assert HEAVY & set(seen["modules"]) == set()
+    assert not any(m.startswith(("watcher.store", "watcher.fetch", "watcher.derive", "watcher.check"))
+                   for m in seen["watcher"])
+
+
+def test_the_probe_sees_what_a_diff_of_html_loads(tmp_path):
+    """The same probe on an HTML pair does see BeautifulSoup: the list above is not empty by accident."""
+    page = tmp_path / "a.html"
+    page.write_text("<html><body><main><h1>Privacy</h1><p>We collect your e-mail address.</p></main></body></html>",
+                    encoding="utf-8")
+    seen = loaded("diff", str(page), str(page), "--format", "html", "--no-pager", cwd=tmp_path)
+    assert seen["code"] == 0
+    assert {"bs4", "jinja2"} <= set(seen["modules"])
+    assert "sqlalchemy" not in seen["modules"]
+
+
+def test_a_stored_snapshot_operand_still_loads_the_store(tmp_path):
+    """NAME@REF still needs the config (the store itself, loaded by name, is exercised in test_check.py)."""
+    done = subprocess.run([sys.executable, "-m", "watcher.cli", "diff", "site@latest", str(SEED)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("watch: config.toml: config file not found (needed to find the snapshot store; "
+                                   "use --config)")
