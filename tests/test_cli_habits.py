@@ -3,6 +3,7 @@ long text output on a terminal goes through $PAGER (and --no-pager / a pipe does
 
 from __future__ import annotations
 
+import argparse
 import os
 import pty
 import socket
@@ -12,6 +13,7 @@ import sys
 from webserver import policy_page
 
 from watcher import __version__
+from watcher.cli import build_parser
 
 OLD = "第1条（利用目的）\n当社は、本サービスの提供のために利用します。\n"
 NEW = "第1条（利用目的）\n当社は、本サービスの提供及び広告配信のために利用します。\n"
@@ -110,7 +112,19 @@ def test_check_says_mail_was_written_without_smtp_and_exits_3_when_mail_is_undel
     assert done.returncode == 0, done.stdout + done.stderr
     mail_line = next(line for line in done.stdout.splitlines() if line.startswith("mail:"))
     assert "written to" in mail_line and "outbox" in mail_line and ".eml files; no [smtp] configured" in mail_line and " sent" not in mail_line, mail_line
-    assert list((tmp_path / "outbox").glob("*.eml"))
+    [eml] = list((tmp_path / "outbox").glob("*.eml"))
+    assert "広告事業者" in eml.read_bytes().decode("utf-8")          # `cat` shows the text part (8-bit UTF-8)
+
+    # watch outbox --show ID: one delivery, its headers decoded and its text body
+    listed = watch("outbox", cwd=tmp_path).stdout
+    delivery_id = next(line.split()[0] for line in listed.splitlines()[1:] if "staff@example.com" in line)
+    shown = watch("outbox", "--show", delivery_id, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    head, _, body = shown.stdout.partition("\n\n")
+    assert f"delivery {delivery_id}: sent" in head and "To: staff@example.com" in head and "Message-ID: <pw-" in head
+    assert "Subject: " in head and "=?utf-8?" not in head and "広告事業者" in body and "<html" not in body
+    missing = watch("outbox", "--show", "99999", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no delivery 99999" in missing.stderr
 
     # an SMTP server that is down: the mail stays queued, the summary says deferred, exit 3 (README)
     other = tmp_path / "smtp"
@@ -122,3 +136,23 @@ def test_check_says_mail_was_written_without_smtp_and_exits_3_when_mail_is_undel
     done = watch("check", cwd=other)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "0 sent" in done.stdout and "deferred" in done.stdout and "written" not in done.stdout
+
+
+def test_every_subcommand_and_option_has_a_one_line_description():
+    parser = build_parser()
+    assert parser.description
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    listed = {a.dest: a.help for a in sub._choices_actions}
+    missing = []
+    for name, command in sub.choices.items():
+        if not (listed.get(name) and command.description) or "\n" in command.description:
+            missing.append(f"{name}: no one-line description")
+        for action in command._actions:
+            if not action.help or action.help == argparse.SUPPRESS or "\n" in action.help:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}: no help")
+    for action in parser._actions:
+        if not action.help and action is not sub:       # the subcommands: each has its own, above
+            missing.append(f"watch {'/'.join(action.option_strings) or action.dest}: no help")
+    assert not missing, missing
+    done = watch("diff", "--help")
+    assert done.returncode == 0 and "compare two versions" in done.stdout.split("positional arguments")[0]

@@ -219,7 +219,13 @@ def test_eml_transport_writes_one_file_per_key_atomically(tmp_path):
         t.send(raw, "pw@example.org", "user@example.net", "delivery-00000001")   # a resend replaces it
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert files == ["delivery-00000001.eml"]
-    assert parse((tmp_path / "outbox" / files[0]).read_bytes())["Message-ID"] == "<pw-7.abc@example.org>"
+    written = (tmp_path / "outbox" / files[0]).read_bytes()
+    assert parse(written)["Message-ID"] == "<pw-7.abc@example.org>"
+    # readable with `cat`: the text part in 8-bit UTF-8 (the stored message stays 7-bit), same content
+    assert b"Content-Transfer-Encoding: base64" in raw and "本文".encode() in written
+    assert parse(written).get_body(("plain",)).get_content() == parse(raw).get_body(("plain",)).get_content()
+    assert parse(written).get_body(("html",)).get_content() == parse(raw).get_body(("html",)).get_content()
+    assert raw.isascii() and not written.isascii()      # the stored (and SMTP) message stays 7-bit
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -27,9 +27,10 @@ def add_diff(sub) -> None:
     p = sub.add_parser("diff", help="compare two versions of a policy clause by clause")
     p.add_argument("old", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
     p.add_argument("new", help="file (.html/.htm/.txt/.md), URL, stored snapshot NAME@REF, or - (stdin)")
-    p.add_argument("--format", "-f", choices=FORMATS, default="text")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the text output (default: auto, on a terminal)")
     p.add_argument("--no-pager", action="store_true",
                    help="never page long text output on a terminal (default: $PAGER, else less)")
     p.set_defaults(body="watcher.commands.diff:run")
@@ -45,14 +46,14 @@ def add_check(sub) -> None:
 
 def add_accept(sub) -> None:
     p = sub.add_parser("accept", help="record a page that lost most of its text as a real revision (staff)")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="the policy whose shrunken page is a real revision")
     p.add_argument("--no-notify", action="store_true", help="record the change but queue no mail")
     p.set_defaults(body="watcher.commands.accept:run")
 
 
 def add_history(sub) -> None:
     p = sub.add_parser("history", help="stored versions, changes and recent checks of one policy")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="the policy (its name in the config)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(body="watcher.commands.history:run")
 
@@ -67,7 +68,8 @@ def add_show(sub) -> None:
 def add_daemon(sub) -> None:
     p = sub.add_parser("daemon", help="run the scheduler: check every policy on its schedule, send digests")
     p.add_argument("--no-notify", action="store_true", help="record changes but queue and send no mail")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="least severe log lines written to stderr (default: INFO)")
     p.set_defaults(body="watcher.commands.daemon:run")
 
 
@@ -83,6 +85,7 @@ def add_outbox(sub) -> None:
     p = sub.add_parser("outbox", help="list queued and sent mails (state, recipient, subject, attempts, error)")
     p.add_argument("--retry", action="store_true", help="send every unsent mail now (exit 1 if some still fail)")
     p.add_argument("--limit", type=int, default=50, help="show the last N mails (default 50)")
+    p.add_argument("--show", type=int, metavar="ID", help="print one delivery: its headers and decoded text body")
     p.set_defaults(body="watcher.commands.mail:outbox")
 
 
@@ -95,7 +98,7 @@ def add_changes(sub) -> None:
     p = sub.add_parser("changes", help="recorded changes with their verdict and review state")
     p.add_argument("--open", action="store_true", help="only changes that wait for a review decision")
     p.add_argument("--policy", metavar="NAME", help="only this policy's changes")
-    p.add_argument("--severity", choices=("none", "minor", "notice", "consent"))
+    p.add_argument("--severity", choices=("none", "minor", "notice", "consent"), help="only changes of this severity")
     p.add_argument("--state", choices=("new", "in_review", "done"), help="only changes in this review state")
     p.add_argument("--limit", type=int, default=100, help="show the newest N (default 100)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -133,7 +136,7 @@ def add_import(sub) -> None:
 
 def add_export(sub) -> None:
     p = sub.add_parser("export", help="the policies stored as data, as an import file")
-    p.add_argument("--format", choices=("jsonl", "csv", "toml"), default="jsonl")
+    p.add_argument("--format", choices=("jsonl", "csv", "toml"), default="jsonl", help="output format (default: jsonl)")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--source", choices=("config", "import"), help="only policies synced from the config, or imported")
     p.set_defaults(body="watcher.commands.export:run")
@@ -142,7 +145,8 @@ def add_export(sub) -> None:
 def add_scheduler(sub) -> None:
     p = sub.add_parser("scheduler", help="claim due policies and enqueue their checks for `watch worker` ([queue])")
     p.add_argument("--once", action="store_true", help="claim and enqueue what is due now, then exit (cron, tests)")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="least severe log lines written to stderr (default: INFO)")
     p.set_defaults(body="watcher.commands.scheduler:run")
 
 
@@ -152,7 +156,8 @@ def add_worker(sub) -> None:
     p.add_argument("--threads", type=int, help="threads per process (default: [queue] threads)")
     p.add_argument("--queues", help="comma-separated: check,browser,notify (default: all three)")
     p.add_argument("--in-process", action="store_true", help="run one worker in this process, unsupervised")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="least severe log lines written to stderr (default: INFO)")
     p.set_defaults(body="watcher.commands.worker:run")
 
 
@@ -213,6 +218,7 @@ class _Subcommands:
         self._sub, self._common = sub, common
 
     def add_parser(self, name, **kwargs):
+        kwargs.setdefault("description", kwargs.get("help"))     # `watch NAME --help` says what it does
         return self._sub.add_parser(name, parents=[self._common], **kwargs)
 
 

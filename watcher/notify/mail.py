@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime
 
 from watcher.addresses import SUBJECT_LIMIT, header_text, parse_address
@@ -26,7 +27,7 @@ MAIL_POLICY = email_policy.SMTP.clone(cte_type="7bit")
 DEFAULT_SENDER = "policy-watcher <policy-watcher@localhost>"
 
 __all__ = ["DEFAULT_SENDER", "MAIL_POLICY", "SUBJECT_LIMIT", "Mail", "body_text", "build_message", "header_text",
-           "make_message_id", "parse_address", "sender_address", "serialize"]
+           "make_message_id", "parse_address", "readable", "sender_address", "serialize"]
 
 
 @dataclass
@@ -84,3 +85,24 @@ def build_message(
 
 def serialize(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=MAIL_POLICY)
+
+
+# An .eml file is read by people (`cat`, less): its text part in 8-bit UTF-8, lines CRLF as sent.
+_FILE_POLICY = email_policy.SMTP.clone(cte_type="8bit")
+
+
+def readable(raw: bytes) -> bytes:
+    """The stored 7-bit message with its text/plain parts in 8-bit UTF-8 instead of base64 /
+    quoted-printable: the same headers (Message-ID, Date...) and the same decoded text; the HTML
+    part stays as stored (a mail client's business). For .eml files, never for SMTP."""
+    msg = BytesParser(policy=_FILE_POLICY).parsebytes(raw)
+    changed = False
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and part.get("Content-Transfer-Encoding", "").lower() in (
+                "base64", "quoted-printable"):
+            text = part.get_content()
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(text.encode("utf-8"), charset=None)
+            part["Content-Transfer-Encoding"] = "8bit"
+            changed = True
+    return msg.as_bytes(policy=_FILE_POLICY) if changed else raw

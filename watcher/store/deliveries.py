@@ -326,6 +326,16 @@ class DeliveryMethods:
         with self._read() as s:
             return {state: n for state, n in s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
 
+    def delivery_with_message(self, delivery_id: int) -> tuple[DeliveryView, str | None] | None:
+        """One delivery (`watch outbox --show ID`) and its stored message (None before it was built)."""
+        with self._read() as s:
+            row = s.execute(select(*_LISTED, Delivery.message).where(Delivery.id == delivery_id)).first()
+        if row is None:
+            return None
+        fields = row._asdict()
+        message = fields.pop("message")
+        return DeliveryView(**fields), message
+
     # -------------------------------------------------- the daily digest
 
     def pending_digest(self, *, uow=None) -> PendingDigest:

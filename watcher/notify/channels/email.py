@@ -15,7 +15,7 @@ from typing import ClassVar
 from watcher.addresses import header_text, parse_address
 from watcher.errors import ConfigError, WatchError
 from watcher.notify.channels.base import BuildError, Built, Plan, SendError
-from watcher.notify.mail import build_message, make_message_id, sender_address, serialize
+from watcher.notify.mail import build_message, make_message_id, readable, sender_address, serialize
 
 
 class EmailChannel:
@@ -179,7 +179,7 @@ class EmlTransport:
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
+                fh.write(readable(raw))      # the text part in 8-bit UTF-8: `cat` shows it
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
