@@ -7,11 +7,15 @@ it imported. No timing here (bench/startup.py prints the times): a module list c
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from watcher.errors import ConfigError
+from watcher.judge.rules import RULES_DIR, LazyPattern, load_rules, parse_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "data" / "corpus" / "seeds" / "000_e00ebf84e0ab835f.txt"
@@ -78,3 +82,29 @@ def test_a_stored_snapshot_operand_still_loads_the_store(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == ("watch: config.toml: config file not found (needed to find the snapshot store; "
                                    "use --config)")
+
+
+
+def test_packaged_rule_files_compile_and_load_leaves_them_to_their_first_use():
+    """load_rules leaves the expressions to their first use; each packaged file still compiles whole."""
+    paths = sorted(RULES_DIR.glob("??.toml"))
+    assert [p.stem for p in paths] == ["en", "ja"]
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        eager = parse_rules(text, str(path))                  # compile_now: a bad expression raises here
+        assert all(isinstance(p, re.Pattern) for p in eager.lexicons.values())
+        lazy = parse_rules(text, str(path), compile_now=False)
+        assert all(isinstance(p, LazyPattern) and p._compiled is None for p in lazy.revision.values())
+        name, pattern = next(iter(lazy.lexicons.items()))
+        assert pattern.pattern == eager.lexicons[name].pattern
+        assert pattern.compiled() is pattern.compiled() and pattern._compiled is not None
+        assert isinstance(load_rules(path.stem).lexicons[name], LazyPattern)
+
+
+def test_a_bad_expression_of_a_lazy_pattern_is_the_same_config_error():
+    text = (RULES_DIR / "ja.toml").read_text(encoding="utf-8") + '\n[lexicon.broken_x]\npatterns = ["(unclosed"]\n'
+    with pytest.raises(ConfigError, match=r"^x.toml: lexicon.broken_x: bad regular expression"):
+        parse_rules(text, "x.toml")
+    rules = parse_rules(text, "x.toml", compile_now=False)            # loads: the expression is not read yet
+    with pytest.raises(ConfigError, match=r"^x.toml: lexicon.broken_x: bad regular expression"):
+        rules.search("broken_x", "some text")

@@ -167,19 +167,45 @@ class Rules:
         return {t.name for t in self.topics.values() if t.markers and t.markers.search(text)}
 
 
-def _alternation(where: str, terms: list[str], patterns: list[str]) -> re.Pattern:
+class LazyPattern:
+    """A rule file's regular expression, compiled at its first use (then a plain re.Pattern does
+    the work). The packaged rule files hold about a hundred large alternations, 0.1 s or more to
+    compile, and a process uses few of them: a `watch diff` with no change only the revision
+    clause's. A bad expression is then the same ConfigError, raised at that first use."""
+
+    __slots__ = ("pattern", "_flags", "_where", "_compiled")
+
+    def __init__(self, pattern: str, flags: int, where: str):
+        self.pattern, self._flags, self._where, self._compiled = pattern, flags, where, None
+
+    def compiled(self) -> re.Pattern:
+        if self._compiled is None:
+            try:
+                self._compiled = re.compile(self.pattern, self._flags)
+            except re.error as exc:
+                raise ConfigError(f"{self._where}: bad regular expression: {exc}") from exc
+        return self._compiled
+
+    def __getattr__(self, name: str):           # search, finditer, fullmatch, sub, flags ...
+        if name.startswith("__"):               # copy/pickle probes: this object, not the pattern
+            raise AttributeError(name)
+        return getattr(self.compiled(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern[:40]!r}{'...' if len(self.pattern) > 40 else ''})"
+
+
+def _alternation(where: str, terms: list[str], patterns: list[str], lazy: bool = False) -> re.Pattern | LazyPattern:
     parts = [re.escape(key(t)) for t in sorted(terms, key=len, reverse=True) if t]
     parts += [f"(?:{p})" for p in patterns]
     if not parts:
         raise ConfigError(f"{where}: no terms or patterns")
-    try:
-        return re.compile("|".join(parts), re.IGNORECASE)
-    except re.error as exc:
-        raise ConfigError(f"{where}: bad regular expression: {exc}") from exc
+    pattern = LazyPattern("|".join(parts), re.IGNORECASE, where)
+    return pattern if lazy else pattern.compiled()
 
 
-def _regex_list(where: str, patterns: list[str]) -> re.Pattern | None:
-    return _alternation(where, [], patterns) if patterns else None
+def _regex_list(where: str, patterns: list[str], lazy: bool = False) -> re.Pattern | LazyPattern | None:
+    return _alternation(where, [], patterns, lazy) if patterns else None
 
 
 @lru_cache(maxsize=8)
@@ -188,7 +214,8 @@ def load_rules(language: str = "ja") -> Rules:
     path = RULES_DIR / f"{language}.toml"
     if not path.exists():
         path = RULES_DIR / "ja.toml"
-    return parse_rules(path.read_text(encoding="utf-8"), str(path))
+    # compiled at first use: tests/test_startup.py compiles every packaged file's expressions
+    return parse_rules(path.read_text(encoding="utf-8"), str(path), compile_now=False)
 
 
 def _toml(text: str, where: str) -> dict:
@@ -198,10 +225,12 @@ def _toml(text: str, where: str) -> dict:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
 
 
-def parse_rules(text: str, where: str = "rules") -> Rules:
-    """Read and check a rules file; any mistake raises ConfigError naming the entry."""
+def parse_rules(text: str, where: str = "rules", *, compile_now: bool = True) -> Rules:
+    """Read and check a rules file; any mistake raises ConfigError naming the entry. With
+    compile_now=False its regular expressions are LazyPatterns, checked at their first use."""
     data = _toml(text, where)
-    lexicons = {name: _alternation(f"{where}: lexicon.{name}", lex.get("terms", []), lex.get("patterns", []))
+    lazy = not compile_now
+    lexicons = {name: _alternation(f"{where}: lexicon.{name}", lex.get("terms", []), lex.get("patterns", []), lazy)
                 for name, lex in data.get("lexicon", {}).items()}
     topics: dict[str, Topic] = {}
     for name, t in data.get("topic", {}).items():
@@ -212,9 +241,9 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
                 raise ConfigError(f"{where}: topic.{name}.fallback: no reason")
         topics[name] = Topic(
             name=name, label=t.get("label", name),
-            headings=_regex_list(f"{where}: topic.{name}.headings", t.get("headings", [])),
-            not_headings=_regex_list(f"{where}: topic.{name}.not_headings", t.get("not_headings", [])),
-            markers=_regex_list(f"{where}: topic.{name}.markers", t.get("markers", [])),
+            headings=_regex_list(f"{where}: topic.{name}.headings", t.get("headings", []), lazy),
+            not_headings=_regex_list(f"{where}: topic.{name}.not_headings", t.get("not_headings", []), lazy),
+            markers=_regex_list(f"{where}: topic.{name}.markers", t.get("markers", []), lazy),
             overrides=list(t.get("overrides", [])), fallback=fallback,
         )
     _check_required(where, lexicons, topics, data.get("revision", {}))
@@ -291,9 +320,9 @@ def parse_rules(text: str, where: str = "rules") -> Rules:
     # Latin fillers ("the", "and") are whole words; Japanese ones (の, 及び) are not delimited.
     filler_re = re.compile("|".join([rf"\b{re.escape(f)}\b" if re.fullmatch(r"[A-Za-z]+", f) else re.escape(f)
                                      for f in filler] + [r"\s+"]))
-    navigation_re = _regex_list(f"{where}: wording.navigation", wording.get("navigation", []))
-    negator_re = _regex_list(f"{where}: wording.negators", wording.get("negators", []))
-    revision = {name: _alternation(f"{where}: revision.{name}", [], pats)
+    navigation_re = _regex_list(f"{where}: wording.navigation", wording.get("navigation", []), lazy)
+    negator_re = _regex_list(f"{where}: wording.negators", wording.get("negators", []), lazy)
+    revision = {name: _alternation(f"{where}: revision.{name}", [], pats, lazy)
                 for name, pats in data.get("revision", {}).items() if pats}
     return Rules(language=data.get("language", "ja"), lexicons=lexicons, topics=topics, topic_order=list(topics),
                  rules=rules, fold_re=fold_re, fold_map=fold_map, filler_re=filler_re, navigation_re=navigation_re,
