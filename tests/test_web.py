@@ -219,3 +219,15 @@ def test_the_feed_parses_as_atom_and_answers_304(local, accounts):
     assert requests.get(accounts.url + "/feed.atom?token=wrong", timeout=10).status_code == 401
     assert requests.get(accounts.url + "/feed.atom?token=feed-token-1", timeout=10).status_code == 200
     assert requests.get(accounts.url + "/feed.atom", headers=basic("vic", "vic-secret"), timeout=10).status_code == 200
+
+
+def test_the_diff_page_draws_the_change_pages_rows(local):
+    """/policy/NAME/diff draws each changed clause's 新旧対照表 rows (one per changed paragraph,
+    （略） between) as the change page does, not one block per clause."""
+    def rows(path):
+        page = requests.get(local.url + path, timeout=10).text
+        tables = re.findall(r'<table class="cmp">(.*?)</table>', page, re.S)
+        return [tr.strip() for table in tables for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+                if "<th>" not in tr]
+    on_diff, on_change = rows("/policy/enmono/diff?old=1&new=2"), rows("/change/1")
+    assert on_diff and on_diff == on_change
