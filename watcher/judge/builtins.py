@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from watcher.judge.text import clip
+from watcher.judge.meaning import sentences, words
+from watcher.judge.text import clip, key_lines
 
 if TYPE_CHECKING:   # types only: the engine imports this module
     from watcher.judge.engine import Context
@@ -180,3 +181,131 @@ def known_transfer(match: re.Match, sentence: str, side: str, ctx: Context) -> b
     new section) is no new transfer abroad."""
     return ctx.rules.fold(match.group(0)) in ctx.docs.old_transfer_text
 
+
+
+# ---------------------------------------------------------------------------
+# open vocabulary: organisations and data items recognised by their shape, not by a list
+# ---------------------------------------------------------------------------
+
+# A line that is only an organisation's name: capitalised Latin words (CIRA, Shaw, NextDNS, Acme Cloud Inc.),
+# optionally with a legal form, or a Japanese name with its legal form (株式会社X / X株式会社 / X社).
+_LEGAL_FORM = r"(?:,? (?:Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|Corp\.?|Corporation|GmbH|S\.A\.|B\.V\.|AG|K\.K\.|Co\., ?Ltd\.?|PLC|plc))"
+_ORG_LINE = re.compile(
+    r"(?:[A-Z][A-Za-z0-9&.'\-]*)(?: (?:[A-Z][A-Za-z0-9&.'\-]*|&|of|and|de))*" + _LEGAL_FORM + r"?"
+    r"|(?:株式会社|有限会社|合同会社)[^\s、。,()（）「」]{1,30}|[^\s、。,()（）「」]{1,30}(?:株式会社|有限会社|合同会社|社)")
+_ITEM_MARK = re.compile(r"^\s*(?:[*\-・•●■□◆◇]|\(?\d+[.)）]|[（(][^)）]{1,3}[)）])\s*")
+_NAME_LINE_MAX = 60
+
+
+def _org_line(line: str) -> bool:
+    line = _ITEM_MARK.sub("", line).strip().rstrip("。.、,;:：")
+    return 0 < len(line) <= _NAME_LINE_MAX and _ORG_LINE.fullmatch(line) is not None
+
+
+@builtin("@named_in_list", "unit", lexicons=("recipient_roles",))
+def named_in_list(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """An added list line that is only an organisation's name, in a list of such names led in by recipients.
+
+    The line has the shape of a name (capitalised words, a legal form: Inc., LLC, 株式会社…); the lines
+    next to it in the clause are names too (a bare list of companies); and the sentence that leads the
+    list in names a role of receiving data (the lexicon recipient_roles: providers, vendors, partners,
+    リゾルバ, 提供先…). A new name there is a new recipient, whether or not any list knows it. The reason
+    shows the name."""
+    if kind not in ("added", "clause_added") or "\n" in side.strip() or not _org_line(side):
+        return False
+    name = _ITEM_MARK.sub("", side).strip()
+    for clause in ctx.docs.new_clauses:
+        for parent in clause.walk():
+            lines = [key_lines(c.own_text()) for c in parent.children]
+            at = next((i for i, line in enumerate(lines) if _ITEM_MARK.sub("", line).strip() == name), None)
+            if at is None:
+                continue
+            start = at
+            while start > 0 and _org_line(lines[start - 1]):
+                start -= 1
+            end = at
+            while end + 1 < len(lines) and _org_line(lines[end + 1]):
+                end += 1
+            if end == start:            # a list of one name
+                continue
+            # The list's lead-in: the paragraph just before the run of names, else the parent's own text.
+            lead_in = lines[start - 1] if start > 0 else key_lines(parent.own_text())
+            if ctx.rules.search("recipient_roles", lead_in):
+                return clip(name, 60)
+    return False
+
+
+@builtin("@known_party", "match")
+def known_party(match: re.Match, sentence: str, side: str, ctx: Context) -> bool:
+    """The organisation the match names already acted in the old version (for rules on new words).
+
+    The old version names it followed by a particle or verb of a party (「Adjustに送信」, "Adjust
+    receives", 「…であるAdjust」), not only as part of another word (「Googleの広告ID」 names an
+    identifier, not a recipient): the same recipient described again is no new recipient."""
+    names = [n for n in _NAME_WORD.findall(match.group(0)) if n[:1].isupper() and len(n) >= 2]
+    old = ctx.docs.old_text
+    for n in names:
+        party = re.compile(r"(?<![A-Za-z0-9])" + re.escape(n) + r"(?![A-Za-z0-9])\s?"
+                           r"(?:に|へ|と|は|が|も|により|によって|社| (?:may|will|receives?|collects?|uses?|is|are|has))")
+        if party.search(old) or re.search(r"である\s?" + re.escape(n) + r"(?![A-Za-z0-9])", old):
+            return True
+    return False
+
+
+@builtin("@list_grew", "unit", lexicons=("sending", "negation"))
+def list_grew(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """Words were inserted as a new member of the list of what is sent, shared, received or collected.
+
+    The inserted words stand next to a list separator (、 / および / , / and / or) and the sentence
+    holding them sends or collects data (the lexicon sending) with the list as its object, without a
+    negation: 「国、地域、クリックしたタイル、およびクリックした時間をXと共有します」. The item need
+    not be on any data list. The reason shows the new item."""
+    if kind != "gained":
+        return False
+    rules = ctx.rules
+    text = unit.new
+    for start, end in unit.gained_spans:
+        piece = text[start:end]
+        core = piece.strip(" 、,。.()（）")
+        core = re.sub(r"^(?:および|及び|ならびに|並びに|または|又は|や|and |or )", "", core).strip(" 、,")
+        if len(rules.filler_re.sub("", rules.fold(core))) < 2:
+            continue
+        before, after = text[max(0, start - 3):start], text[end:end + 6]
+        # A comma after a topic or case particle (「Mozillaは、」「場合、」) ends a phrase, not a list member.
+        listed = (re.search(r"(?<![はがもでにてとをば合])[、,]\s?$|(?:および|及び|and|or)\s?$", before) or re.match(r"\s?(?:[、,]|および|及び|and |or )", after)
+                  or re.match(r"\s?[、,]|\s?(?:および|及び|and |or )", piece) or re.search(r"[、,]\s?$", piece))
+        if not listed or "。" in core or len(core) > 60:
+            continue
+        left = max(text.rfind(c, 0, start) for c in "。\n")
+        right = min((i for i in (text.find(c, end) for c in "。\n") if i >= 0), default=len(text))
+        sentence, rest = text[left + 1:right], text[end:right]
+        # Japanese puts the verb after its object list, English before it.
+        if rules.search("negation", sentence) or not rules.search("sending", rest if rules.language == "ja" else sentence):
+            continue
+        if rules.language == "ja" and "を" not in rest and "に関する" not in rest:
+            continue
+        if not _only_grew(sentence, unit.old, core, rules):
+            continue
+        return clip(core, 60)
+    return False
+
+
+def _only_grew(sentence: str, old_text: str, item: str, rules) -> bool:
+    """The sentence says all its old counterpart said, plus the new item's words (a list that grew).
+
+    Its old counterpart is the old sentence sharing most meaning words; one of its words may be said once
+    less (the list's new shape dropped a repeated あなたが), none may be gone altogether. A rewording or retranslation loses words
+    and is no growing list."""
+    new_key = Counter(words(sentence, rules))
+    best, best_shared = None, 0
+    for old in sentences(old_text):
+        old_key = Counter(words(old, rules))
+        shared = sum((old_key & new_key).values())
+        if shared > best_shared:
+            best, best_shared = old_key, shared
+    if best is None:
+        return False
+    gone = best - new_key
+    came = Counter(words(item, rules)) - best
+    # A word said less often (あなた twice -> once) is still said; a word gone altogether was replaced.
+    return sum(gone.values()) <= 1 and all(w in new_key for w in gone) and sum(came.values()) >= 1
