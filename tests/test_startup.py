@@ -108,3 +108,21 @@ def test_a_bad_expression_of_a_lazy_pattern_is_the_same_config_error():
     rules = parse_rules(text, "x.toml", compile_now=False)            # loads: the expression is not read yet
     with pytest.raises(ConfigError, match=r"^x.toml: lexicon.broken_x: bad regular expression"):
         rules.search("broken_x", "some text")
+
+
+def test_the_derive_workers_inherit_the_html_extractor(tmp_path):
+    """watcher.extract loads BeautifulSoup by name; the checker loads it before it forks its workers,
+    so that they share it instead of each importing it on its first page."""
+    code = (
+        "import sys, types\n"
+        "from watcher.check import checker\n"
+        "assert 'bs4' not in sys.modules\n"
+        "pool = checker.Checker._pool(types.SimpleNamespace(workers=2), checker.POOL_MIN_BODIES)\n"
+        "try:\n"
+        "    print('parent', 'bs4' in sys.modules)\n"
+        "    print('worker', pool.submit(eval, \"'bs4' in __import__('sys').modules\").result(timeout=30))\n"
+        "finally:\n"
+        "    pool.shutdown()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["parent", "True", "worker", "True"]

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
-from watcher import suspect
+from watcher import extract, suspect
 from watcher.check.decide import (
     CheckOutcome,
     Decision,
@@ -244,6 +244,9 @@ class Checker:
     def _pool(self, n: int) -> Executor | None:
         if self.workers <= 1 or n < POOL_MIN_BODIES:
             return None
+        # BeautifulSoup and lxml load with the first HTML page (watcher.extract, by name): load them
+        # here, so that the workers inherit them through the fork instead of each importing them.
+        extract.html_lines.resolve()
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_die_with_parent, initargs=(os.getpid(),))
         # Fork the workers now, before any fetch thread starts, so they inherit no lock held by a
