@@ -36,6 +36,10 @@ MAX_REDIRECTS = 10
 # A fetch in flight when `stop` is set is cut off this many seconds later (it was no check at all).
 STOP_CUT = 1.0
 STOPPED = "stopped before the page arrived"
+# Linux: ACK the response's first segment at once instead of ~40 ms later. A server that writes
+# headers and body apart without TCP_NODELAY holds the body until that ACK (Nagle): on a kept-alive
+# connection every response waited for the delayed ACK (200 pages of the peers fixture: 9.4 s -> 0.26 s).
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 @register
@@ -299,7 +303,9 @@ class _Guarded:
         deadline = getattr(_current, "deadline", None)
         if deadline is not None:
             deadline.watch(self)
-        return super().request(*args, **kwargs)
+        sent = super().request(*args, **kwargs)
+        _quickack(self.sock)
+        return sent
 
     def connect(self):
         super().connect()
@@ -326,6 +332,16 @@ class _GuardedSPool(HTTPSConnectionPool):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _quickack(sock) -> None:
+    """Quick-ACK mode for the reply to the request just sent (the kernel leaves it by itself, so it
+    is set again for every request); a socket that refuses it only keeps the delayed ACK."""
+    if _QUICKACK is not None and sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:
+            pass
 
 
 class InsecureRedirect(requests.exceptions.RequestException):
