@@ -14,7 +14,10 @@ RabbitMQ's 30-minute consumer timeout (Dramatiq's default back-off reaches 7 day
 Per host, every worker together runs at most `[fetch] per_host` checks at once: a
 ConcurrentRateLimiter in Redis keyed by the host, its TTL near the task time limit (a killed
 worker's slot is freed when it expires). A check that finds its host busy waits a moment, then
-sends itself again with a delay and returns: a busy site costs no retries.
+sends itself again with a delay and returns: a busy site costs no retries. Taking and giving back
+a slot is one Redis round trip each (HostLimiter: a Lua script), not Dramatiq's optimistic
+WATCH/GET/MULTI/EXEC loop (four round trips to take, three to give back, and again on every
+conflict while the threads of all workers race for a host's key).
 """
 
 from __future__ import annotations
@@ -47,6 +50,33 @@ QUEUES = ("check", "browser", "notify")
 BUSY_WAIT = 2.0           # seconds a check waits for a busy host's slot before it re-sends itself
 LIMITER_SLACK = 60.0      # the limiter's TTL: the task time limit plus up to this (a quarter of it at most)
 STORE_POLICY_CACHE = 10_000
+
+
+# KEYS[1] the host's counter; ARGV: amount, bound (maximum to take, minimum to give back), ttl in ms.
+# The same counter Dramatiq's ConcurrentRateLimiter keeps (a plain integer with a TTL), so both
+# kinds of limiter share a host's slots.
+_TAKE = """local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+if v > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
+return 1"""
+_GIVE = """local v = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[1])
+if v < tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
+return 1"""
+
+
+class HostLimiter(ConcurrentRateLimiter):
+    """Dramatiq's ConcurrentRateLimiter with one atomic script call to take a slot and one to give it back."""
+
+    def __init__(self, scripts, key: str, *, limit: int, ttl: int):
+        super().__init__(None, key, limit=limit, ttl=ttl)
+        self.take, self.give = scripts
+
+    def _acquire(self) -> bool:
+        return bool(self.take(keys=[self.key], args=[1, self.limit, self.ttl]))
+
+    def _release(self) -> bool:
+        return bool(self.give(keys=[self.key], args=[1, 0, self.ttl]))
 
 
 def queue_names(q: QueueSettings) -> dict[str, str]:
@@ -106,6 +136,7 @@ class Tasks:
         self._repo, self._own_repo = repo, repo is None
         self._local = threading.local()
         self._backend: RedisBackend | None = None
+        self._scripts = None
         self._lock = threading.Lock()
         options = {"max_retries": self.q.max_retries, "min_backoff": int(self.q.min_backoff * 1000),
                    "max_backoff": int(self.q.max_backoff * 1000), "time_limit": int(self.q.time_limit * 1000)}
@@ -142,9 +173,8 @@ class Tasks:
         host = host_key(policy.url)
         if not host:
             return self._check_one(policy)    # a local file: no site to be polite to
-        limiter = ConcurrentRateLimiter(self.backend, f"{self.q.namespace}:host:{host}",
-                                        limit=self.settings.fetch.per_host,
-                                        ttl=self.limiter_ttl_ms)
+        limiter = HostLimiter(self.scripts, f"{self.q.namespace}:host:{host}", limit=self.settings.fetch.per_host,
+                              ttl=self.limiter_ttl_ms)
         deadline = time.monotonic() + BUSY_WAIT
         pause = 0.02
         while True:
@@ -183,6 +213,15 @@ class Tasks:
             if self._backend is None:
                 self._backend = RedisBackend(client=redis.Redis.from_url(self.q.limiter_url()))
             return self._backend
+
+    @property
+    def scripts(self):
+        """The limiter's two scripts (redis-py sends EVALSHA, loading a script the server lost)."""
+        client = self.backend.client
+        with self._lock:
+            if self._scripts is None:
+                self._scripts = (client.register_script(_TAKE), client.register_script(_GIVE))
+            return self._scripts
 
     def app(self):
         app = getattr(self._local, "app", None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 
 from watcher.store.bodies import StoreError
@@ -29,7 +29,38 @@ def make_engine(url: str) -> Engine:
                                json_serializer=json_serializer)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=json_serializer)
+    engine = create_engine(url, pool_size=10, max_overflow=20, json_serializer=json_serializer)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING = 10.0   # seconds: a pooled connection idle longer than this is pinged before it is used again
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, but only for a connection that sat idle in the pool: a busy worker takes a
+    connection several times per check, and a ping each time was a round trip (and PostgreSQL CPU)
+    per unit of work. A connection the server dropped while it was idle is replaced on checkout
+    (DisconnectionError: the pool connects afresh); one dropped since, fails its unit of work and
+    SQLAlchemy invalidates the pool, as with pre-ping."""
+    @event.listens_for(engine, "checkin")
+    def checkin(dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection, record, proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as e:   # any failure of the ping: this connection is gone
+            raise DisconnectionError(f"stale pooled connection: {e}") from e
 
 
 def sessionmaker_for(engine: Engine):
