@@ -223,7 +223,7 @@ def test_several_categories_in_one_clause_take_the_highest_severity():
     assert ch["categories"][0] == "purpose_added"     # ordered by severity
     assert any("行動履歴" in e for e in ch["evidence"])
     assert any("商品カタログ" in e for e in ch["evidence"])
-    assert any("red flag" in r for r in ch["reasons"])
+    assert any("危険信号" in r for r in ch["reasons"])
 
 
 def test_relatedness_is_explained_in_the_reason():
@@ -232,7 +232,7 @@ def test_relatedness_is_explained_in_the_reason():
     [ch] = changed(run(base, new))
     assert ch["severity"] == "notice"
     reason = " ".join(ch["reasons"])
-    assert "resembles an existing purpose" in reason and "商品カタログを郵送" in reason
+    assert "既存の利用目的とよく似ており" in reason and "商品カタログを郵送" in reason
 
 
 def test_a_negated_sentence_is_not_a_provision():

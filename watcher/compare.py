@@ -8,8 +8,9 @@ from watcher.dates import last_date
 from watcher.diff import diff_clauses
 from watcher.judge.classify import classify
 from watcher.judge.route import route
-from watcher.models import Document, Report
+from watcher.models import ClauseChange, Document, Report
 from watcher.normalize import language
+from watcher.reasons import render
 from watcher.segment import segment
 
 
@@ -19,8 +20,8 @@ def compare(old: Document, new: Document) -> Report:
     new_clauses = segment(new)
     changes, summary = diff_clauses(old_clauses, new_clauses)
     verdicts = classify(changes, old_clauses, new_clauses, lang)
-    changes = [replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons, evidence=v.evidence,
-                       details=v.details)
+    changes = [_in_language(replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons,
+                                    evidence=v.evidence, details=v.details), lang)
                for change, v in zip(changes, verdicts, strict=True)]
     revision_clause, notify = route(changes, old_clauses, lang)
     return Report(
@@ -36,6 +37,25 @@ def compare(old: Document, new: Document) -> Report:
         old_meta=_meta(old, old_clauses),
         new_meta=_meta(new, new_clauses),
     )
+
+
+def _in_language(change: ClauseChange, lang: str) -> ClauseChange:
+    """The change's reasons in the report's language (rules/reasons.toml by their codes; the rule
+    file's English text for a code it lacks)."""
+    if not change.details:
+        return change
+    details = [replace(d, text=render(d.code, lang, d.text, d.adjust, d.note, d.fields)) for d in change.details]
+    reasons = [d.text for d in details]
+    if len(set(reasons)) < len(reasons):      # two texts one in this language: one reason, both evidence
+        kept: dict[str, object] = {}
+        for d in details:
+            if d.text in kept:
+                kept[d.text].evidence.extend(e for e in d.evidence if e not in kept[d.text].evidence)
+            else:
+                kept[d.text] = replace(d, evidence=list(d.evidence))
+        details = list(kept.values())
+        reasons = [d.text for d in details]
+    return replace(change, reasons=reasons, details=details)
 
 
 def _meta(doc: Document, clauses) -> dict:

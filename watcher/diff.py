@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Indel
 
 from watcher.align import Unit, align
-from watcher.models import Clause, ClauseChange, Hunk, ItemChange
+from watcher.models import Clause, ClauseChange, Hunk, ItemChange, Reason
 from watcher.normalize import key
 from watcher.segment import is_date_line
 
@@ -74,7 +74,8 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> tuple[list[ClauseChang
         if j in alignment.split_from:
             host = old[alignment.split_from[j]]
             change = ClauseChange(type="moved", old=None, new=n, categories=["moved"], related=[host.label],
-                                  reasons=[f"split out of {host.label}: its text was already there"])
+                                  **_reason("diff.moved.split", f"split out of {host.label}: its text was already there",
+                                            label=host.label))
             summary["moved"] += 1
         else:
             change = ClauseChange(type="added", old=None, new=n, hunks=[Hunk("insert", "", n.full_text())])
@@ -90,7 +91,8 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> tuple[list[ClauseChang
         if i in alignment.merged_into:
             host = new[alignment.merged_into[i]]
             change = ClauseChange(type="moved", old=o, new=None, categories=["moved"], related=[host.label],
-                                  reasons=[f"merged into {host.label}: its text is still there"])
+                                  **_reason("diff.moved.merged", f"merged into {host.label}: its text is still there",
+                                            label=host.label))
             summary["moved"] += 1
         else:
             change = ClauseChange(type="removed", old=o, new=None, hunks=[Hunk("delete", o.full_text(), "")])
@@ -107,13 +109,15 @@ def _paired_change(o: Clause, n: Clause, ou: Unit, nu: Unit, moved: bool,
     if ou.key == nu.key and not extra_old and not extra_new:
         if moved:
             return ClauseChange(type="moved", old=o, new=n, categories=["moved"],
-                                reasons=["same text at another place in the policy"])
+                                **_reason("diff.moved", "same text at another place in the policy"))
         if renumbered:
             return ClauseChange(type="renumbered", old=o, new=n, categories=["renumbered"],
-                                reasons=[f"same text, number {o.number or '-'} → {n.number or '-'}"])
+                                **_reason("diff.renumbered", f"same text, number {o.number or '-'} → {n.number or '-'}",
+                                          old=o.number or "-", new=n.number or "-"))
         if o.full_text() != n.full_text():
             return ClauseChange(type="modified", old=o, new=n, categories=["formatting"],
-                                reasons=["only formatting changed (width, spaces, line breaks, punctuation)"])
+                                **_reason("diff.formatting",
+                                          "only formatting changed (width, spaces, line breaks, punctuation)"))
         return None
     items = diff_items([o, *extra_old], [n, *extra_new])
     hunks = [h for item in items for h in item.hunks]
@@ -124,8 +128,15 @@ def _paired_change(o: Clause, n: Clause, ou: Unit, nu: Unit, moved: bool,
     change = ClauseChange(type="modified", old=o, new=n, items=items, hunks=hunks, related=related)
     if o.kind == "metadata" and n.kind == "metadata" and all(_is_date_item(it) for it in items):
         change.categories = ["effective_date_changed"]
-        change.reasons = ["only the dates of enactment / revision changed"]
+        reason = _reason("diff.effective_date_changed", "only the dates of enactment / revision changed")
+        change.reasons, change.details = reason["reasons"], reason["details"]
     return change
+
+
+def _reason(code: str, text: str, **fields) -> dict:
+    """A diff-stage verdict's reason: its English text and its code (rules/reasons.toml gives the
+    report's language, watcher.compare)."""
+    return {"reasons": [text], "details": [Reason(code, text, fields=fields)]}
 
 
 def _is_date_item(item: ItemChange) -> bool:

@@ -133,6 +133,11 @@ class Reason:
     code: str
     text: str
     evidence: list[str] = field(default_factory=list)
+    # How the text is made in another language (watcher.reasons.render; not in the JSON): the rule's
+    # adjust code, the note after it (matched words: page text), the {fields} of the code's text.
+    adjust: str = ""
+    note: str = ""
+    fields: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from watcher.dates import last_date
 from watcher.diff import diff_items, inline_ops
 from watcher.models import SEVERITY_RANK, Clause, ClauseChange, Report
 from watcher.normalize import key
+from watcher.reasons import translate
 from watcher.registry import Registry
 from watcher.report_formats import RENDERER_CLASSES
 
@@ -750,7 +751,21 @@ def verdict_view(change: dict, lang: str) -> dict:
             "severity": severity, "severity_label": t["severity"].get(severity, severity),
             "categories": categories,
             "category_names": [{"key": c, "name": category_name(c, lang)} for c in categories],
-            "reasons": list(change.get("reasons") or []), "evidence": list(change.get("evidence") or [])}
+            "reasons": reason_texts(change, lang), "evidence": list(change.get("evidence") or [])}
+
+
+def reason_texts(change: dict, lang: str) -> list[str]:
+    """A JSON v1 change's reasons in the reader's language: each reason_details entry's text looked up
+    by its code (rules/reasons.toml); a stored text whose code or shape is unknown stays as it is."""
+    details = change.get("reason_details")
+    if not details:
+        return list(change.get("reasons") or [])
+    out: list[str] = []
+    for d in details:
+        text = translate(d.get("code") or "", d.get("text") or "", lang)
+        if text not in out:
+            out.append(text)
+    return out
 
 
 def _whole(change: dict) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from watcher.judge.engine import Context, Documents, fallback, moved_text, run_rules
 from watcher.judge.meaning import changed_sentences, sentences, words
-from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises
+from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises, weakenings
 from watcher.judge.rules import Routing, Rules, load_routing, load_rules
 from watcher.judge.text import clause_text, clip, dedupe, key_lines, text_language
 from watcher.judge.topics import clause_topics, unit_topics
@@ -48,7 +48,8 @@ def classify(changes: list[ClauseChange], old_clauses: list[Clause], new_clauses
     """
     rules = rules or load_rules(language)
     routing = routing or load_routing()
-    verdicts = [Verdict(list(c.categories), c.severity, list(c.reasons), list(c.evidence)) for c in changes]
+    verdicts = [Verdict(list(c.categories), c.severity, list(c.reasons), list(c.evidence), list(c.details))
+                for c in changes]
     todo = [n for n, c in enumerate(changes) if not (c.categories and set(c.categories) <= STRUCTURAL)]
     if not todo:
         return verdicts
@@ -213,7 +214,10 @@ def revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Claus
 
     def finding(case: str, evidence: list[str], **fields) -> list[Finding]:
         v = routing.revision_change[case]
-        return [Finding(v.category, v.severity, v.reason.format(**fields), evidence, f"revision_change.{case}")]
+        return [Finding(v.category, v.severity, v.reason.format(**fields), evidence, f"revision_change.{case}",
+                        fields=pieces)]
+
+    pieces: dict = {}
 
     if before is not None and after is None:
         case = "removed_with_promises" if before.notify_users != "none" or before.consent_when_required else "removed"
@@ -222,6 +226,7 @@ def revision_findings(change: ClauseChange, rc_old: Clause | None, rc_new: Claus
         return finding("added", [clip(key(new_node.full_text()))])
     weaker = weakened_promises(before, after)
     if weaker:
+        pieces["weaker"] = weakenings(before, after)
         return finding("weakened", weaker, weaker="; ".join(weaker))
     if before != after:
         changed = [f"{name}: {getattr(before, name)} → {getattr(after, name)}"
@@ -265,7 +270,7 @@ def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str
     for f in findings:
         if f.reason not in reasons and (f is by_category[f.category] or f.severity == by_category[f.category].severity):
             reasons.append(f.reason)
-            details[f.reason] = Reason(f.code, f.reason, [])
+            details[f.reason] = Reason(f.code, f.reason, [], f.adjust, f.note, dict(f.fields))
         for e in f.evidence:
             if e not in evidence:
                 evidence.append(e)

@@ -197,14 +197,15 @@ def _apply(rule: Rule, unit: Unit, kind: str, ctx: Context) -> Finding | None:
     else:
         evidence = piece_evidence(unit, kind, rules)
         matched = []
-    severity, reason = rule.severity, rule.reason
-    for adjust in rule.adjusts:
+    severity, reason, adjusted, note = rule.severity, rule.reason, "", ""
+    for n, adjust in enumerate(rule.adjusts):
         outcome = _adjust(adjust, rule, unit, kind, side, matched, ctx)
         if outcome is not None:
             severity = adjust.severity
             reason = f"{rule.reason} {adjust.reason}{outcome}".strip()
+            adjusted, note = f"{rule.id}.adjust.{n}", outcome
             break
-    return Finding(rule.category, severity, reason, evidence, rule.id)
+    return Finding(rule.category, severity, reason, evidence, rule.id, adjusted, note)
 
 
 def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[str], ctx: Context) -> str | None:

@@ -148,6 +148,27 @@ def lead_time(rules, text: str) -> int | None:
     return None
 
 
+def weakenings(before: Promises, after: Promises) -> list[tuple[str, dict]]:
+    """weakened_promises as reason pieces: (code of rules/reasons.toml, its fields), in the same order."""
+    pieces: list[tuple[str, dict]] = []
+    if _NOTIFY_RANK[after.notify_users] < _NOTIFY_RANK[before.notify_users]:
+        pieces.append(("revision.weaker.notify_users",
+                       {"before": [(f"promise.notify_users.{before.notify_users}", {})],
+                        "after": [(f"promise.notify_users.{after.notify_users}", {})]}))
+    if before.consent_when_required and not after.consent_when_required:
+        pieces.append(("revision.weaker.consent", {}))
+    if before.notify_users != "none" and after.notify_users != "none":
+        lost = [ch for ch in _PERSONAL if ch in before.channels and ch not in after.channels]
+        if lost and not any(ch in after.channels for ch in _PERSONAL):
+            pieces.append(("revision.weaker.personal_notice", {"channels": "/".join(lost)}))
+    if before.lead_time_days and (after.lead_time_days is None or after.lead_time_days < before.lead_time_days):
+        pieces.append(("revision.weaker.lead_time", {"before": before.lead_time_days,
+                                                     "after": after.lead_time_days or [("promise.lead_time.none", {})]}))
+    if after.deemed_consent and not before.deemed_consent:
+        pieces.append(("revision.weaker.deemed_consent", {}))
+    return pieces
+
+
 def weakened_promises(before: Promises, after: Promises) -> list[str]:
     """How the new revision clause promises users less than the old one (empty when it does not)."""
     weaker = []

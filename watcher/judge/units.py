@@ -39,6 +39,9 @@ class Finding:
     reason: str
     evidence: list[str]
     code: str = ""      # the rule id that found it (JSON v1 reason_details)
+    adjust: str = ""    # the code of the [[rule.adjust]] that applied ("<rule id>.adjust.<n>"), its note
+    note: str = ""
+    fields: dict = field(default_factory=dict)      # the {fields} of the reason text (watcher.reasons)
 
 
 def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:

@@ -29,6 +29,7 @@ from watcher.report import (
     messages,
     note_text,
     promise_text,
+    reason_texts,
 )
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # watcher/templates (shared with report)
@@ -127,7 +128,7 @@ def change_view(change: dict, lang: str) -> dict:
         "categories": categories,
         "category_names": [{"key": c, "name": category_name(c, lang)} for c in categories],
         "meanings": _unique(texts[c][lang] for c in categories if c in texts),
-        "reasons": list(change.get("reasons") or []),
+        "reasons": reason_texts(change, lang),
         "evidence": list(change.get("evidence") or []),
         "rows": clause_rows(change),
     }
