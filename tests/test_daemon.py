@@ -104,16 +104,17 @@ def test_daemon_checks_on_schedule_and_records_changes(tmp_path, monkeypatch):
         thread = threading.Thread(target=daemon.run, args=(settings,),
                                   kwargs={"install_signals": False, "stop": stop, "ready": ready, "notify": False})
         thread.start()
-        store = Store(settings.store)
+        store = None
         try:
             assert ready.wait(10)
+            store = Store(settings.store)        # opened while the daemon checks: a store made at once
             wait_for(lambda: count(store, SnapshotRow) == 2, 10, "both first versions")
             wait_for(lambda: server.statuses[304] >= 2, 10, "conditional re-checks")
             server.set("/a", policy_page(TEXT_NEW, nonce="n"))
             wait_for(lambda: count(store, ChangeRow) == 1, 10, "the change")
             time.sleep(2)   # the slow page: 1.5 s per check, scheduled every 1 s
         finally:
-            stop.set()
+            stop.set()               # whatever failed above, the daemon thread stops with the test
             thread.join(15)
         assert not thread.is_alive()
         with store.Session() as session:

@@ -280,3 +280,28 @@ def test_a_broken_outbox_table_is_a_one_line_store_error(store):
         with pytest.raises(StoreError) as info:
             read()
         assert "no such table: deliveries" in str(info.value) and "\n" not in str(info.value)
+
+
+def _open_new_store(url: str, bodies: str, results) -> None:
+    try:
+        Store(StoreSettings(url=url, bodies_dir=bodies)).close()
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_processes_opening_one_new_store_at_once_all_get_it(tmp_path):
+    """SQLite runs each CREATE TABLE on its own: another process may see the tables before the
+    version row and must not take a store being created for one from before migrations."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")   # forked before the test opens any store
+    for trial in range(3):
+        url = f"sqlite:///{tmp_path}/s{trial}/watch.db"
+        results = context.Queue()
+        procs = [context.Process(target=_open_new_store, args=(url, str(tmp_path / "b"), results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert sorted({results.get(timeout=5) for _ in procs}) == ["ok"]

@@ -86,6 +86,8 @@ def create_or_check(engine: Engine, *, check: bool = True, attempts: int = 5) ->
             if current is None:
                 _create(engine)
                 return
+            if current == "legacy":
+                current = _settled_revision(engine)
             break
         except (OperationalError, ProgrammingError, IntegrityError) as e:
             # Two processes opening a new store at once race between "is it empty?" and "CREATE
@@ -98,6 +100,21 @@ def create_or_check(engine: Engine, *, check: bool = True, attempts: int = 5) ->
         what = "made by a release before schema migrations" if current == "legacy" else f"at revision {current}"
         raise StoreError(f"the store at {safe_url(str(engine.url))} is {what}; this release needs revision "
                          f"{HEAD}: run `watch migrate` first (back the store up before)")
+
+
+# Another process creating a new store may have made its tables but not yet stamped the version
+# (SQLite runs each CREATE TABLE on its own): "tables without a version" is a pre-migration store
+# only if it stays so for this long.
+CREATION_SETTLE_SECONDS = 3.0
+
+
+def _settled_revision(engine: Engine) -> str:
+    deadline = time.monotonic() + CREATION_SETTLE_SECONDS
+    while True:
+        current = revision(engine)
+        if current != "legacy" or time.monotonic() > deadline:
+            return current
+        time.sleep(0.05)
 
 
 def _is_creation_race(error: Exception) -> bool:
