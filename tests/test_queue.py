@@ -300,7 +300,10 @@ def test_two_schedulers_three_workers_200_policies_one_worker_killed(tmp_path, p
         recorded.close()
     checks = recorded.checks()
     assert checks["slow0"] == checks["slow1"] == 1                # the killed check was done again, once
-    assert sum(checks.values()) == 402
+    # A check the killed worker had committed but not yet acknowledged (the ack goes out on the
+    # consumer's next poll) is delivered again: one more "unchanged" check row for that policy, never
+    # a second version, change or mail (asserted below). At most one per thread of the victim.
+    assert 402 <= sum(checks.values()) <= 402 + 3 and max(checks.values()) <= 3, checks
     changes = recorded.changes()
     assert sorted(n for n, _, _ in changes) == sorted(f"p{i:03d}" for i in range(0, 200, 10))
     assert len({(o, n) for _, o, n in changes}) == len(changes)
