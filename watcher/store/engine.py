@@ -86,8 +86,6 @@ def create_or_check(engine: Engine, *, check: bool = True, attempts: int = 5) ->
             if current is None:
                 _create(engine)
                 return
-            if current == "legacy":
-                current = _settled_revision(engine)
             break
         except (OperationalError, ProgrammingError, IntegrityError) as e:
             # Two processes opening a new store at once race between "is it empty?" and "CREATE
@@ -102,33 +100,22 @@ def create_or_check(engine: Engine, *, check: bool = True, attempts: int = 5) ->
                          f"{HEAD}: run `watch migrate` first (back the store up before)")
 
 
-# Another process creating a new store may have made its tables but not yet stamped the version
-# (SQLite runs each CREATE TABLE on its own): "tables without a version" is a pre-migration store
-# only if it stays so for this long.
-CREATION_SETTLE_SECONDS = 3.0
-
-
-def _settled_revision(engine: Engine) -> str:
-    deadline = time.monotonic() + CREATION_SETTLE_SECONDS
-    while True:
-        current = revision(engine)
-        if current != "legacy" or time.monotonic() > deadline:
-            return current
-        time.sleep(0.05)
-
-
 def _is_creation_race(error: Exception) -> bool:
     text_ = str(getattr(error, "orig", None) or error).lower()
     return "already exists" in text_ or "unique" in text_ or "duplicate" in text_ or "locked" in text_
 
 
 def _create(engine: Engine) -> None:
+    # The version table first, committed on its own; then the version row, which opens the
+    # transaction (SQLite begins one at the first write and runs a CREATE TABLE alone otherwise),
+    # so every table is created in it and another process sees them only with their version.
     with engine.begin() as conn:
-        Base.metadata.create_all(conn)
         conn.execute(text(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
                           f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
+    with engine.begin() as conn:
         if conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar_one() == 0:
             conn.execute(text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": HEAD})
+        Base.metadata.create_all(conn)
 
 
 def close(engine: Engine, is_sqlite: bool) -> None:
