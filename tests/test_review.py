@@ -121,7 +121,8 @@ def test_cli_changes_review_audit_list(tmp_path, watch):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["total"] == 2 and {c["review"] for c in data["changes"]} == {"new"}
-    first = data["changes"][-1]["id"]
+    # enmono's change (the two policies are checked concurrently: either may have the lower id)
+    first = next(c["id"] for c in data["changes"] if c["policy"] == "enmono")
     result = watch("review", first, "--action", "obtain_consent", "--action", "legal_review", "--note", "同意画面を準備",
                    "--as", "alice", "--config", config)
     assert result.returncode == 0, result.stderr
