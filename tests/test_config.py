@@ -156,6 +156,16 @@ def test_missing_file_and_unknown_policy(tmp_path):
         settings.policy("b")
 
 
+def test_unknown_policy_among_thousands_is_a_short_line(tmp_path):
+    blocks = "".join(f'[[policy]]\nname = "shop-{i}"\nurl = "https://x.example/{i}"\n' for i in range(2000))
+    settings = load_settings(write(tmp_path, blocks))
+    with pytest.raises(ConfigError) as info:
+        settings.policy("shop-1234x")
+    message = str(info.value)
+    assert "shop-1234" in message and "closest of 2000 known" in message
+    assert "shop-999," not in message and len(message) < 200 and "\n" not in message
+
+
 @pytest.mark.parametrize(("text", "kind", "seconds"), [
     ("every 6h", "interval", 21600), ("every 30m", "interval", 1800), ("every 1d", "interval", 86400),
     ("every 2 hours", "interval", 7200), ("Every 90 seconds", "interval", 90), ("*/15 * * * *", "cron", 0),

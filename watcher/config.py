@@ -25,6 +25,8 @@ from watcher import __version__, lazy
 from watcher.addresses import is_address
 from watcher.errors import ConfigError
 
+fuzzy_process = lazy.module("rapidfuzz.process")
+
 # Loaded on first use (a CSS selector or a cron schedule to validate): `watch --help` never needs them.
 soupsieve = lazy.module("soupsieve")
 CronTrigger = lazy.function("apscheduler.triggers.cron:CronTrigger")
@@ -184,8 +186,7 @@ class Settings:
             if policy.name == name:
                 return policy
         where = self.path.name if self.path else DEFAULT_CONFIG
-        known = ", ".join(p.name for p in self.policies) or "none"
-        raise ConfigError(f"{where}: no policy named {name!r} (known: {known})")
+        raise ConfigError(f"{where}: no policy named {name!r} ({_known_names(name, self.policies)})")
 
     def has_policy(self, name: str) -> bool:
         return any(p.name == name for p in self.policies)
@@ -917,3 +918,19 @@ def parse_policy(raw, *, base_dir: Path, label: str, key: str = "policy",
     if not isinstance(raw, dict):
         v.fail(key, "must be a table")
     return _policy(v, key, raw, notify or NotifySettings())
+
+
+# An error names at most this many policies: a config of thousands must still give a one-line error.
+_KNOWN_NAMES_SHOWN = 5
+
+
+def _known_names(name: str, policies: list[PolicySettings]) -> str:
+    """'known: a, b, c' for a few policies; for many, the closest names to the one asked for."""
+    names = [p.name for p in policies]
+    if not names:
+        return "known: none"
+    if len(names) <= _KNOWN_NAMES_SHOWN:
+        return "known: " + ", ".join(names)
+    closest = [match for match, _score, _index in
+               fuzzy_process.extract(name, names, limit=_KNOWN_NAMES_SHOWN)]
+    return f"closest of {len(names)} known: " + ", ".join(closest) + "; `watch list` shows them all"
