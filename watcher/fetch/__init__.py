@@ -23,6 +23,7 @@ Decoding the body (charset) is the extract stage's job; this package returns byt
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -148,8 +149,8 @@ class Fetcher:
         if not total:
             return
         active: dict[str, int] = {host: 0 for host in queues}
-        cond = threading.Condition()
-        done: deque[tuple[FetchJob, FetchResult] | None] = deque()
+        cond = threading.Condition()     # guards queues and active; waited on only by idle workers
+        done: queue.SimpleQueue[tuple[FetchJob, FetchResult] | None] = queue.SimpleQueue()
         # local files are not a server to be polite to
         limits = {host: (self.settings.concurrency if host == "" else self.settings.per_host) for host in queues}
 
@@ -164,6 +165,8 @@ class Fetcher:
                             job = q.popleft()
                             if not q:
                                 del queues[host]
+                                if not queues:
+                                    cond.notify_all()    # nothing left to hand out: idle workers end
                             else:
                                 queues.move_to_end(host)   # round-robin over hosts
                             active[host] += 1
@@ -185,23 +188,24 @@ class Fetcher:
                         result = FetchResult(url=job.url, final_url=job.url, error=f"internal error: {e!r}")
                     with cond:
                         active[host_key(job.url)] -= 1
-                        done.append((job, result))
-                        cond.notify_all()
+                        # One slot came free: one idle worker can use it. Waking them all made every
+                        # response cost a dozen thread switches (a 304 cost twice its serial CPU).
+                        cond.notify()
+                    done.put((job, result))
             finally:
                 with cond:
-                    done.append(None)   # one "worker finished" marker each
-                    cond.notify_all()
+                    cond.notify_all()    # `stop` may be set: the idle workers look again and end
+                done.put(None)   # one "worker finished" marker each
 
-        n_workers = min(self.settings.concurrency, total)
+        # No more workers than can ever be busy at once: one host at per_host = 2 needs two, not 16.
+        busy_at_most = sum(min(limits[host], len(q)) for host, q in queues.items())
+        n_workers = min(self.settings.concurrency, busy_at_most)
         threads = [threading.Thread(target=worker, name=f"fetch-{i}", daemon=True) for i in range(n_workers)]
         for t in threads:
             t.start()
         finished = 0
         while finished < n_workers:
-            with cond:
-                while not done:
-                    cond.wait()
-                item = done.popleft()
+            item = done.get()
             if item is None:
                 finished += 1
                 continue
