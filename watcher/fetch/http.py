@@ -265,8 +265,12 @@ class _Watchdog:
                 self._heap, self._pid = [], os.getpid()
                 self._thread = threading.Thread(target=self._run, name="fetch-deadlines", daemon=True)
                 self._thread.start()
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (deadline.at, next(self._ids), deadline))
-            self._cond.notify()
+            # The watchdog sleeps until the earliest deadline (a quarter second at most): it needs waking
+            # only for one that comes sooner. Deadlines are start + fetch.deadline, so almost never.
+            if earliest is None or deadline.at < earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
