@@ -84,7 +84,8 @@ def derive_in_worker(body: bytes, source: str, content_type: str | None, select:
                      remove: list[str], bodies_root: str | None, digest: str | None = None
                      ) -> tuple[Derived | str, bool]:
     """derive() in a worker process; with `bodies_root`, also write the body file of what will be a
-    first version (gzip + fsync off the main process). A page that is not a version is not written."""
+    first version (gzip off the main process; the batch is made durable before its commit). A page
+    that is not a version is not written."""
     derived = derive_safely(body, source, content_type, select, remove)
     if bodies_root is None or isinstance(derived, str) or derived.problem:
         return derived, False

@@ -1,18 +1,24 @@
 """Raw page bodies, content-addressed by sha256 and gzip-compressed (the BodyStore).
 
-With SQLite they are files `bodies_dir/ab/<sha256>.gz`, written via temp file + fsync + os.replace
-before the transaction that references them commits, so an orphan is harmless and a snapshot never
-points at a missing body. With PostgreSQL they are rows of the `bodies` table, written in the same
+With SQLite they are files `bodies_dir/ab/<sha256>.gz`, written via temp file + os.replace and made
+durable (`make_durable`: one syncfs of the bodies' file system for a whole batch, not an fsync of
+every file and folder) before the transaction that references them commits, so an orphan is
+harmless and a snapshot never points at a missing body. A file renamed into place but not yet on
+disk when the machine stops is such an orphan: `put` checks the bytes of a file it finds and writes
+a damaged one again. With PostgreSQL they are rows of the `bodies` table, written in the same
 transaction (one database holds everything, for every worker machine).
 """
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import hashlib
 import os
 import re
+import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import insert, update
@@ -53,7 +59,9 @@ class FileBodies:
             raise StoreError(f"not a body digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.gz"
 
-    def put(self, session: Session | None, data: bytes, digest: str | None = None) -> str:
+    def put(self, session: Session | None, data: bytes, digest: str | None = None, *, durable: bool = True) -> str:
+        """Write one body. `durable=False`: not synced yet; the caller calls `make_durable` with
+        its batch before the transaction that references them commits."""
         digest = digest or sha256(data)
         target = self.path(digest)
         if target.exists() and self.valid(digest):
@@ -64,14 +72,35 @@ class FileBodies:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(compress(data))
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
+            _fsync_dir(self.root)       # a new ab/ folder is an entry of the root
         return digest
+
+    def make_durable(self, digests: Iterable[str]) -> None:
+        """Put the files of `digests` (written with durable=False, by this process or a derive
+        worker) and their folder entries on disk: one syncfs(2) of the file system on Linux,
+        else an fsync of each file, then of each folder once."""
+        digests = [d for d in dict.fromkeys(digests) if d]
+        if not digests:
+            return
+        if _syncfs(self.root):
+            return
+        folders = {}
+        for digest in digests:
+            path = self.path(digest)
+            _fsync_file(path)
+            folders[path.parent] = True
+        for folder in folders:
+            _fsync_dir(folder)
+        _fsync_dir(self.root)
 
     def get(self, session: Session | None, digest: str) -> bytes:
         try:
@@ -95,7 +124,10 @@ class FileBodies:
 class RowBodies:
     """gzip blobs in the `bodies` table (PostgreSQL: one database holds everything)."""
 
-    def put(self, session: Session, data: bytes, digest: str | None = None) -> str:
+    def make_durable(self, digests: Iterable[str]) -> None:
+        """Rows are as durable as the transaction that writes them."""
+
+    def put(self, session: Session, data: bytes, digest: str | None = None, *, durable: bool = True) -> str:
         digest = digest or sha256(data)
         if self.exists(session, digest):
             if self.valid(digest, session):
@@ -134,8 +166,32 @@ class RowBodies:
 
 
 def write_body_file(root: str, data: bytes, digest: str | None = None) -> str:
-    """Write one body file (a derive worker does this for first versions, off the main process)."""
-    return FileBodies(Path(root)).put(None, data, digest)
+    """Write one body file, not synced yet (a derive worker does this for first versions, off the
+    main process; the transaction that stores their versions makes the batch durable first)."""
+    return FileBodies(Path(root)).put(None, data, digest, durable=False)
+
+
+def _syncfs(path: Path) -> bool:
+    """syncfs(2) of the file system holding `path` (Linux): everything written to it is on disk
+    after one call. False where there is no syncfs or it failed (then fsync file by file)."""
+    if not sys.platform.startswith("linux") or _LIBC is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _LIBC.syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path):
+    fd = os.open(path, os.O_RDONLY)     # a body that is not there fails the batch (OSError)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path):
@@ -149,3 +205,15 @@ def _fsync_dir(path: Path):
         pass
     finally:
         os.close(fd)
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc() if sys.platform.startswith("linux") else None

@@ -309,6 +309,13 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
         store the change); the caller's unit of work then rolls back."""
         session, now = uow.session, utcnow()
         pids = [v.check.policy_id for v in versions]
+        # The bodies go first, durable before the commit (one sync for the batch, bodies a derive
+        # worker wrote included): if we die before the commit they are orphans, never dangling
+        # references. Files are written before SQLite's write lock is taken, so that no other writer
+        # waits on the disk; rows (PostgreSQL) after the policies' locks, in the order of before.
+        files = isinstance(self.bodies, FileBodies)
+        if files:
+            self._put_bodies(session, versions)
         # Take the policies' write locks first (row locks on PostgreSQL, the database write lock on
         # SQLite), then make sure the version we compared against is still the latest one.
         session.execute(_LOCK_POLICY, [{"pid": pid, "now": now} for pid in pids])
@@ -317,10 +324,8 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
             row = latest.get(v.check.policy_id)
             if (row.id if row else None) != v.expect_latest:
                 raise Raced(v.check.policy_id, row.id, row.version, row.text_key == v.derived.text_key)
-        # the bodies go first: if we die before the commit they are orphans, never dangling references
-        for v in versions:
-            if not v.body_stored:
-                self.bodies.put(session, v.body, v.body_sha256)
+        if not files:
+            self._put_bodies(session, versions)
         snapshots = []
         for v in versions:
             if v.check.rederived is not None and v.expect_latest is not None:
@@ -349,6 +354,12 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
              "v_body_sha256": v.body_sha256, "v_last_outcome": v.check.outcome} for v in versions])
         self._resolve_failure_alerts(session, pids, now)
         return stored
+
+    def _put_bodies(self, session: Session, versions: list[NewVersion]) -> None:
+        for v in versions:
+            if not v.body_stored:
+                self.bodies.put(session, v.body, v.body_sha256, durable=False)
+        self.bodies.make_durable(v.body_sha256 for v in versions)
 
     def set_change_state(self, uow: UnitOfWork, change_id: int, state: str, *, only_from: str | None = None) -> None:
         query = update(ChangeRow).where(ChangeRow.id == change_id)
