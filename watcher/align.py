@@ -1,13 +1,18 @@
 """Align old and new units (clauses, or items inside a clause) by content.
 
 Exact comparison keys pair first; what is left is paired by rapidfuzz similarity
-(`process.cdist`) of content, helped by the title and the number. Pairs whose order
+(`process.cdist`) of content, helped by the title and the number. Then two passes for
+edits the character similarity misses: a long unit rewritten with its words reordered
+("アプリの品質向上のため、Firebaseで…" -> "Firebaseでアプリの品質を高めるために…") pairs by
+the similarity of its sorted word runs, and the heads of the two lists (a clause's
+heading), both short and both left over, are one heading renamed. Pairs whose order
 changed are moves (found with a longest increasing subsequence). A leftover unit whose
 text is contained in a paired one is part of a split (new side) or a merge (old side).
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -25,6 +30,16 @@ CONTAINED_SHARE = 0.8
 # Units shorter than this (in key characters) pair only if the edit keeps this share of the shorter one.
 SHORT_UNIT = 30
 SHORT_UNIT_KEPT = 0.75
+# Reordered rewrites: units with at least this many word runs each pair when their sorted runs are this alike
+# (rapidfuzz token_sort_ratio, 0-100); at most REORDERED_MAX leftovers a side are compared (cdist is quadratic).
+REORDERED_THRESHOLD = 68.0
+REORDERED_MIN_RUNS = 6
+REORDERED_MAX = 200
+# A heading: a head unit this short (key characters) without a sentence end.
+HEADING_MAX = 40
+# Word runs of a comparison key: kanji, katakana, Latin words (kana between them is inflection and particles).
+_RUNS = re.compile(r"[一-龥々〆ヵヶ]+|[ァ-ヴー]+|[A-Za-z0-9]+")
+_SENTENCE_END = re.compile(r"[。.!?！？]")
 
 
 @dataclass
@@ -93,6 +108,9 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
             pairs[rest_old[a]] = rest_new[b]
             taken_new.add(rest_new[b])
 
+    _pair_reordered(old, new, pairs, taken_new)
+    _pair_heads(old, new, pairs, taken_new)
+
     removed = [i for i in range(len(old)) if i not in pairs]
     added = [j for j in range(len(new)) if j not in taken_new]
     ordered = sorted(pairs.items(), key=lambda p: p[1])
@@ -128,6 +146,43 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
             if host is not None:
                 result.merged_into[i] = host
     return result
+
+
+def _runs(text: str) -> str:
+    return " ".join(_RUNS.findall(text))
+
+
+def _pair_reordered(old: list[Unit], new: list[Unit], pairs: dict[int, int], taken_new: set[int]) -> None:
+    """Leftover long units whose word runs, sorted, are alike: one unit rewritten in another word order."""
+    rest_old = [i for i in range(len(old)) if i not in pairs][:REORDERED_MAX]
+    rest_new = [j for j in range(len(new)) if j not in taken_new][:REORDERED_MAX]
+    runs_old = {i: _runs(old[i].key) for i in rest_old}
+    runs_new = {j: _runs(new[j].key) for j in rest_new}
+    rest_old = [i for i in rest_old if runs_old[i].count(" ") + 1 >= REORDERED_MIN_RUNS]
+    rest_new = [j for j in rest_new if runs_new[j].count(" ") + 1 >= REORDERED_MIN_RUNS]
+    if not rest_old or not rest_new:
+        return
+    scores = process.cdist([runs_old[i] for i in rest_old], [runs_new[j] for j in rest_new],
+                           scorer=fuzz.token_sort_ratio, score_cutoff=REORDERED_THRESHOLD, workers=1)
+    hits = sorted(((float(scores[a, b]), a, b) for a, b in zip(*scores.nonzero(), strict=True)), reverse=True)
+    for _, a, b in hits:
+        i, j = rest_old[a], rest_new[b]
+        if i in pairs or j in taken_new or old[i].kind != new[j].kind:
+            continue
+        pairs[i] = j
+        taken_new.add(j)
+
+
+def _is_heading(unit: Unit) -> bool:
+    return 0 < len(unit.key) <= HEADING_MAX and not _SENTENCE_END.search(unit.key)
+
+
+def _pair_heads(old: list[Unit], new: list[Unit], pairs: dict[int, int], taken_new: set[int]) -> None:
+    """The first units of both lists, both left over and both heading-like: one heading renamed."""
+    if old and new and 0 not in pairs and 0 not in taken_new and old[0].kind == new[0].kind \
+            and _is_heading(old[0]) and _is_heading(new[0]) and len(old) > 1 and len(new) > 1:
+        pairs[0] = 0
+        taken_new.add(0)
 
 
 def _moved_text(a: str, b: str) -> tuple[str, str]:
