@@ -254,3 +254,195 @@ def test_bold_section_titles_over_a_list_each():
     clauses = segment(extract(page, source="p.html", kind="html"))
     assert labels(clauses) == ["前文", "取得する情報", "利用目的", "第三者提供"]
     assert [c.number for c in clauses[2].children] == ["1.", "2.", "3."]
+
+
+# --- structure recovery: the top level from headings, continuity and position --------------------
+def test_roman_numeral_sections_full_width_and_ascii():
+    clauses = segment(doc("""
+個人情報の取扱いについて
+Ⅰ．取得する情報
+当社は次の情報を取得します。
+１．氏名
+２．住所
+Ⅱ．利用目的
+当社は次の目的で利用します。
+１．サービスの提供
+Ⅲ．お問い合わせ
+窓口までご連絡ください。
+"""))
+    assert labels(clauses) == ["前文", "Ⅰ． 取得する情報", "Ⅱ． 利用目的", "Ⅲ． お問い合わせ"]
+    assert [c.ordinal for c in clauses[1:]] == [1, 2, 3]
+    assert [c.number for c in clauses[1].children] == ["１．", "２．"]
+    english = segment(doc("""
+I. Introduction
+We respect your privacy.
+II. Data We Collect
+We collect:
+i. your name
+ii. your email address
+III. Contact
+Write to us.
+"""))
+    assert labels(english) == ["I. Introduction", "II. Data We Collect", "III. Contact"]
+    assert [c.number for c in english[1].children] == ["i.", "ii."]
+
+
+@pytest.mark.parametrize("text,style,ordinal", [
+    ("Ⅳ．開示等の請求", "roman", 4), ("IX. Changes", "roman", 9), ("ⅲ 端末情報", "lroman", 3),
+    ("(ii) your email", "parenroman", 2), ("一　法令に基づく場合", "kanji", 1), ("（三）その他", "parenkanji", 3),
+    ("十二、外国にある第三者", "kanji", 12), ("3.a.ii.Information", "dotted3", 2), ("1.2 適用範囲", "dotted2", 2),
+])
+def test_roman_kanji_and_sub_number_markers(text, style, ordinal):
+    m = parse_marker(text)
+    assert m is not None and m.style == style and m.ordinal == ordinal
+
+
+@pytest.mark.parametrize("text", ["I agree to the terms.", "一部の情報は匿名化します。", "VIVID. colours", "1.5倍の料金"])
+def test_words_that_only_look_like_roman_or_kanji_numbers(text):
+    m = parse_marker(text)
+    assert m is None or m.style not in ("roman", "lroman", "kanji", "dotted2")
+
+
+def test_letter_i_after_h_is_a_letter():
+    clauses = segment(doc("""
+1. Data
+G. name
+H. email
+I. phone
+2. Use
+We use it.
+"""))
+    assert labels(clauses) == ["1. Data", "2. Use"]
+    assert [c.ordinal for c in clauses[0].children] == [7, 8, 9]
+
+
+def test_square_sub_list_in_every_numbered_section_stays_inside():
+    # 「■」 repeats more often than the numbers and used to outrank them: every section then
+    # became a line inside the ■ entry before it.
+    clauses = segment(doc("""
+1. 取得する情報
+■登録情報
+氏名、住所を取得します。
+■利用情報
+閲覧履歴を取得します。
+2. 利用目的
+■サービスの提供
+本サービスの提供に利用します。
+■広告
+広告配信に利用します。
+3. お問い合わせ
+■窓口
+privacy@example.com
+"""))
+    assert labels(clauses) == ["1. 取得する情報", "2. 利用目的", "3. お問い合わせ"]
+    assert [c.title for c in clauses[1].children] == ["サービスの提供", "広告"]
+
+
+def test_square_sections_with_numbered_lists_restarting_inside():
+    clauses = segment(doc("""
+■取得する情報
+1. 氏名
+2. 住所
+■利用目的
+1. サービスの提供のため
+2. お問い合わせ対応のため
+3. 広告配信のため
+■お問い合わせ
+窓口までご連絡ください。
+"""))
+    assert labels(clauses) == ["■ 取得する情報", "■ 利用目的", "■ お問い合わせ"]
+    assert len(clauses[1].children) == 3
+
+
+def test_numbered_list_inside_one_heading_section_is_not_the_top_level():
+    d = doc("""
+はじめに
+この通知はデータの扱いを説明します。
+収集するデータ
+1. 氏名
+2. メールアドレス
+3. 端末情報
+データの共有
+パートナーと共有します。
+お問い合わせ
+窓口までご連絡ください。
+""", headings={0: 2, 2: 2, 6: 2, 8: 2})
+    assert labels(segment(d)) == ["はじめに", "収集するデータ", "データの共有", "お問い合わせ"]
+
+
+def test_kanji_go_items_and_full_width_kou_numbers_in_an_article():
+    clauses = segment(doc("""
+第3条（第三者提供）
+当社は、次の場合を除き、個人情報を第三者に提供しません。
+一　法令に基づく場合
+二　人の生命の保護のために必要な場合
+２　前項の規定にかかわらず、当社は委託先に個人情報を預けることがあります。
+３　当社は、委託先を監督します。
+第4条（開示）
+ご本人は開示を請求できます。
+"""))
+    assert labels(clauses) == ["第3条 第三者提供", "第4条 開示"]
+    assert [c.number for c in clauses[0].children] == ["一", "二", "２", "３"]
+
+
+def test_sub_numbered_headings_nest_by_their_parts():
+    clauses = segment(doc("""
+1.Introduction
+This policy explains what we do.
+2.Personal Data to be collected
+● Information that you provide to us
+● Information about your use
+2.a.Personal Data provided by you
+2.a.i.Information registered with an account
+2.a.ii.Information for purchases
+2.b.Personal Data from third parties
+3.Contact
+Write to us.
+"""))
+    assert labels(clauses) == ["1. Introduction", "2. Personal Data to be collected", "3. Contact"]
+    section = clauses[1]
+    assert [c.number for c in section.children] == ["●", "●", "2.a.", "2.b."]
+    assert [c.number for c in section.children[2].children] == ["2.a.i.", "2.a.ii."]
+
+
+def test_table_of_contents_of_a_numbering_that_is_not_the_top_level_yet():
+    d = doc("""
+Summary
+We collect what you give us.
+Your Choices
+You may opt out.
+1. INFORMATION WE COLLECT.
+2. HOW WE USE INFORMATION.
+3. CONTACT US.
+1. INFORMATION WE COLLECT.
+We collect your name.
+2. HOW WE USE INFORMATION.
+We use it to serve you.
+3. CONTACT US.
+Write to us.
+""", headings={0: 6, 2: 6, 7: 6, 9: 6, 11: 6})
+    clauses = segment(d)
+    assert labels(clauses) == ["前文", "1. INFORMATION WE COLLECT.", "2. HOW WE USE INFORMATION.", "3. CONTACT US."]
+
+
+def test_split_host_is_judged_only_on_what_left_it():
+    # 第2条's third purpose becomes 第2条の2: the host must not read the split-off clause's heading
+    # (「通知」) as an item it gained; what left it is in the split clause.
+    from watcher.diff import diff_clauses
+    base = """
+第1条（取得する情報）
+当社は、氏名及びメールアドレスを取得します。
+第2条（利用目的）
+当社は、次の目的で利用します。
+1. 本サービスの提供のため
+2. お問い合わせへの対応のため
+3. 利用規約の変更を通知するため
+第3条（第三者提供）
+当社は、第三者に提供しません。
+"""
+    new = base.replace("3. 利用規約の変更を通知するため\n", "").replace(
+        "第3条（第三者提供）", "第2条の2（通知）\n3. 利用規約の変更を通知するため\n第3条（第三者提供）")
+    changes, _ = diff_clauses(segment(doc(base)), segment(doc(new)))
+    host = next(c for c in changes if c.new is not None and c.new.number == "第2条")
+    assert host.items == []
+    assert any(c.type == "moved" and c.new.number == "第2条の2" for c in changes)

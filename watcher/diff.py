@@ -12,7 +12,7 @@ moved, renumbered, formatting, effective_date_changed. The rest is classify's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Indel
 
@@ -119,7 +119,9 @@ def _paired_change(o: Clause, n: Clause, ou: Unit, nu: Unit, moved: bool,
                                 **_reason("diff.formatting",
                                           "only formatting changed (width, spaces, line breaks, punctuation)"))
         return None
-    items = diff_items([o, *extra_old], [n, *extra_new])
+    # A clause split out of this one (or merged into it) has a heading of its own: a new heading is its
+    # label, not text the host gained or lost (a sub-heading that moved out with it still counts).
+    items = diff_items([o, *_labels_dropped(extra_old, n)], [n, *_labels_dropped(extra_new, o)])
     hunks = [h for item in items for h in item.hunks]
     if not items:
         # Same units in another order inside the clause.
@@ -131,6 +133,12 @@ def _paired_change(o: Clause, n: Clause, ou: Unit, nu: Unit, moved: bool,
         reason = _reason("diff.effective_date_changed", "only the dates of enactment / revision changed")
         change.reasons, change.details = reason["reasons"], reason["details"]
     return change
+
+
+def _labels_dropped(extra: list[Clause], host: Clause) -> list[Clause]:
+    """Split-off / merged-in clauses without the headings the host's other side never had."""
+    headings = {key(node.title) for node in host.walk() if node.title}
+    return [c if key(c.title) in headings else replace(c, title="") for c in extra]
 
 
 def _reason(code: str, text: str, **fields) -> dict:

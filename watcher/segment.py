@@ -18,6 +18,10 @@ from watcher.dates import DATE_RE
 from watcher.models import Clause, Document, Line
 from watcher.normalize import key, language
 
+# Outlines change with it (derive.EXTRACTOR_VERSION re-derives stored snapshots). 2: the top level
+# chosen by fit, not by a ranking of marker styles; Roman, kanji 号 and sub-numbered markers.
+VERSION = 2
+
 _D = r"[0-9０-９]+"
 _K = r"[〇零一二三四五六七八九十百千]+"
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -25,12 +29,17 @@ _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳㉑㉒�
 _PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
 _IROHA = "イロハニホヘトチリヌルヲワカヨタレソツネナラムウヰノオクヤマケフコエテアサキユメミシヱヒモセス"
 _GOJUON = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
+# Roman numerals as one character (Ⅰ Ⅱ … Ⅻ, ⅰ ⅱ … ⅻ) and as letters (I II IV, full-width Ｉ Ｖ Ｘ too).
+_ROMAN_UPPER = "ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫ"
+_ROMAN_LOWER = "ⅰⅱⅲⅳⅴⅵⅶⅷⅸⅹⅺⅻ"
+_KANJI_NUM = "一二三四五六七八九十"
 
 # Marker styles, strongest first. The strength decides which repeated style is the top level.
 STRENGTH = {
-    "chapter": 100, "article": 90, "dotparen": 76, "bracket": 74, "square": 73, "dotnospace": 70,
+    "chapter": 100, "article": 90, "roman": 80, "dotparen": 76, "dotted2": 51, "dotted3": 49, "dotted4": 48, "bracket": 74, "square": 73, "dotnospace": 70,
     "spacenum": 66, "dot": 62, "closeparen": 56, "paren": 52, "hyphen": 50, "circled": 46,
-    "alpha": 42, "kana": 40, "parenkana": 38, "bullet": 10,
+    "kanji": 45, "parenkanji": 44, "alpha": 42, "lroman": 41, "kana": 40, "parenroman": 39, "parenkana": 38,
+    "bullet": 10,
 }
 # Headings without a number: h1 strongest; they rank between articles and numbered sections.
 for _level in range(1, 6):
@@ -42,15 +51,25 @@ STRENGTH["h6"] = 60
 _FAMILY = {"dot": "dot", "dotnospace": "dot", "dotparen": "dot", "spacenum": "dot", "closeparen": "dot"}
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
+    # "Ⅰ．取得する情報", "Ⅱ 利用目的", "IV. Your Rights": a Roman number and a separator (an ASCII one
+    # needs a dot: "I agree" is a sentence). Its value is checked in parse_marker ("VIVID." is no number).
+    ("roman", re.compile(rf"^([{_ROMAN_UPPER}][.．、]?|[IVXＩＶＸ]{{1,6}}[.．、])[\s　]*(?=\S)")),
+    ("lroman", re.compile(rf"^([{_ROMAN_LOWER}][.．、]?|[ivx]{{1,6}}[.．](?=[\s　]))[\s　]*(?=\S)")),
+    ("parenroman", re.compile(r"^([（(]\s*[ivx]{1,6}\s*[)）])[\s　]*")),
     ("chapter", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*章)[\s　.．、:：]*")),
     ("article", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*条(?:\s*の\s*(?:{_D}|{_K}))?)[\s　.．、:：]*")),
     ("hyphen", re.compile(rf"^({_D}\s*[-‐－]\s*{_D}(?:\s*[-‐－]\s*{_D})*\s*[.．]?)[\s　]*(?=\S)")),
+    # Sub-numbers: "1.1 範囲", "3.a.Personal Data…", "3.a.ii.Information…" (the level is the count of parts).
+    ("dotted", re.compile(rf"^({_D}(?:[.．](?:{_D}|[a-zA-Z]{{1,4}}))+(?:[.．](?=\S)|(?=[\s　]+\S)))[\s　]*")),
     ("dotparen", re.compile(rf"^({_D}\s*[.．])\s*(?=[（(][^）)]{{1,40}}[）)])")),
     ("dot", re.compile(rf"^({_D}\s*[.．])(?![0-9０-９])[\s　]+")),
     ("dotnospace", re.compile(rf"^({_D}[.．])(?![0-9０-９])(?=\S)")),
     ("closeparen", re.compile(rf"^({_D}\s*[)）])[\s　]*")),
     ("paren", re.compile(rf"^([（(]\s*{_D}\s*[)）]|[{_PAREN_DIGITS}])[\s　]*")),
     ("circled", re.compile(rf"^([{_CIRCLED}])[\s　]*")),
+    # 号 items of a Japanese article: "一　法令に基づく場合", "二、…", "（三）…". "一部の…" is a word.
+    ("parenkanji", re.compile(rf"^([（(]\s*[{_KANJI_NUM}]{{1,3}}\s*[)）])[\s　]*")),
+    ("kanji", re.compile(rf"^([{_KANJI_NUM}]{{1,3}}(?:[、．.]|(?=[\s　])))[\s　]*(?=\S)")),
     ("spacenum", re.compile(rf"^({_D})[\s　]+(?=[^\s0-9０-９年月日%％円])")),
     ("parenkana", re.compile(r"^([（(]\s*[ア-ンa-zａ-ｚ]\s*[)）])[\s　]*")),
     # "イ. 氏名" or "ア　住所" are markers; "イベント" is a word: a separator must follow the kana.
@@ -119,7 +138,32 @@ def _kanji_to_int(text: str) -> int | None:
 
 # Every marker pattern starts with one of these (or a digit / Latin letter): most body lines
 # start with something else and need no pattern tried at all (segmenting is on the check hot path).
-_MARKER_FIRST = frozenset("第(（【" + _CIRCLED + _PAREN_DIGITS + "■□◆◇▼▽▶►◎〇・･•●○◦▪-*+")
+_MARKER_FIRST = frozenset("第(（【" + _CIRCLED + _PAREN_DIGITS + "■□◆◇▼▽▶►◎〇・･•●○◦▪-*+" + _ROMAN_UPPER
+                          + _ROMAN_LOWER + _KANJI_NUM + "ＩＶＸ")
+_ROMAN_STYLES = {"roman", "lroman", "parenroman"}
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
+
+
+def roman_value(text: str) -> int | None:
+    """'Ⅳ．' -> 4, 'xii' -> 12, '(ii)' -> 2; None when the letters are no well-formed Roman number."""
+    letters = re.sub(r"[^ivx]", "", unicodedata.normalize("NFKC", text).lower())
+    if not letters:
+        return None
+    total = 0
+    for k, ch in enumerate(letters):
+        value = _ROMAN_VALUES[ch]
+        following = _ROMAN_VALUES[letters[k + 1]] if k + 1 < len(letters) else 0
+        total += -value if value < following else value
+    return total if _to_roman(total) == letters else None
+
+
+def _to_roman(n: int) -> str:
+    out = ""
+    for value, digits in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        while n >= value:
+            out += digits
+            n -= value
+    return out
 _KANA = frozenset(_GOJUON + _IROHA)
 
 
@@ -155,6 +199,18 @@ def parse_marker(text: str) -> Marker | None:
             return Marker(style, number, None, rest)
         if style == "square":
             return Marker(style, number, None, rest)
+        if style == "dotted":
+            parts = [p for p in re.split(r"[.．]", unicodedata.normalize("NFKC", number)) if p]
+            last = parts[-1]
+            value = int(last) if last.isdigit() else (roman_value(last) if len(parts) > 2 else None)
+            if value is None and len(last) == 1:
+                value = ord(last.lower()) - ord("a") + 1
+            return Marker(f"dotted{len(parts)}", number, value, rest)
+        if style in _ROMAN_STYLES:
+            value = roman_value(number)
+            if value is None or value > 39:
+                continue
+            return Marker(style, number, value, rest)
         return Marker(style, number, parse_number(number), rest)
     return None
 
@@ -208,29 +264,101 @@ def _style_of(line: Line, marker: Marker | None) -> str:
 
 
 def _top_style(styles: list[str], lines: list[Line], markers: list[Marker | None]) -> str:
-    """The strongest numbering style that repeats: the articles / sections of the document.
+    """The numbering or heading style of the document's articles / sections.
 
-    A numbered style that restarts at 1 again and again, whose lines are never headings,
-    is a list inside sections when headings repeat too (bold or <h3> section titles over
-    an <ol> each): the headings are the sections then.
+    Not a fixed ranking of marker styles: each style that repeats is tried as the top level and
+    charged for what would not fit under it (`_misfit`); the one that fits best wins, then the
+    one that starts first. 第N条 (and 第N章 above it) is the legal article numbering wherever
+    it appears.
     """
-    counts: dict[str, int] = {}
-    for s in styles:
-        if s:
-            counts[s] = counts.get(s, 0) + 1
-    repeated = [s for s, n in counts.items() if n >= 2 and s != "bullet"]
-    if not repeated:
+    positions: dict[str, list[int]] = {}
+    for i, s in enumerate(styles):
+        if s and s != "bullet":
+            positions.setdefault(s, []).append(i)
+    candidates = [s for s, where in positions.items() if len(where) >= 2]
+    if not candidates:
         return ""
-    headings_repeat = any(s.startswith("h") and s[1:].isdigit() for s in repeated)
-    if headings_repeat:
-        restarting = []
-        for style in repeated:
-            rows = [(ln, mk) for ln, mk, s in zip(lines, markers, styles, strict=True) if s == style and mk]
-            ones = sum(1 for _, mk in rows if mk.ordinal == 1)
-            if rows and ones >= 2 and not any(ln.heading for ln, _ in rows):
-                restarting.append(style)
-        repeated = [s for s in repeated if s not in restarting] or repeated
-    return max(repeated, key=lambda s: STRENGTH.get(s, 0))
+    for legal in ("chapter", "article"):
+        if legal in candidates:
+            return legal
+    if len(candidates) == 1:
+        return candidates[0]
+    cost = {s: _misfit(s, positions, candidates, lines, markers) for s in candidates}
+    return min(candidates, key=lambda s: (cost[s], positions[s][0], -STRENGTH.get(s, 0)))
+
+
+def _heading_level(style: str) -> int:
+    return int(style[1:]) if style.startswith("h") and style[1:].isdigit() else 0
+
+
+def _misfit(top: str, positions: dict[str, list[int]], candidates: list[str], lines: list[Line],
+            markers: list[Marker | None]) -> float:
+    """How badly the document fits a tree with `top` as its sections (0: it fits).
+
+    - a section numbering never starts again: each time `top` counts back down is one misfit
+      (a list restarting at 1 in every section is not the sections);
+    - a list inside sections starts again in each section: another numbered style whose count
+      runs on across a boundary of `top` (1. … ■ … 2. … ■ … 3.) is one misfit each time;
+    - a heading under a plain numbered line, or a higher heading (h2) under a lower one (h3), is one
+      misfit each;
+    - a line of another repeated style before the first section (it would be preamble) is a quarter
+      of one: a summary or a list often comes before the sections.
+    """
+    where = positions[top]
+    first = where[0]
+    cost = 0.0
+    heads = [lines[i].heading for i in where if lines[i].heading]
+    # Sections drawn as headings and items as plain lines of the same numbering: the headings count.
+    counted = [i for i in where if lines[i].heading] if len(heads) * 2 > len(where) else where
+    ordinals = [markers[i].ordinal for i in counted if markers[i] is not None and markers[i].ordinal is not None]
+    cost += sum(1 for a, b in zip(ordinals, ordinals[1:], strict=False) if b <= a)
+    bounds = where
+    # The heading level the sections are drawn at (7: plain lines, under any heading).
+    level = _heading_level(top) or (min(heads) if len(heads) * 2 > len(where) else 7)
+    numbered_top = not _heading_level(top)
+    for other in candidates:
+        if other == top:
+            continue
+        rows = positions[other]
+        cost += 0.25 * sum(1 for i in rows if i < first)
+        # A heading can sit under a lower section heading only; a numbered heading not even under an
+        # unnumbered one of its own level.
+        other_numbered = not _heading_level(other)
+        cost += sum(1 for i in rows if i > first and lines[i].heading
+                    and (lines[i].heading < level or (lines[i].heading == level and other_numbered
+                                                       and not numbered_top)))
+        if _FAMILY.get(other) and _FAMILY.get(other) == _FAMILY.get(top):
+            continue   # a variant of the section numbering ("3.利用目的" then "4. 通知…")
+        prev_span = prev_ordinal = None
+        k = 0
+        for i in rows:
+            while k < len(bounds) and bounds[k] <= i:
+                k += 1
+            marker = markers[i]
+            ordinal = marker.ordinal if marker is not None else None
+            if ordinal is not None and prev_ordinal is not None and k != prev_span and ordinal == prev_ordinal + 1:
+                cost += 1
+            prev_span, prev_ordinal = k, ordinal
+    return cost
+
+
+def _roman_or_letter(markers: list[Marker | None]) -> None:
+    """'I.' after 'H.' is the ninth letter, not the Roman one ('V.' after 'U.', '(i)' after '(h)')."""
+    last_alpha: dict[bool, int] = {}
+    for k, marker in enumerate(markers):
+        if marker is None:
+            continue
+        if marker.style in ("alpha", "parenkana") and marker.ordinal is not None:
+            last_alpha[marker.style == "parenkana"] = marker.ordinal
+            continue
+        if marker.style not in _ROMAN_STYLES:
+            continue
+        letters = re.sub(r"[^A-Za-z]", "", unicodedata.normalize("NFKC", marker.number))
+        paren = marker.style == "parenroman"
+        if len(letters) == 1 and last_alpha.get(paren) == ord(letters.lower()) - ord("a"):
+            value = ord(letters.lower()) - ord("a") + 1
+            markers[k] = Marker("parenkana" if paren else "alpha", marker.number, value, marker.rest)
+            last_alpha[paren] = value
 
 
 def segment(doc: Document) -> list[Clause]:
@@ -239,7 +367,10 @@ def segment(doc: Document) -> list[Clause]:
     # Date and 改定履歴 lines are metadata wherever they are: never a numbering style ("【2022年4月1日制定】").
     dates = [is_date_line(ln.text.strip()) or bool(_HISTORY_HEADINGS.match(key(ln.text))) for ln in lines]
     markers = [None if is_date else parse_marker(ln.text) for ln, is_date in zip(lines, dates, strict=True)]
+    _roman_or_letter(markers)
     styles = [("" if is_date else _style_of(ln, mk)) for ln, mk, is_date in zip(lines, markers, dates, strict=True)]
+    for style in sorted({s for s in styles if s}):
+        _drop_table_of_contents(markers, styles, style, contiguous=True)
     top = _top_style(styles, lines, markers)
     _drop_table_of_contents(markers, styles, top)
     top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
@@ -303,7 +434,8 @@ def segment(doc: Document) -> list[Clause]:
     return result
 
 
-def _drop_table_of_contents(markers: list[Marker | None], styles: list[str], top: str) -> None:
+def _drop_table_of_contents(markers: list[Marker | None], styles: list[str], top: str,
+                            contiguous: bool = False) -> None:
     """A numbered list of the section titles before the sections themselves is a table of contents.
 
     Seen as: section 1's title appears twice with the top style, first in a run of bare
@@ -316,6 +448,13 @@ def _drop_table_of_contents(markers: list[Marker | None], styles: list[str], top
     a, b = firsts[0], firsts[1]
     if key(markers[a].rest).rstrip("。.") != key(markers[b].rest).rstrip("。."):
         return
+    if contiguous:
+        # Before the top level is chosen: only a run of bare titles of this style, one line each.
+        run = a
+        while run + 1 < b and styles[run + 1] == top:
+            run += 1
+        if run == a or any(styles[k] for k in range(run + 1, b) if styles[k] == top):
+            return
     for k in range(a, b):
         if styles[k] == top:
             markers[k] = None
@@ -360,8 +499,14 @@ def _nest(stack: list[_Entry], line: Line, marker: Marker | None, style: str) ->
     ordinal = marker.ordinal if marker else None
     heading = line.heading
     pos = _sibling_position(stack, style, ordinal, heading)
+    if pos is None and style == "spacenum" and ordinal == 2 and len(stack) > 1:
+        # 項 numbering: "２　…" after the article's unnumbered first paragraph (and its 号 items 一 二)
+        # is the article's second paragraph, not an item of the last 号.
+        pos = 1
     if pos is not None:
         del stack[pos:]
+    while style != "bullet" and len(stack) > 1 and stack[-1].style == "bullet":
+        stack.pop()   # a bullet is a one-line item: a numbered line or heading after the list is not inside it
     parent = stack[-1].clause
     clause = _new_clause(line, marker, style)
     clause.index = len(parent.children)
