@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import http.server
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 from webserver import PageServer
@@ -225,3 +228,64 @@ def test_registry_refuses_a_scheme_served_twice_and_unknown_schemes_are_errors()
     assert "other" not in FETCHERS
     result = Fetcher().fetch("gopher://example.org/")
     assert not result.ok and result.error == "unsupported URL scheme 'gopher'"
+
+
+def test_gzip_bodies_are_decoded_and_duplicate_headers_joined(server):
+    text = "<html><body><main><p>個人情報の利用目的</p></main></body></html>".encode()
+    server.set("/z", gzip.compress(text), headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    result = Fetcher(fast()).fetch(server.url("/z"))
+    assert result.ok and result.body == text
+    assert "gzip" in server.requests[-1][1]["accept-encoding"]
+    assert result.headers["content-encoding"] == "gzip"
+
+
+class _ForwardProxy:
+    """A plain-HTTP forward proxy on 127.0.0.1: answers absolute-URI GETs by fetching them itself."""
+
+    def __init__(self):
+        proxy = self
+        self.seen: list[str] = []
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                proxy.seen.append(self.path)
+                with opener.open(self.path, timeout=5) as upstream:
+                    body = upstream.read()
+                    self.send_response(upstream.status)
+                    self.send_header("Content-Type", upstream.headers.get("Content-Type", "text/html"))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_environments_proxy_is_used_and_no_proxy_honoured(server, monkeypatch):
+    server.set("/p", "<html><body><main><p>本文</p></main></body></html>")
+    proxy = _ForwardProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        through = Fetcher(fast()).fetch(server.url("/p"))
+        assert through.ok and "本文".encode() in through.body
+        assert proxy.seen == [server.url("/p")]            # the proxy was asked for the absolute URL
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        direct = Fetcher(fast()).fetch(server.url("/p"))
+        assert direct.ok and proxy.seen == [server.url("/p")]   # exempted: straight to the server
+    finally:
+        proxy.close()
