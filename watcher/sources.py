@@ -9,7 +9,7 @@ An operand is, in this order:
   2026-05-01T12:00) or a bare policy NAME (its latest snapshot): needs the config file for the
   store's location. A snapshot stored by older extraction code is re-derived from its raw body,
   so a diff never shows a difference that only the code made.
-Without a config file, files and URLs still work. The store (SQLAlchemy), the fetchers (requests)
+Without a config file, files and URLs still work. The store (SQLAlchemy), the fetchers (urllib3)
 and the page classifier are loaded by name when an operand needs them: a diff of two files never
 imports them (tests/test_startup.py).
 """
