@@ -65,13 +65,13 @@ def test_diff_of_two_files_loads_no_store_fetcher_or_parser(tmp_path, fmt):
 
 
 def test_the_probe_sees_what_a_diff_of_html_loads(tmp_path):
-    """The same probe on an HTML pair does see BeautifulSoup: the list above is not empty by accident."""
+    """The same probe on an HTML pair does see lxml: the list above is not empty by accident."""
     page = tmp_path / "a.html"
     page.write_text("<html><body><main><h1>Privacy</h1><p>We collect your e-mail address.</p></main></body></html>",
                     encoding="utf-8")
     seen = loaded("diff", str(page), str(page), "--format", "html", "--no-pager", cwd=tmp_path)
     assert seen["code"] == 0
-    assert {"bs4", "jinja2"} <= set(seen["modules"])
+    assert {"lxml", "jinja2"} <= set(seen["modules"])
     assert "sqlalchemy" not in seen["modules"]
 
 
@@ -111,16 +111,16 @@ def test_a_bad_expression_of_a_lazy_pattern_is_the_same_config_error():
 
 
 def test_the_derive_workers_inherit_the_html_extractor(tmp_path):
-    """watcher.extract loads BeautifulSoup by name; the checker loads it before it forks its workers,
-    so that they share it instead of each importing it on its first page."""
+    """watcher.extract loads its HTML parser (lxml) by name; the checker loads it before it forks its
+    workers, so that they share it instead of each importing it on its first page."""
     code = (
         "import sys, types\n"
         "from watcher.check import checker\n"
-        "assert 'bs4' not in sys.modules\n"
+        "assert 'lxml.etree' not in sys.modules\n"
         "pool = checker.Checker._pool(types.SimpleNamespace(workers=2), checker.POOL_MIN_BODIES)\n"
         "try:\n"
-        "    print('parent', 'bs4' in sys.modules)\n"
-        "    print('worker', pool.submit(eval, \"'bs4' in __import__('sys').modules\").result(timeout=30))\n"
+        "    print('parent', 'lxml.etree' in sys.modules)\n"
+        "    print('worker', pool.submit(eval, \"'lxml.etree' in __import__('sys').modules\").result(timeout=30))\n"
         "finally:\n"
         "    pool.shutdown()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)

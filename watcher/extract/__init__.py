@@ -7,8 +7,8 @@
 
 The input kinds are a registry, EXTRACTORS (kind -> class, `@register`), each a small
 class with a docstring, the file extensions and MIME types it claims, and `lines(text, ...)`:
-- html (html_text, page_body, list_numbers): beautifulsoup4 + lxml, loaded by name on the first
-  HTML or Markdown input (watcher.lazy: a diff of two text files never imports them). Site chrome
+- html (tree, html_text, page_body, list_numbers): lxml, loaded by name on the first HTML or
+  Markdown input (watcher.lazy: a diff of two text files never imports it). Site chrome
   and noise (rules/boilerplate.toml) are dropped, the policy body is found (`select`, or main-content
   detection), and blocks become lines, with the numbers the browser draws for `<ol>`.
 - markdown (markdown_text): headings, paragraphs joined across hard wraps, list markers kept.
@@ -47,14 +47,14 @@ from watcher.registry import Registry
 __all__ = ["EXTRACTORS", "KINDS", "VERSION", "BinaryExtractor", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
            "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
 
-# BeautifulSoup (bs4, soupsieve, lxml) with the first HTML or Markdown input.
+# lxml with the first HTML or Markdown input (bs4 and soupsieve only for a CSS selector that needs them).
 html_lines = lazy.function("watcher.extract.html_text:html_lines")
 html_fragment_lines = lazy.function("watcher.extract.html_text:html_fragment_lines")
 markdown_lines = lazy.function("watcher.extract.markdown_text:markdown_lines")
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
 # stored snapshots are then re-derived instead of reported as changed.
-VERSION = 6
+VERSION = 7
 
 
 class Extractor(Protocol):

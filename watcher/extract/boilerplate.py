@@ -2,7 +2,7 @@
 
     rules() -> Rules        loaded once
     SimpleSelector / SelectorIndex: the `tag#id.class[attr=value]` selectors the rules use,
-    matched without the full CSS engine (soupsieve costs tens of ms on a large page).
+    matched on lxml elements without a CSS engine (soupsieve costs tens of ms on a large page).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from watcher.errors import ConfigError
 
-if TYPE_CHECKING:       # annotations only: a text file's extraction reads these rules without bs4
-    from bs4 import Tag
+if TYPE_CHECKING:       # annotations only: a text file's extraction reads these rules without lxml
+    from lxml.etree import _Element as Element
 
 RULES_PATH = Path(__file__).parent.parent / "rules" / "boilerplate.toml"
 
@@ -51,9 +51,8 @@ def rules() -> Rules:
     )
 
 
-def classes(tag: Tag) -> list[str]:
-    names = tag.get("class") or []
-    return names.split() if isinstance(names, str) else names
+def classes(element: Element) -> list[str]:
+    return element.get("class", "").split()
 
 
 @lru_cache(maxsize=256)
@@ -86,20 +85,20 @@ class SelectorIndex:
             else:
                 self.by_tag.setdefault(sel.tag or "", []).append(sel)
 
-    def matches(self, tag: Tag) -> bool:
-        found = self.by_tag.get(tag.name, [])
-        attrs = tag.attrs
+    def matches(self, element: Element) -> bool:
+        found = self.by_tag.get(element.tag, [])
+        attrs = element.attrib
         if attrs:
             ident = attrs.get("id")
             if ident in self.by_id:
                 found = found + self.by_id[ident]
-            for cls in attrs.get("class") or ():
+            for cls in attrs.get("class", "").split():
                 if cls in self.by_class:
                     found = found + self.by_class[cls]
             for attr in self.by_attr:
                 if attr in attrs:
                     found = found + self.by_attr[attr]
-        return any(sel.matches(tag) for sel in found)
+        return any(sel.matches(element) for sel in found)
 
 
 @dataclass(frozen=True)
@@ -122,13 +121,13 @@ class SimpleSelector:
         tag, ident, klass, attr, value = m.groups()
         return cls(tag.lower() if tag else None, ident, klass, (attr, value) if attr else None)
 
-    def matches(self, tag: Tag) -> bool:
-        if self.tag and tag.name != self.tag:
+    def matches(self, element: Element) -> bool:
+        if self.tag and element.tag != self.tag:
             return False
-        if self.ident and tag.get("id") != self.ident:
+        if self.ident and element.get("id") != self.ident:
             return False
-        if self.cls and self.cls not in classes(tag):
+        if self.cls and self.cls not in classes(element):
             return False
-        if self.attr and str(tag.get(self.attr[0], "")).lower() != self.attr[1].lower():
+        if self.attr and element.get(self.attr[0], "").lower() != self.attr[1].lower():
             return False
         return True

@@ -9,6 +9,8 @@ the browser draws as a disc, and the bullet the segmenter reads, so an HTML list
 with the same list in a text version: "• item"). A data table becomes one line per row.
 A short block that is bold from end to end ("<p><strong>Title</strong></p>") is a heading of
 the lowest level, as the same paragraph in Markdown is (line_shapes.bold_heading_shape).
+
+The page is parsed once, by lxml (watcher.extract.tree), and walked as BeautifulSoup's tree was.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
-
+from watcher.extract import tree
 from watcher.extract.boilerplate import rules
 from watcher.extract.line_shapes import BOLD_HEADING, LIST_LINE, bold_heading_shape
 from watcher.extract.list_numbers import MARKER_START, ListState
 from watcher.extract.page_body import policy_roots
+from watcher.extract.tree import Element
 from watcher.extract.whitespace import clean, join_pieces
 from watcher.models import Line
 
@@ -50,24 +52,28 @@ _RAW_NOISE = re.compile(
 def html_lines(text: str, *, select: str | None = None, remove: Sequence[str] = (),
                source: str = "<input>") -> tuple[list[Line], str]:
     """The policy lines and the title of an HTML page."""
-    soup = BeautifulSoup(_RAW_NOISE.sub(" ", text), "lxml")
-    title = clean(soup.title.get_text()) if soup.title else ""
+    page = tree.parse(_RAW_NOISE.sub(" ", text))
+    element = tree.first(page, "title")
+    title = clean(tree.text(element)) if element is not None else ""
     builder = _LineBuilder()
-    for root in policy_roots(soup, select, remove, source):
+    for root in policy_roots(page, select, remove, source):
         builder.block(root)
     if not title:
-        h1 = soup.find("h1")
-        title = clean(h1.get_text()) if h1 else ""
+        element = tree.first(page, "h1")
+        title = clean(tree.text(element)) if element is not None else ""
     return builder.lines, title
 
 
 def html_fragment_lines(fragment: str) -> list[Line]:
     """Lines of an HTML fragment embedded in another document (Markdown): no noise detection."""
-    soup = BeautifulSoup(fragment, "lxml")
-    for tag in soup.find_all(rules().drop_tags):
-        tag.decompose()
+    page = tree.parse(fragment)
+    if page.root is None:
+        return []
+    for element in list(page.root.iter(*rules().drop_tags)):
+        tree.drop(page, element)
     builder = _LineBuilder()
-    builder.block(soup.body or soup)
+    body = tree.first(page, "body")
+    builder.block(body if body is not None else page.root)
     return builder.lines
 
 
@@ -90,6 +96,7 @@ class _LineBuilder:
         self.marker: str | None = None
         self.heading = 0
         self.lists: list[ListState] = []
+        self.opaque = 0         # inside <script>, <style>, <template>, <rt>, <rp>: text is no page text
 
     # -- output
     def flush(self) -> None:
@@ -141,31 +148,42 @@ class _LineBuilder:
             self.lines.append(Line(text, self.heading))
 
     # -- walking (with an explicit stack: real pages nest deeper than Python recursion allows)
-    def block(self, root: Tag) -> None:
+    def block(self, root: Element) -> None:
         """Walk `root` as a block: its content becomes lines."""
+        preserve = tree.preserves_space(root)
         stack: list[object] = [self.flush, root]
         while stack:
             item = stack.pop()
-            if isinstance(item, Tag):
-                after = self.enter(item)
-                if after is not None:
-                    stack.append(after)
-                    stack.extend(reversed(item.contents))
-            elif type(item) in (NavigableString, CData):
-                self.segments[-1].append(str(item))
+            if type(item) is str:
+                if self.opaque:
+                    continue
+                if not preserve:
+                    item = tree.collapsed(item)
+                self.segments[-1].append(item)
                 if not item.isspace():
                     if self.bold_depth:
                         self.bold[-1] = True
                     elif item.strip() not in _TITLE_TAIL:
                         self.plain[-1] = True
-            elif callable(item):
+            elif isinstance(item, Element):
+                after = self.enter(item)
+                if after is not None:
+                    stack.append(after)
+                    for child in reversed(item):
+                        if child.tail:
+                            stack.append(child.tail)
+                        if isinstance(child.tag, str):
+                            stack.append(child)
+                    if item.text:
+                        stack.append(item.text)
+            else:
                 item()
         self.flush()
 
-    def enter(self, tag: Tag):
+    def enter(self, tag: Element):
         """Start an element; return what to do after its children, or None to skip them."""
         after = self.enter_block(tag)
-        if after is None or not (tag.name in _BOLD_TAGS or _bold_style(tag)):
+        if after is None or not (tag.tag in _BOLD_TAGS or _bold_style(tag)):
             return after
         self.bold_depth += 1
 
@@ -174,8 +192,8 @@ class _LineBuilder:
             after()
         return leave_bold
 
-    def enter_block(self, tag: Tag):
-        name = tag.name
+    def enter_block(self, tag: Element):
+        name = tag.tag
         if name == "br":
             self.segments.append([])
             self.plain.append(False)
@@ -191,7 +209,7 @@ class _LineBuilder:
             return leave_heading
         if name in ("pre", "listing", "xmp", "plaintext"):
             self.flush()
-            for raw in tag.get_text().splitlines():
+            for raw in tree.text(tag).splitlines():
                 self.emit(raw)
             return None
         if name in _LIST_TAGS:
@@ -223,23 +241,28 @@ class _LineBuilder:
         if name in _BLOCK_TAGS:
             self.flush()
             return self.flush
+        if name in tree.OPAQUE:     # never page text (in practice dropped as noise before the walk)
+            self.opaque += 1
+            return self.leave_opaque
         return _NOTHING
 
-    def data_table(self, table: Tag) -> bool:
+    def leave_opaque(self) -> None:
+        self.opaque -= 1
+
+    def data_table(self, table: Element) -> bool:
         """Emit a data table as one line per row; False for a layout table (walked as blocks)."""
         rows = _rows(table)
         layout = (
-            str(table.get("role", "")).lower() in ("presentation", "none")
+            table.get("role", "").lower() in ("presentation", "none")
             or not rows
             or all(len(_cells(tr)) <= 1 for tr in rows)
-            or any(type(d) is Tag and d.name in _LAYOUT_SIGNS for d in table.descendants)
+            or next(table.iterdescendants(*_LAYOUT_SIGNS), None) is not None
         )
         if layout:
             return False
         self.flush()
-        for child in table.children:
-            if type(child) is Tag and child.name == "caption":
-                self.emit(child.get_text(" "))
+        for child in table.iterchildren("caption"):
+            self.emit(tree.text(child, " "))
         for tr in rows:
             cells = [_cell_text(td) for td in _cells(tr)]
             text = " | ".join(c for c in cells if c)
@@ -252,19 +275,18 @@ class _LineBuilder:
 _LAYOUT_SIGNS = frozenset(("table", *_HEADINGS))
 
 
-def _bold_style(tag: Tag) -> bool:
-    style = tag.attrs.get("style") if tag.attrs else None
-    return bool(style) and _BOLD_STYLE.search(str(style)) is not None
+def _bold_style(tag: Element) -> bool:
+    style = tag.get("style")
+    return bool(style) and _BOLD_STYLE.search(style) is not None
 
 
-def _rows(table: Tag) -> list[Tag]:
+def _rows(table: Element) -> list[Element]:
     rows = []
-    for child in table.children:
-        if type(child) is Tag:
-            if child.name == "tr":
-                rows.append(child)
-            elif child.name in ("thead", "tbody", "tfoot"):
-                rows.extend(c for c in child.children if type(c) is Tag and c.name == "tr")
+    for child in table.iterchildren("tr", "thead", "tbody", "tfoot"):
+        if child.tag == "tr":
+            rows.append(child)
+        else:
+            rows.extend(child.iterchildren("tr"))
     return rows
 
 
@@ -275,11 +297,11 @@ def _nothing() -> None:
 _NOTHING = _nothing
 
 
-def _cells(tr: Tag) -> list[Tag]:
-    return [c for c in tr.children if type(c) is Tag and c.name in ("td", "th")]
+def _cells(tr: Element) -> list[Element]:
+    return list(tr.iterchildren("td", "th"))
 
 
-def _cell_text(cell: Tag) -> str:
+def _cell_text(cell: Element) -> str:
     """A table cell as one piece of text: its own lines joined by spaces."""
     sub = _LineBuilder()
     sub.block(cell)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bs4 import Tag
+if TYPE_CHECKING:       # annotations only: docx.py reads the number formats without lxml
+    from lxml.etree import _Element as Element
 
 _LIST_STYLE = re.compile(r"list-style(?:-type)?\s*:\s*([a-z-]+)", re.I)
 
@@ -99,24 +101,24 @@ class ListState:
     step: int
 
     @classmethod
-    def of(cls, tag: Tag) -> ListState:
-        ordered = tag.name == "ol"
+    def of(cls, element: Element) -> ListState:
+        ordered = element.tag == "ol"
         style = "decimal" if ordered else "disc"
-        type_attr = tag.get("type")
-        if isinstance(type_attr, str) and type_attr.strip() in _TYPE_ATTR:
+        type_attr = element.get("type")
+        if type_attr is not None and type_attr.strip() in _TYPE_ATTR:
             style = _TYPE_ATTR[type_attr.strip()]
-        elif isinstance(type_attr, str) and type_attr.strip().lower() in _TYPE_ATTR:
+        elif type_attr is not None and type_attr.strip().lower() in _TYPE_ATTR:
             style = _TYPE_ATTR[type_attr.strip().lower()]
-        css = _LIST_STYLE.search(str(tag.get("style", "")))
+        css = _LIST_STYLE.search(element.get("style", ""))
         if css:
             style = css.group(1).lower()
-        reversed_ = ordered and tag.has_attr("reversed")
-        start = _int(tag.get("start")) if ordered else None
+        reversed_ = ordered and "reversed" in element.attrib
+        start = _int(element.get("start")) if ordered else None
         if start is None:
-            start = len(tag.find_all("li", recursive=False)) if reversed_ else 1
+            start = sum(1 for _ in element.iterchildren("li")) if reversed_ else 1
         return cls(style, start, -1 if reversed_ else 1)
 
-    def next_marker(self, li: Tag) -> str:
+    def next_marker(self, li: Element) -> str:
         value = _int(li.get("value"))
         if value is not None:
             self.next_value = value
@@ -129,9 +131,9 @@ class ListState:
         return _format_number(n, self.style)
 
 
-def _int(value: object) -> int | None:
-    if isinstance(value, str):
-        m = re.match(r"\s*([+-]?\d+)", value)
-        if m:
-            return int(m.group(1))
-    return None
+_INTEGER = re.compile(r"\s*([+-]?\d+)")
+
+
+def _int(value: str | None) -> int | None:
+    m = _INTEGER.match(value) if value is not None else None
+    return int(m.group(1)) if m else None

@@ -1,10 +1,15 @@
 """Page body: find the policy in a page, without the site around it.
 
-    policy_roots(soup, select, remove, source) -> [Tag]
+    policy_roots(page, select, remove, source) -> [element]
 
 `remove` selectors are dropped first. With `select`, its outermost matches are the body;
 otherwise site chrome, hidden elements and boilerplate (rules/boilerplate.toml) are dropped
 and the content container holding the most text is the body (or the whole <body>).
+
+The page is lxml's tree (watcher.extract.tree). The selectors the rules use, and most that a
+policy's `select` / `remove` give (`#policy`, `main`, `.entry-content`), are matched here in one
+walk; any other CSS selector is matched by soupsieve, the CSS engine the configuration is
+checked with (watcher.config), on a BeautifulSoup tree of the same page made for it alone.
 """
 
 from __future__ import annotations
@@ -13,83 +18,135 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from bs4 import BeautifulSoup, Tag
-from soupsieve import SelectorSyntaxError
+from lxml import etree
 
+from watcher import lazy
 from watcher.errors import ConfigError, InputError
+from watcher.extract import tree
 from watcher.extract.boilerplate import Rules, rules, simple_selectors
+from watcher.extract.tree import Element, Page
+
+# Only for a selector that needs the full CSS engine: a page with simple selectors never loads them.
+bs4 = lazy.module("bs4")
+soupsieve = lazy.module("soupsieve")
 
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _CONTENT_ROOTS = ("main", "article")
+# Does an element hold the main content below it (a main / article element, or role="main")?
+_HOLDS_MAIN = etree.XPath("boolean(descendant::*[self::main or self::article or @role='main'])")
 
 
-def policy_roots(soup: BeautifulSoup, select: str | None, remove: Sequence[str], source: str) -> list[Tag]:
-    """The elements that hold the policy, noise removed from them (the soup is changed in place)."""
+def policy_roots(page: Page, select: str | None, remove: Sequence[str], source: str) -> list[Element]:
+    """The elements that hold the policy, noise removed from them (the tree is changed in place)."""
     r = rules()
+    selectors = [*remove, *([select] if select else [])]
+    soup = _SoupMirror(page) if any(not simple_selectors(s) for s in selectors) else None
     for sel in remove:
-        for tag in _select(soup, sel, source, "remove"):
-            tag.extract()
-    body = soup.body or soup
+        for element in _select(page, soup, sel, source, "remove"):
+            tree.drop(page, element)
+            if soup is not None:
+                soup.drop(element)
+    if page.root is None:
+        if select:
+            raise InputError(f"{source}: the CSS selector {select!r} (select) matches nothing on the page")
+        return []
+    body = tree.first(page, "body")
+    if body is None:
+        body = page.root
     if select:
-        roots = _outermost(_select(soup, select, source, "select"))
+        roots = _outermost(_select(page, soup, select, source, "select"))
         if not roots:
             raise InputError(f"{source}: the CSS selector {select!r} (select) matches nothing on the page")
-        total = _text_len(body)
+        total = tree.text_length(body)
         for root in roots:
-            _strip_noise(root, total, r)
+            _strip_noise(page, root, total, r)
         return roots
-    candidates: list[Tag] = []
-    _strip_noise(body, _text_len(body), r, candidates)
+    candidates: list[Element] = []
+    _strip_noise(page, body, tree.text_length(body), r, candidates)
     return [_main_content(body, candidates, r)]      # the text length after the noise is gone
 
 
-def _select(soup: BeautifulSoup, selector: str, source: str, what: str) -> list[Tag]:
+def _select(page: Page, soup: _SoupMirror | None, selector: str, source: str, what: str) -> list[Element]:
+    if page.root is None:
+        return []
     simple = simple_selectors(selector)
-    if simple:      # one quick walk; soupsieve costs tens of ms on a large page
-        return [t for t in soup.descendants if type(t) is Tag and any(sel.matches(t) for sel in simple)]
+    if simple:      # one quick walk
+        return [e for e in page.root.iter(etree.Element) if any(sel.matches(e) for sel in simple)]
     try:
         return soup.select(selector)
-    except (SelectorSyntaxError, ValueError, NotImplementedError) as err:
+    except (soupsieve.SelectorSyntaxError, ValueError, NotImplementedError) as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"{source}: invalid CSS selector {selector!r} in {what}: {reason}") from None
 
 
-def _outermost(tags: list[Tag]) -> list[Tag]:
-    chosen = set(map(id, tags))
-    return [t for t in tags if not any(id(p) in chosen for p in t.parents)]
+class _SoupMirror:
+    """A BeautifulSoup copy of the page's lxml tree, tag for element, for the selectors only
+    soupsieve reads; a removal is made in both."""
+
+    def __init__(self, page: Page):
+        self.soup = bs4.BeautifulSoup("", "lxml")
+        self.element_of: dict[int, Element] = {}
+        self.tag_of: dict[Element, object] = {}
+        if page.root is not None:
+            self._copy(page.root)
+
+    def _copy(self, root: Element) -> None:
+        stack: list[tuple[Element | str, object]] = [(root, self.soup)]
+        while stack:        # in document order, so that each tag's content is appended in order
+            item, parent = stack.pop()
+            if type(item) is str:
+                parent.append(bs4.NavigableString(item))
+                continue
+            tag = self.soup.new_tag(item.tag, attrs=dict(item.attrib))
+            parent.append(tag)
+            self.element_of[id(tag)], self.tag_of[item] = item, tag
+            content: list[tuple[Element | str, object]] = [(item.text, tag)] if item.text else []
+            for child in item:
+                if isinstance(child.tag, str):      # a comment's text is no content; the text after it is
+                    content.append((child, tag))
+                if child.tail:
+                    content.append((child.tail, tag))
+            stack.extend(reversed(content))
+
+    def select(self, selector: str) -> list[Element]:
+        return [self.element_of[id(t)] for t in self.soup.select(selector)]
+
+    def drop(self, element: Element) -> None:
+        self.tag_of[element].extract()
 
 
-def _text_len(tag: Tag) -> int:
-    """Characters of visible text, whitespace not counted."""
-    return sum(map(len, tag.get_text().split()))      # get_text() skips comments and doctypes
+def _outermost(elements: list[Element]) -> list[Element]:
+    chosen = set(elements)
+    return [e for e in elements if not any(a in chosen for a in e.iterancestors())]
 
 
-def _strip_noise(root: Tag, total: int, r: Rules, candidates: list[Tag] | None = None) -> None:
+def _strip_noise(page: Page, root: Element, total: int, r: Rules, candidates: list[Element] | None = None) -> None:
     """Drop site chrome, hidden elements and boilerplate below `root` (never `root` itself).
 
     With `candidates`, also collect the main-content candidates that survive (same walk).
     """
     keep_at = max(1, int(total * r.keep_share))
-    stack = [c for c in root.children if isinstance(c, Tag)]
+    stack = list(root.iterchildren(etree.Element))
     while stack:
-        tag = stack.pop()
-        if tag.name in r.drop_tags or (_is_noise(tag, r) and not _holds_content(tag, keep_at)):
-            tag.extract()
+        element = stack.pop()
+        if element.tag in r.drop_tags or (_is_noise(element, r) and not _holds_content(element, keep_at)):
+            tree.drop(page, element)
             continue
-        if candidates is not None and r.content_index.matches(tag):
-            candidates.append(tag)
-        stack.extend(c for c in tag.children if isinstance(c, Tag))
+        if candidates is not None and r.content_index.matches(element):
+            candidates.append(element)
+        stack.extend(element.iterchildren(etree.Element))
 
 
-def _is_noise(tag: Tag, r: Rules) -> bool:
-    name = tag.name
-    attrs = tag.attrs
+def _is_noise(element: Element, r: Rules) -> bool:
+    name = element.tag
     # An article's own header (its title) and footer are content, unless their attributes say otherwise.
-    if name in r.chrome_tags and not (name in ("header", "footer") and tag.find_parent(_CONTENT_ROOTS)):
+    if name in r.chrome_tags and not (name in ("header", "footer")
+                                      and next(element.iterancestors(_CONTENT_ROOTS), None) is not None):
         return True
+    attrs = element.attrib
     if not attrs:
         return False
-    if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
+    if "hidden" in attrs or attrs.get("aria-hidden", "").lower() == "true":
         return True
     style = attrs.get("style")
     if style and _HIDDEN_STYLE.search(style):
@@ -97,12 +154,10 @@ def _is_noise(tag: Tag, r: Rules) -> bool:
     role = attrs.get("role")
     if role and role.lower() in r.drop_roles:
         return True
-    names = attrs.get("class") or []
-    if isinstance(names, str):
-        names = names.split()
+    names = attrs.get("class", "").split()
     ident = attrs.get("id")
     if ident:
-        names = [*names, ident]
+        names.append(ident)
     return any(_noise_name(n) for n in names)
 
 
@@ -111,26 +166,26 @@ def _noise_name(name: str) -> bool:
     return rules().noise_names.search(name) is not None
 
 
-def _holds_content(tag: Tag, keep_at: int) -> bool:
+def _holds_content(element: Element, keep_at: int) -> bool:
     """Guard: an element that holds the main content or most of the text is never noise.
 
     A <nav> is exempt: a page that is all navigation has no policy on it.
     """
-    if tag.name == "nav":
+    if element.tag == "nav":
         return False
-    if tag.name in _CONTENT_ROOTS or tag.find(_CONTENT_ROOTS) is not None or tag.find(attrs={"role": "main"}):
+    if element.tag in _CONTENT_ROOTS or _HOLDS_MAIN(element):
         return True
-    return _text_len(tag) >= keep_at
+    return tree.text_length(element) >= keep_at
 
 
-def _main_content(body: Tag, candidates: list[Tag], r: Rules) -> Tag:
+def _main_content(body: Element, candidates: list[Element], r: Rules) -> Element:
     """The candidate container holding the most text, or the body if none holds enough."""
-    total = _text_len(body)
+    total = tree.text_length(body)
     best, best_len = None, 0
-    for tag in candidates:      # in document order: ties keep the earlier, outer candidate
-        n = _text_len(tag)
+    for element in candidates:      # in document order: ties keep the earlier, outer candidate
+        n = tree.text_length(element)
         if n > best_len:
-            best, best_len = tag, n
+            best, best_len = element, n
     if best is not None and best_len >= total * r.min_share:
         return best
     return body
