@@ -336,6 +336,12 @@ def encoded(key_: tuple[str, ...]) -> str:
     return "".join(_symbol(w) for w in key_)
 
 
+def encoded_bag(key_: tuple[str, ...]) -> str:
+    """A meaning key's words as sorted symbols: the similarity of two is that of their word multisets, in any
+    order ("We use X to do Y" / "To do Y, we use X")."""
+    return "".join(sorted(_symbol(w) for w in key_))
+
+
 # At most this many sentences on each side are paired across a whole document (the rest is judged as it is):
 # cdist is quadratic, and a revision rewriting more is a rewrite, not a retranslation.
 PAIR_MAX_SENTENCES = 1500
@@ -349,15 +355,19 @@ class Sentence:
 
     key: tuple[str, ...]
     content: tuple[str, ...]       # sorted
+    letters: str = ""              # the sentence's letters and digits, without spaces or punctuation
 
     @property
     def negations(self) -> int:
         return self.key.count("NOT")
 
 
+_NOT_LETTERS = re.compile(r"[\W_]+")
+
+
 def analyse(sentence: str, rules) -> Sentence:
     k, content = _analysed(sentence, rules)
-    return Sentence(k, content)
+    return Sentence(k, content, _NOT_LETTERS.sub("", _strip(key(sentence).lower(), rules)))
 
 
 def same_meaning(old: Sentence, new: Sentence, rewording: dict[str, str] | None = None) -> bool:
@@ -368,18 +378,21 @@ def same_meaning(old: Sentence, new: Sentence, rewording: dict[str, str] | None 
         return True
     if old.negations != new.negations:
         return False
-    if "".join(old.key) == "".join(new.key):
+    if "".join(old.key) == "".join(new.key) or (old.letters and old.letters == new.letters):
         return True
     content = tuple(sorted(rewording.get(w, w) for w in old.content)) if rewording else old.content
     return content == new.content
 
 
-def _similar_pairs(old: list[tuple[str, ...]], new: list[tuple[str, ...]], threshold: float) -> list[tuple[int, int]]:
-    """(old index, new index) of near-equal keys, the most alike first, each sentence in one pair at most."""
+def _similar_pairs(old: list[tuple[str, ...]], new: list[tuple[str, ...]], threshold: float,
+                   in_order: bool = True) -> list[tuple[int, int]]:
+    """(old index, new index) of near-equal keys, the most alike first, each sentence in one pair at most.
+    `in_order`: the words compared as sequences (else as multisets, word order ignored)."""
     if not old or not new:
         return []
     old, new = old[:PAIR_MAX_SENTENCES], new[:PAIR_MAX_SENTENCES]
-    scores = process.cdist([encoded(k) for k in old], [encoded(k) for k in new], scorer=fuzz.ratio,
+    encode = encoded if in_order else encoded_bag
+    scores = process.cdist([encode(k) for k in old], [encode(k) for k in new], scorer=fuzz.ratio,
                            score_cutoff=threshold, workers=1)
     hits = sorted(((float(scores[a, b]), a, b) for a, b in zip(*scores.nonzero(), strict=True)), reverse=True)
     pairs, used_old, used_new = [], set(), set()
@@ -403,7 +416,7 @@ class MeaningIndex:
         self.sentences = Counter(keys)
         self.stream = " " + " ".join(w for k in keys for w in k) + " "
         self.analysed: dict[tuple[str, ...], Sentence] = {a.key: a for a in analysed}
-        self._letters = {"".join(k) for k in keys}
+        self._letters = {"".join(k) for k in keys} | {a.letters for a in analysed}
         self._encoded: list[str] | None = None
         self._keys = list(self.analysed)
         self._word_counts: Counter | None = None
@@ -416,7 +429,7 @@ class MeaningIndex:
             return True
         if len(words_) >= MOVED_MIN_WORDS and (" " + " ".join(words_) + " ") in self.stream:
             return True
-        if "".join(words_) in self._letters:
+        if "".join(words_) in self._letters or (sentence is not None and sentence.letters in self._letters):
             return True
         return self.near(words_, sentence) is not None
 
@@ -429,10 +442,10 @@ class MeaningIndex:
         if len(words_) < MOVED_MIN_WORDS:
             return None
         if self._encoded is None:
-            self._encoded = [encoded(k) for k in self._keys]
+            self._encoded = [encoded_bag(k) for k in self._keys]
         if sentence is None:
             sentence = _sentence_of(words_, self.rules)
-        hits = process.extract(encoded(words_), self._encoded, scorer=fuzz.ratio,
+        hits = process.extract(encoded_bag(words_), self._encoded, scorer=fuzz.ratio,
                                score_cutoff=self.rules.meaning.pair_threshold, limit=_NEAR_CANDIDATES)
         for _, _, n in hits:
             other = self.analysed[self._keys[n]]
@@ -553,7 +566,7 @@ def _drop_reworded(gained, lost, rules, old_doc, new_doc):
     """The gained and lost sentences without the pairs that say the same thing in other words."""
     rewording = old_doc.rewording(new_doc) if old_doc is not None and new_doc is not None else {}
     same_old, same_new = set(), set()
-    for a, b in _similar_pairs([k for _, k in lost], [k for _, k in gained], rules.meaning.pair_threshold):
+    for a, b in _similar_pairs([k for _, k in lost], [k for _, k in gained], rules.meaning.pair_threshold, False):
         if same_meaning(analyse(_body(lost[a][0]), rules), analyse(_body(gained[b][0]), rules), rewording):
             same_old.add(a)
             same_new.add(b)
