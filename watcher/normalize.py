@@ -34,7 +34,7 @@ _EMPHASIS = re.compile(r"(\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`)")
 # "、" and "。" after NFKC: NFKC maps full-width comma to ASCII ",", so put them back between wide chars.
 _ASCII_COMMA_JA = re.compile(rf"(?<=[{_WIDE}]),|,(?=[{_WIDE}])")
 _ASCII_STOP_JA = re.compile(rf"(?<=[{_WIDE}])\.(?!\d)")
-_JA_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_JA_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]+")   # runs, not characters: 5x fewer matches
 
 
 @lru_cache(maxsize=200_000)
@@ -65,6 +65,6 @@ def language(text: str) -> str:
     sample = text[:20000]
     if not sample:
         return "ja"
-    ja = len(_JA_CHAR.findall(sample))
+    ja = sum(map(len, _JA_RUN.findall(sample)))
     letters = sum(map(str.isalpha, sample))    # a C loop: a third of the generator's time
     return "ja" if letters and ja / letters > 0.2 else "en"

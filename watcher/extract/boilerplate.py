@@ -121,6 +121,16 @@ class SimpleSelector:
         tag, ident, klass, attr, value = m.groups()
         return cls(tag.lower() if tag else None, ident, klass, (attr, value) if attr else None)
 
+    def candidates_xpath(self) -> str:
+        """An XPath of the elements at or below a context element that may match (a superset:
+        the class as a substring, the attribute not read); `matches` decides."""
+        tests = [f"self::{self.tag}"] if self.tag else []
+        if self.ident:
+            tests.append(f"@id='{self.ident}'")
+        if self.cls:
+            tests.append(f"contains(@class,'{self.cls}')")
+        return "descendant-or-self::*" + (f"[{' and '.join(tests)}]" if tests else "")
+
     def matches(self, element: Element) -> bool:
         if self.tag and element.tag != self.tag:
             return False

@@ -51,7 +51,6 @@ _ESC_JIS = re.compile(rb"\x1b\$[@B]|\x1b\(J|\x1b\$\(D")
 # C1 controls, replacement characters.
 _MOJIBAKE = re.compile(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\x80-\x9f\ufffd]")
 
 
@@ -87,7 +86,7 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
         if chain[0] == "cp1252" and _japanese(data):
             continue      # a Western charset declared on a Japanese page would decode it as "¸Ä¿Í¾ðÊó"
         for codec in chain:
-            text = _strict(data, codec)
+            text = utf8 if codec == "utf-8" else _strict(data, codec)     # not decoded twice
             if text is not None and _plausible(text, codec):
                 return text, codecs.lookup(codec).name
         # This declaration does not fit the bytes: try the next one, then detect.
@@ -138,7 +137,7 @@ def _japanese(data: bytes) -> str | None:
         text = _strict(data, name)
         if text is not None and _plausible(text, name):
             kana = len(_KANA.findall(text))
-            if kana >= 3 and kana * 10 >= len(text) - len(_NON_ASCII.sub("", text)):
+            if kana >= 3 and kana * 10 >= len(text) - len(text.encode("ascii", "ignore")):
                 return name
     return None
 
@@ -154,12 +153,13 @@ def _plausible(text: str, codec: str) -> bool:
     """Does this decode look like real text rather than mojibake or binary?"""
     if not text:
         return True
-    if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
+    # A search first: most pages have none, and a findall of a whole page builds a list for nothing.
+    if _CONTROL.search(text) and len(_CONTROL.findall(text)) > max(2, len(text) // 100):
         return False
-    non_ascii = len(text) - len(_NON_ASCII.sub("", text)) if not text.isascii() else 0
+    non_ascii = len(text) - len(text.encode("ascii", "ignore")) if not text.isascii() else 0
     if not non_ascii:
         return True
-    odd = len(_MOJIBAKE.findall(text))
+    odd = len(_MOJIBAKE.findall(text)) if _MOJIBAKE.search(text) else 0
     if codec in _JA_CODECS:
         # Real Japanese has kana; a wrong multi-byte decode yields half-width kana and private-use chars.
         return odd * 20 <= non_ascii and (bool(_KANA.search(text)) or non_ascii < 20)

@@ -39,6 +39,7 @@ _BOLD_TAGS = frozenset(("strong", "b"))
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|bolder|[6-9]00)\b", re.I)
 # Punctuation after a bold title that leaves it a title ("<b>Contact</b>:").
 _TITLE_TAIL = frozenset((".", ":", "："))
+_ASCII_SPACE = " \t\n\r\x0c"
 
 
 # Comments and elements whose content is never policy text, removed from the source before
@@ -157,8 +158,8 @@ class _LineBuilder:
             if type(item) is str:
                 if self.opaque:
                     continue
-                if not preserve:
-                    item = tree.collapsed(item)
+                if not preserve and not item.strip(_ASCII_SPACE):     # tree.collapsed, inline: the walk's hot path
+                    item = "\n" if "\n" in item else " "
                 self.segments[-1].append(item)
                 if not item.isspace():
                     if self.bold_depth:

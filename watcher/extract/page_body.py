@@ -70,13 +70,19 @@ def _select(page: Page, soup: _SoupMirror | None, selector: str, source: str, wh
     if page.root is None:
         return []
     simple = simple_selectors(selector)
-    if simple:      # one quick walk
-        return [e for e in page.root.iter(etree.Element) if any(sel.matches(e) for sel in simple)]
+    if simple:      # libxml2 finds the candidates, in document order; each is then matched exactly
+        return [e for e in _candidates(selector)(page.root) if any(sel.matches(e) for sel in simple)]
     try:
         return soup.select(selector)
     except (soupsieve.SelectorSyntaxError, ValueError, NotImplementedError) as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"{source}: invalid CSS selector {selector!r} in {what}: {reason}") from None
+
+
+@lru_cache(maxsize=256)
+def _candidates(selector: str) -> etree.XPath:
+    """The elements that may match a simple selector: its tag, id and a class substring (XPath)."""
+    return etree.XPath(" | ".join(sel.candidates_xpath() for sel in simple_selectors(selector)))
 
 
 class _SoupMirror:
