@@ -139,6 +139,17 @@ def test_names_new_party_looks_only_at_sentences_whose_meaning_changed():
     assert all("tracking_changed" not in c for _, c, _ in verdicts(old, new, rules))
 
 
+def test_names_new_party_a_place_code_or_a_role_is_no_party():
+    """「UKのデータセンターに転送」 names a place, 「マーケティングパートナーと共有」 a role: neither is a new party."""
+    rules = rules_with("@names_new_party")
+    for sentence in ("当社は、利用ログをUKに転送します。", "当社は、利用ログをマーケティングパートナーと共有します。"):
+        new = POLICY.replace(ANALYSIS, ANALYSIS + sentence)
+        assert all("tracking_changed" not in c or r != ["a party named outside the lexicons"]
+                   for _, c, r in verdicts(POLICY, new, rules)), sentence
+    named = POLICY.replace(ANALYSIS, ANALYSIS + "当社は、利用ログをAcmeLogに転送します。")
+    assert ("notice", ["tracking_changed"], ["a party named outside the lexicons"]) in verdicts(POLICY, named, rules)
+
+
 @needs_sudachi
 def test_names_new_country_a_country_in_no_lexicon_is_found_by_the_dictionary():
     rules = rules_with("@names_new_country")

@@ -103,7 +103,9 @@ def _dictionary_entities(sentence: str) -> list[Entity]:
             found.append(Entity(m.surface(), COUNTRY, m.begin(), m.end(), "SudachiPy 地名,国"))
         elif pos[2] == "一般" and len(m.surface()) >= 2:
             found.append(Entity(m.surface(), NAME, m.begin(), m.end(), "SudachiPy 固有名詞"))
-    found += [Entity(m.group(0), NAME, m.start(), m.end(), "Latin name") for m in _LATIN_NAME.finditer(sentence)]
+    # Two capitals are a country or region code (UK, US, EU) as often as a name: not taken for one.
+    found += [Entity(m.group(0), NAME, m.start(), m.end(), "Latin name") for m in _LATIN_NAME.finditer(sentence)
+              if len(m.group(0)) > 2]
     return found
 
 
@@ -180,7 +182,7 @@ def _own_name(name: str, ctx: Context) -> bool:
     return any(own in name or name in own for own in ctx.docs.self_names)
 
 
-@builtin("@names_new_party", "unit")
+@builtin("@names_new_party", "unit", lexicons=("foreign_places", "recipient_roles"))
 def names_new_party(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
     """A changed sentence names an organisation as a party that the other version never names.
 
@@ -188,12 +190,18 @@ def names_new_party(unit: Unit, side: str, kind: str, ctx: Context) -> str | boo
     X Inc., X LLC …) or SudachiPy's 組織名, or a proper noun standing as the party of a handling
     (「Xに提供」「Xと共有」「Xから取得」「Xにより収集」, and the names listed before it). Only
     sentences whose meaning changed count; the company's own names and a name the other version
-    already uses (with or without its legal form) do not. The reason shows the name."""
+    already uses (with or without its legal form) do not, nor a place (「UKに転送」, the lexicon
+    foreign_places) or a role (「マーケティングパートナーと共有」, the lexicon recipient_roles) read
+    as a name. The reason shows the name."""
     new_side = kind in _NEW_SIDE
+    rules = ctx.rules
     other_text = ctx.docs.old_text if new_side else ctx.docs.new_text
     for sentence in _meaning_changed(side, new_side, ctx):
-        for entity in party_names(sentence, ctx.rules):
+        for entity in party_names(sentence, rules):
             if _own_name(entity.text, ctx) or named_in(core_name(entity), other_text):
+                continue
+            if entity.kind == NAME and (rules.fullmatch("foreign_places", entity.text)
+                                        or rules.search("recipient_roles", entity.text)):
                 continue
             return clip(entity.text, 60)
     return False
