@@ -40,7 +40,7 @@ def test_the_company_itself_and_generic_nouns_are_no_names():
 def test_a_legal_form_is_taken_off_to_find_the_same_company_named_without_it():
     (entity,) = [e for e in entities("ヨコハマ広告株式会社に提供します。", JA) if e.kind == ORGANISATION]
     assert core_name(entity) == "ヨコハマ広告"
-    (latin,) = entities("Data goes to Acme Cloud, Inc. only.", EN)
+    (latin,) = [e for e in entities("Data goes to Acme Cloud, Inc. only.", EN) if e.kind == ORGANISATION]
     assert core_name(latin) == "Acme Cloud"
 
 
@@ -60,6 +60,15 @@ def test_a_proper_noun_is_a_party_only_where_data_goes_to_it():
     assert {(t, k) for t, k in found(text)} >= {("トヨタ自動車", NAME), ("ソニー", NAME)}
     assert [e.text for e in party_names(text, JA)] == ["トヨタ自動車", "ソニー"]
     assert party_names("本アプリはiOSとAndroidで動作します。", JA) == []
+
+
+def test_english_parties_stand_after_the_verb_and_in_its_list():
+    """"shared with Acme, Foo Analytics and Bar", "collected by Zeta Labs": parties; a product named as a subject is not."""
+    names = [e.text for e in party_names("We share your email address with Acme, Foo Analytics and Bar to send newsletters.", EN)]
+    assert names == ["Acme", "Foo Analytics", "Bar"]
+    assert [e.text for e in party_names("Your data is collected by Zeta Labs when you sign in.", EN)] == ["Zeta Labs"]
+    assert [e.text for e in party_names("We buy lists of names from DataBroker Inc. each year.", EN)] == ["DataBroker Inc."]
+    assert party_names("If you use Firefox Focus, Firefox deletes your history when you close it.", EN) == []
 
 
 def test_entities_are_cached_per_sentence():

@@ -20,7 +20,8 @@ SudachiPy is the tokenizer the meaning keys already load (watcher.judge.meaning)
 tokenized only when a rule asks about it, and the result is cached per sentence in the rules'
 meaning cache. Without SudachiPy the legal-form shapes still work; countries then come from the
 foreign_places lexicon alone. English has no dictionary here: its organisations come from the
-legal-form shapes.
+legal-form shapes, its other names are capitalised words, parties where they stand after the verb
+("shared with X, Y and Z", "collected by X", "bought from X"); countries come from the lexicons.
 
 GiNZA (ja-ginza, spaCy NER) was measured for this and not adopted: bench/ginza_eval.py and the
 README section "Open vocabulary: what GiNZA costs and buys".
@@ -59,6 +60,14 @@ _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9&.\-])[A-Z][A-Za-z0-9&\-]+(?: [A-Z][A-Z
 # What follows a party of a handling in Japanese: data goes to it, is shared with it, comes from it, it collects.
 _PARTY_AFTER = re.compile(r"\s?(?:社)?(?:に(?!は|関|よる|対応|応じ|基づ|つい)|へ|と(?:共有|共同|の間)|から(?:受|取得|提供)|により|によって|が(?:[^。、]{0,20})(?:収集|取得|受|利用))")
 _LIST_SEPARATOR = re.compile(r"\s?(?:、|・|,|と|および|及び|ならびに|並びに|や|または|又は)\s?")
+# What stands before a party of a handling in English, up to the name.
+_EN_PARTY_BEFORE = re.compile(
+    r"\b(?:(?:share[sd]?|sharing|disclose[sd]?|disclosing|sen[dt]s?|sending|transfer(?:s|red|ring)?|provide[sd]?|providing|"
+    r"sell(?:s|ing)?|sold|pass(?:es|ed|ing)?|give[sn]?|gave|make[s]? available|made available)\b[^.;:]{0,60}?\b(?:with|to)"
+    r"|(?:collected|received|processed|stored|hosted|provided|operated|used|analy[sz]ed) by"
+    r"|(?:obtain(?:s|ed)?|receive[sd]?|get|gets|got|buy|bought|purchase[sd]?)\b[^.;:]{0,60}?\bfrom)"
+    r"\s+(?:the\s+)?$", re.I)
+_EN_LIST_SEPARATOR = re.compile(r",?\s+(?:and|or)\s+|,\s+")
 _JA_TEXT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # The company's own words for itself and generic nouns a legal-form shape could take for a name.
 _NOT_NAMES = frozenset({"当社", "弊社", "同社", "本社", "他社", "各社", "貴社", "御社", "子会社", "親会社", "関連会社",
@@ -103,10 +112,13 @@ def _dictionary_entities(sentence: str) -> list[Entity]:
             found.append(Entity(m.surface(), COUNTRY, m.begin(), m.end(), "SudachiPy 地名,国"))
         elif pos[2] == "一般" and len(m.surface()) >= 2:
             found.append(Entity(m.surface(), NAME, m.begin(), m.end(), "SudachiPy 固有名詞"))
+    return found + _latin_names(sentence)
+
+
+def _latin_names(sentence: str) -> list[Entity]:
     # Two capitals are a country or region code (UK, US, EU) as often as a name: not taken for one.
-    found += [Entity(m.group(0), NAME, m.start(), m.end(), "Latin name") for m in _LATIN_NAME.finditer(sentence)
-              if len(m.group(0)) > 2]
-    return found
+    return [Entity(m.group(0), NAME, m.start(), m.end(), "Latin name") for m in _LATIN_NAME.finditer(sentence)
+            if len(m.group(0)) > 2]
 
 
 def _without_overlaps(found: list[Entity]) -> tuple[Entity, ...]:
@@ -126,6 +138,8 @@ def entities(sentence: str, rules) -> tuple[Entity, ...]:
         found = _shape_entities(sentence)
         if rules.language == "ja":
             found += _dictionary_entities(sentence)
+        elif not _JA_TEXT.search(sentence):
+            found += _latin_names(sentence)
         found = cache[("entities", sentence)] = _without_overlaps(found)
     return found
 
@@ -136,6 +150,8 @@ def party_names(sentence: str, rules) -> list[Entity]:
     An organisation by its legal form or SudachiPy's 組織名 counts wherever it stands; a bare proper
     noun (a product as often as a company) only when what follows makes it the party data goes to,
     is shared with or comes from: 「Xに提供」「Xと共有」「Xから取得」「Xにより収集」「Xが…収集」."""
+    if rules.language != "ja" and not _JA_TEXT.search(sentence):
+        return _english_parties(sentence, rules)
     out: list[Entity] = []
     party_starts: set[int] = set()
     # From the end: a name listed before a party (「トヨタ自動車、ソニーに提供」) is a party too.
@@ -148,6 +164,20 @@ def party_names(sentence: str, rules) -> list[Entity]:
             out.append(e)
             party_starts.add(e.start)
     return out[::-1]
+
+
+def _english_parties(sentence: str, rules) -> list[Entity]:
+    """English puts the party after the verb: "shared with X", "sent to X", "collected by X", and the names listed after it."""
+    out: list[Entity] = []
+    last_end = -1
+    for e in entities(sentence, rules):
+        if e.kind == COUNTRY:
+            continue
+        listed = last_end >= 0 and _EN_LIST_SEPARATOR.fullmatch(sentence, last_end, e.start) is not None
+        if e.kind == ORGANISATION or listed or _EN_PARTY_BEFORE.search(sentence, max(0, e.start - 80), e.start):
+            out.append(e)
+            last_end = e.end
+    return out
 
 
 def named_in(name: str, text: str) -> bool:
