@@ -126,3 +126,19 @@ def test_the_derive_workers_inherit_the_html_extractor(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["parent", "True", "worker", "True"]
+
+
+def test_a_check_that_finds_nothing_new_loads_no_mail_templates_or_webhook_client(tmp_path, server):
+    """A pass of 304s renders no mail and posts no webhook: jinja2 and requests stay unloaded."""
+    server.set("/p", (SEED.read_text(encoding="utf-8")).replace("\n", "<br>\n").join(
+        ["<html><body><main>", "</main></body></html>"]))
+    (tmp_path / "config.toml").write_text(
+        '[store]\nurl = "sqlite:///store/watch.db"\nbodies_dir = "store/bodies"\n\n'
+        '[notify]\nstaff = ["privacy@example.com"]\noutbox_dir = "outbox"\n\n'
+        f'[[policy]]\nname = "p"\nurl = "{server.url("/p")}"\nusers = ["user@example.com"]\n',
+        encoding="utf-8")
+    first = loaded("--config", "config.toml", "check", cwd=tmp_path)
+    assert first["code"] == 0
+    again = loaded("--config", "config.toml", "check", cwd=tmp_path)
+    assert again["code"] == 0 and server.statuses[304] == 1
+    assert {"jinja2", "requests"} & set(again["modules"]) == set()

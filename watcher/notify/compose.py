@@ -12,11 +12,12 @@ import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from watcher import lazy
 from watcher.addresses import header_text
 from watcher.config import LANGUAGES
 from watcher.models import SEVERITY_RANK
@@ -31,6 +32,12 @@ from watcher.report import (
     promise_text,
     reason_texts,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+# jinja2 loads when the first mail is rendered: a check that mails nobody never imports it
+jinja2 = lazy.module("jinja2")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # watcher/templates (shared with report)
 SEVERITY_ORDER = ("consent", "notice", "minor")
@@ -272,11 +279,11 @@ def alert_views(alerts, lang: str = "ja") -> list[dict]:
 
 @cache
 def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         # HTML templates are escaped; the text parts are plain text and must not be.
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
-        undefined=StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
+        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

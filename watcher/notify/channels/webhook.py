@@ -24,10 +24,11 @@ import os
 import secrets
 from typing import ClassVar
 
-import requests
-
-from watcher import __version__
+from watcher import __version__, lazy
 from watcher.notify.channels.base import BuildError, Built, Plan, SendError
+
+# requests loads when the first webhook is sent: a check that posts none never imports it
+requests = lazy.module("requests")
 
 SCHEMA = "policy-watcher/webhook/v1"
 SIGNATURE_HEADER = "X-Policy-Watcher-Signature"
