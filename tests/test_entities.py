@@ -159,6 +159,17 @@ def test_names_new_party_a_place_code_or_a_role_is_no_party():
     assert ("notice", ["tracking_changed"], ["a party named outside the lexicons"]) in verdicts(POLICY, named, rules)
 
 
+def test_names_new_party_a_name_that_took_anothers_place_is_a_swap_not_a_new_party():
+    """「AcmeLogに転送」 -> 「ZetaLogに転送」, word for word: a rename or a swap (judged as such); 「AcmeLogとZetaLogに」 adds one."""
+    rules = rules_with("@names_new_party")
+    old = POLICY.replace(ANALYSIS, ANALYSIS + "当社は、利用ログをAcmeLogに転送します。")
+    swapped = old.replace("AcmeLogに", "ZetaLogに")
+    added = old.replace("AcmeLogに", "AcmeLogとZetaLogに")
+    mine = ["a party named outside the lexicons"]
+    assert all(r != mine for _, _, r in verdicts(old, swapped, rules))
+    assert ("notice", ["tracking_changed"], mine) in verdicts(old, added, rules)
+
+
 @needs_sudachi
 def test_names_new_country_a_country_in_no_lexicon_is_found_by_the_dictionary():
     rules = rules_with("@names_new_country")

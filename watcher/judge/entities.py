@@ -222,7 +222,8 @@ def names_new_party(unit: Unit, side: str, kind: str, ctx: Context) -> str | boo
     sentences whose meaning changed count; the company's own names and a name the other version
     already uses (with or without its legal form) do not, nor a place (「UKに転送」, the lexicon
     foreign_places) or a role (「マーケティングパートナーと共有」, the lexicon recipient_roles) read
-    as a name. The reason shows the name."""
+    as a name, nor a name that only took another's place in the same sentence (a rename or a swap).
+    The reason shows the name."""
     new_side = kind in _NEW_SIDE
     rules = ctx.rules
     other_text = ctx.docs.old_text if new_side else ctx.docs.new_text
@@ -233,7 +234,20 @@ def names_new_party(unit: Unit, side: str, kind: str, ctx: Context) -> str | boo
             if entity.kind == NAME and (rules.fullmatch("foreign_places", entity.text)
                                         or rules.search("recipient_roles", entity.text)):
                 continue
+            if _swapped(entity, sentence, unit.old if new_side else unit.new, rules):
+                continue
             return clip(entity.text, 60)
+    return False
+
+
+def _swapped(entity: Entity, sentence: str, other_unit: str, rules) -> bool:
+    """The name took another name's place in the same sentence, word for word (「広告プラットフォーム、Adzerk
+    と共有」 -> 「…、Kevel と共有」): a rename or a swap, which the rules judge as such, not a new party."""
+    without = sentence[:entity.start] + sentence[entity.end:]
+    for old in sentences(other_unit):
+        for other in entities(old, rules):
+            if other.kind != COUNTRY and other.text != entity.text and old[:other.start] + old[other.end:] == without:
+                return True
     return False
 
 
