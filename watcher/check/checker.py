@@ -149,7 +149,8 @@ class Checker:
         if accept_shrink:   # fetch the whole page: a 304 or the same bytes would decide nothing
             state.etag = state.last_modified = state.body_sha256 = None
         result = self.fetcher.fetch(policy.url, etag=state.etag, last_modified=state.last_modified,
-                                    mode=policy.fetch, select=policy.select)
+                                    mode=policy.fetch, select=policy.select,
+                                    allow_insecure_redirect=policy.allow_insecure_redirect)
         d = triage(policy, state, result, started_at)
         if result.error == STOPPED and self.stop.is_set():
             return d.outcome        # cut off by stop: no check happened, nothing is written
@@ -166,7 +167,7 @@ class Checker:
         states = self.repo.load_states((p.name, p.url) for p in policies)
         by_name = {p.name: p for p in policies}
         jobs = [FetchJob(key=p.name, url=p.url, etag=states[p.name].etag, last_modified=states[p.name].last_modified,
-                         mode=p.fetch, select=p.select)
+                         mode=p.fetch, select=p.select, allow_insecure_redirect=p.allow_insecure_redirect)
                 for p in policies]
         batch = _Batch(self, progress)
         pool = self._pool(len(policies))
@@ -467,6 +468,3 @@ def select_policies(settings: Settings, names: list[str] | None) -> list[PolicyS
     if not names:
         return list(settings.policies)
     return [settings.policy(n) for n in dict.fromkeys(names)]
-
-
-

@@ -94,7 +94,8 @@ def try_page(settings: Settings, policy: PolicySettings, *, label: str | None = 
     label = label or policy.url
     fetcher = Fetcher(settings.fetch, needs_browser=suspect.needs_browser)
     try:
-        result = fetcher.fetch(policy.url, mode=policy.fetch, select=policy.select)
+        result = fetcher.fetch(policy.url, mode=policy.fetch, select=policy.select,
+                               allow_insecure_redirect=policy.allow_insecure_redirect)
     finally:
         fetcher.close()
     if result.error:

@@ -80,7 +80,7 @@ class Fetcher:
     # ------------------------------------------------------------ one page
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-              mode: str = "http", select: str | None = None) -> FetchResult:
+              mode: str = "http", select: str | None = None, allow_insecure_redirect: bool = False) -> FetchResult:
         """Fetch one URL. Never raises for network or HTTP trouble: the result carries `error`.
 
         `mode` is a policy's `fetch` (MODES); `select` its policy-body selector (what a browser
@@ -90,7 +90,7 @@ class Fetcher:
             return FetchResult(url=url, final_url=url, error=f"unsupported URL scheme {url_scheme(url)!r}")
         if mode not in MODES:
             return FetchResult(url=url, final_url=url, error=f"unknown fetch mode {mode!r} (expected {', '.join(MODES)})")
-        request = FetchRequest(url, etag, last_modified, select)
+        request = FetchRequest(url, etag, last_modified, select, allow_insecure_redirect)
         if not cls.remote:
             return self._fetch_with(cls, request)
         if mode == "browser":
@@ -183,7 +183,8 @@ class Fetcher:
                         on_start(job)
                     try:
                         result = self.fetch(job.url, etag=job.etag, last_modified=job.last_modified,
-                                            mode=job.mode, select=job.select)
+                                            mode=job.mode, select=job.select,
+                                            allow_insecure_redirect=job.allow_insecure_redirect)
                     except Exception as e:   # a bug must not hang the pass: report it on the job
                         result = FetchResult(url=job.url, final_url=job.url, error=f"internal error: {e!r}")
                     with cond:

@@ -69,6 +69,7 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     wait_for: str | None = None               # browser: CSS selector of the policy body (`select`)
+    allow_insecure_redirect: bool = False     # the policy's own consent to follow https -> http
 
 
 @dataclass
@@ -81,10 +82,11 @@ class FetchJob:
     last_modified: str | None = None
     mode: str = "http"                        # one of MODES
     select: str | None = None                 # the policy's `select` (what a browser waits for)
+    allow_insecure_redirect: bool = False     # the policy's `allow_insecure_redirect`
 
     @property
     def request(self) -> FetchRequest:
-        return FetchRequest(self.url, self.etag, self.last_modified, self.select)
+        return FetchRequest(self.url, self.etag, self.last_modified, self.select, self.allow_insecure_redirect)
 
 
 class FetcherKind(Protocol):

@@ -79,7 +79,8 @@ class HttpFetcher:
         }
 
     def fetch(self, request: FetchRequest) -> FetchResult:
-        return self._fetch_http(request.url, request.etag, request.last_modified)
+        follow_downgrade = request.allow_insecure_redirect or request.url in self.settings.insecure_redirects
+        return self._fetch_http(request.url, request.etag, request.last_modified, follow_downgrade)
 
     def close(self):
         with self._managers_lock:
@@ -106,7 +107,8 @@ class HttpFetcher:
                     self._managers[proxy] = manager
         return manager
 
-    def _fetch_http(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    def _fetch_http(self, url: str, etag: str | None, last_modified: str | None,
+                    follow_downgrade: bool = False) -> FetchResult:
         s = self.settings
         headers = {}
         if etag:
@@ -120,7 +122,7 @@ class HttpFetcher:
             # The whole request has a deadline: a server trickling one byte a second never trips the
             # read timeout, so a watchdog shuts the connection down when the deadline (or `stop`) comes.
             with _Deadline(deadline_at, self.stop) as guard:
-                result = self._attempt(url, headers)
+                result = self._attempt(url, headers, follow_downgrade)
             if guard.fired:
                 stopped = self.stop.is_set() and time.monotonic() < deadline_at
                 result = FetchResult(url=url, final_url=url, status=result.status, attempts=attempt + 1,
@@ -147,12 +149,12 @@ class HttpFetcher:
             delay = max(delay, retry_after)
         return min(delay, self.settings.retry_after_max)
 
-    def _attempt(self, url: str, headers: dict) -> FetchResult:
+    def _attempt(self, url: str, headers: dict, follow_downgrade: bool) -> FetchResult:
         s = self.settings
         result = FetchResult(url=url, final_url=url)
         result.transient = True   # until a response arrives
         timeout = urllib3.Timeout(connect=s.timeout_connect, read=s.timeout_read)
-        refuse_downgrade = url not in s.insecure_redirects
+        refuse_downgrade = not follow_downgrade
         history: list[str] = []
         current = url
         try:
