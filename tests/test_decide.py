@@ -117,4 +117,4 @@ def test_stored_documents_round_trip_through_derive():
 
 def test_the_derivation_fingerprint_covers_every_module_that_shapes_what_is_stored():
     parts = dict(part.split("=", 1) for part in EXTRACTOR_VERSION.split(";"))
-    assert set(parts) == {"extract", "normalize", "dates", "segment", "derive", "rules"}
+    assert set(parts) == {"extract", "css", "normalize", "dates", "segment", "derive", "rules"}

@@ -1,10 +1,10 @@
 """Derivation: a raw body -> the stored text, lines, clause outline and comparison keys.
 
 Pure: no I/O (reading a stored body is the caller's `load_body`). Everything that shapes what is
-stored is covered by EXTRACTOR_VERSION, the derivation fingerprint — extraction, normalisation,
-the date pattern, segmentation, this module itself and the extractor's rule file — so that a
-snapshot stored by other code is re-derived from its raw body instead of reporting a difference
-the code made.
+stored is covered by EXTRACTOR_VERSION, the derivation fingerprint — extraction, the simple CSS
+selectors it matches itself, normalisation, the date pattern, segmentation, this module itself
+and the extractor's rule file — so that a snapshot stored by other code is re-derived from its
+raw body instead of reporting a difference the code made.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from watcher import dates, extract, normalize, segment, suspect
+from watcher import css, dates, extract, normalize, segment, suspect
 from watcher.errors import InputError
 from watcher.models import Clause, Document, Line
 
@@ -34,7 +34,7 @@ VERSION = 1
 # The extractor's rule file (noise selectors): editing it re-derives stored snapshots too.
 _EXTRACT_RULES = Path(extract.__file__).resolve().parents[1] / "rules" / "boilerplate.toml"
 EXTRACTOR_VERSION = ";".join(f"{m.__name__.rsplit('.', 1)[-1]}={_module_version(m)}"
-                             for m in (extract, normalize, dates, segment, sys.modules[__name__])) + \
+                             for m in (extract, css, normalize, dates, segment, sys.modules[__name__])) + \
     ";rules=" + hashlib.sha256(_EXTRACT_RULES.read_bytes()).hexdigest()[:10]
 
 OUTLINE_BODY_CHARS = 80

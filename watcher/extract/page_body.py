@@ -21,9 +21,10 @@ from functools import lru_cache
 from lxml import etree
 
 from watcher import lazy
+from watcher.css import simple_selectors
 from watcher.errors import ConfigError, InputError
 from watcher.extract import tree
-from watcher.extract.boilerplate import Rules, rules, simple_selectors
+from watcher.extract.boilerplate import Rules, rules
 from watcher.extract.tree import Element, Page
 
 # Only for a selector that needs the full CSS engine: a page with simple selectors never loads them.
