@@ -92,6 +92,7 @@ class _LineBuilder:
         self.segments: list[list[str]] = [[]]
         self.plain: list[bool] = [False]
         self.bold: list[bool] = [False]
+        self.has_text = False   # a segment holds a piece that is not whitespace (else a flush writes nothing)
         self.bold_depth = 0
         self.items = 0          # <li> elements open: nothing inside a list item is a heading
         self.marker: str | None = None
@@ -109,8 +110,11 @@ class _LineBuilder:
         A line that is bold from end to end, short, and not in a list item is a heading
         (BOLD_HEADING); a bold title over its text ("<b>Title</b><br>text") is its own line.
         """
-        if len(self.segments) == 1 and not self.segments[0]:
-            return          # nothing since the last block boundary (most calls)
+        if not self.has_text:   # nothing, or white space between tags, since the last block boundary (most calls)
+            if len(self.segments) > 1 or self.segments[0]:
+                self.segments, self.plain, self.bold = [[]], [False], [False]
+            return
+        self.has_text = False
         pieces = [clean("".join(seg)) for seg in self.segments]
         all_bold = [b and not p for b, p in zip(self.bold, self.plain, strict=True)]
         self.segments, self.plain, self.bold = [[]], [False], [False]
@@ -158,10 +162,12 @@ class _LineBuilder:
             if type(item) is str:
                 if self.opaque:
                     continue
-                if not preserve and not item.strip(_ASCII_SPACE):     # tree.collapsed, inline: the walk's hot path
-                    item = "\n" if "\n" in item else " "
+                if not item.strip(_ASCII_SPACE):     # tree.collapsed, inline: the walk's hot path
+                    self.segments[-1].append(item if preserve else "\n" if "\n" in item else " ")
+                    continue
                 self.segments[-1].append(item)
                 if not item.isspace():
+                    self.has_text = True
                     if self.bold_depth:
                         self.bold[-1] = True
                     elif item.strip() not in _TITLE_TAIL:
@@ -169,23 +175,32 @@ class _LineBuilder:
             elif isinstance(item, Element):
                 after = self.enter(item)
                 if after is not None:
-                    stack.append(after)
+                    if after is not _NOTHING:
+                        stack.append(after)
                     for child in reversed(item):
-                        if child.tail:
-                            stack.append(child.tail)
-                        if isinstance(child.tag, str):
+                        tail = child.tail       # lxml makes a new str at each read
+                        if tail:
+                            stack.append(tail)
+                        if type(child.tag) is str:      # not a comment or processing instruction
                             stack.append(child)
-                    if item.text:
-                        stack.append(item.text)
+                    text = item.text
+                    if text:
+                        stack.append(text)
             else:
                 item()
         self.flush()
 
     def enter(self, tag: Element):
         """Start an element; return what to do after its children, or None to skip them."""
-        after = self.enter_block(tag)
-        if after is None or not (tag.tag in _BOLD_TAGS or _bold_style(tag)):
-            return after
+        name = tag.tag
+        start = _START.get(name)
+        after = _NOTHING if start is None else start(self, tag)
+        if after is None:
+            return None
+        if name not in _BOLD_TAGS:
+            style = tag.get("style")
+            if not style or _BOLD_STYLE.search(style) is None:
+                return after
         self.bold_depth += 1
 
         def leave_bold() -> None:
@@ -193,59 +208,66 @@ class _LineBuilder:
             after()
         return leave_bold
 
-    def enter_block(self, tag: Element):
-        name = tag.tag
-        if name == "br":
-            self.segments.append([])
-            self.plain.append(False)
-            self.bold.append(False)
-            return None
-        if name in _HEADINGS:
-            self.flush()
-            outer, self.heading = self.heading, _HEADINGS[name]
+    # -- how each element starts (_START): what to do after its children, None to skip them
+    def start_break(self, tag: Element) -> None:
+        self.segments.append([])
+        self.plain.append(False)
+        self.bold.append(False)
 
-            def leave_heading() -> None:
-                self.flush()
-                self.heading = outer
-            return leave_heading
-        if name in ("pre", "listing", "xmp", "plaintext"):
-            self.flush()
-            for raw in tree.text(tag).splitlines():
-                self.emit(raw)
-            return None
-        if name in _LIST_TAGS:
-            self.flush()
-            self.lists.append(ListState.of(tag))
+    def start_heading(self, tag: Element):
+        self.flush()
+        outer, self.heading = self.heading, _HEADINGS[tag.tag]
 
-            def leave_list() -> None:
-                self.flush()
-                self.lists.pop()
-            return leave_list
-        if name == "li":
+        def leave_heading() -> None:
             self.flush()
-            state = self.lists[-1] if self.lists else ListState("disc", 1, 1)
-            self.marker = state.next_marker(tag)
-            self.items += 1
+            self.heading = outer
+        return leave_heading
 
-            def leave_item() -> None:
-                self.flush()
-                self.marker = None
-                self.items -= 1
-            return leave_item
-        if name == "table" and self.data_table(tag):
-            return None
-        if name == "hr":
+    def start_preformatted(self, tag: Element) -> None:
+        self.flush()
+        for raw in tree.text(tag).splitlines():
+            self.emit(raw)
+
+    def start_list(self, tag: Element):
+        self.flush()
+        self.lists.append(ListState.of(tag))
+
+        def leave_list() -> None:
             self.flush()
-            return None
-        if name in ("img", "area", "wbr"):
-            return None
-        if name in _BLOCK_TAGS:
+            self.lists.pop()
+        return leave_list
+
+    def start_item(self, tag: Element):
+        self.flush()
+        state = self.lists[-1] if self.lists else ListState("disc", 1, 1)
+        self.marker = state.next_marker(tag)
+        self.items += 1
+
+        def leave_item() -> None:
             self.flush()
-            return self.flush
-        if name in tree.OPAQUE:     # never page text (in practice dropped as noise before the walk)
-            self.opaque += 1
-            return self.leave_opaque
-        return _NOTHING
+            self.marker = None
+            self.items -= 1
+        return leave_item
+
+    def start_table(self, tag: Element):
+        if self.data_table(tag):
+            return None
+        return self.start_block(tag)
+
+    def start_rule(self, tag: Element) -> None:
+        self.flush()
+
+    def start_empty(self, tag: Element) -> None:
+        return None
+
+    def start_block(self, tag: Element):
+        self.flush()
+        return self.flush
+
+    def start_opaque(self, tag: Element):
+        """Never page text (in practice dropped as noise before the walk)."""
+        self.opaque += 1
+        return self.leave_opaque
 
     def leave_opaque(self) -> None:
         self.opaque -= 1
@@ -272,13 +294,22 @@ class _LineBuilder:
         return True
 
 
+# How an element starts, by tag name (_LineBuilder.enter); any other element is inline.
+_START = {
+    **{name: _LineBuilder.start_block for name in _BLOCK_TAGS},
+    **{name: _LineBuilder.start_opaque for name in tree.OPAQUE},
+    **{name: _LineBuilder.start_heading for name in _HEADINGS},
+    **{name: _LineBuilder.start_preformatted for name in ("pre", "listing", "xmp", "plaintext")},
+    **{name: _LineBuilder.start_list for name in _LIST_TAGS},
+    "br": _LineBuilder.start_break,
+    "li": _LineBuilder.start_item,
+    "table": _LineBuilder.start_table,
+    "hr": _LineBuilder.start_rule,
+    "img": _LineBuilder.start_empty, "area": _LineBuilder.start_empty, "wbr": _LineBuilder.start_empty,
+}
+
 # A table holding another table or headings lays out a page; it is not a table of data.
 _LAYOUT_SIGNS = frozenset(("table", *_HEADINGS))
-
-
-def _bold_style(tag: Element) -> bool:
-    style = tag.get("style")
-    return bool(style) and _BOLD_STYLE.search(style) is not None
 
 
 def _rows(table: Element) -> list[Element]:

@@ -58,12 +58,12 @@ def policy_roots(page: Page, select: str | None, remove: Sequence[str], source: 
         roots = _outermost(_select(page, soup, select, source, "select"))
         if not roots:
             raise InputError(f"{source}: the CSS selector {select!r} (select) matches nothing on the page")
-        total = tree.text_length(body)
+        total = _TextLength(body)
         for root in roots:
             _strip_noise(page, root, total, r)
         return roots
     candidates: list[Element] = []
-    _strip_noise(page, body, tree.text_length(body), r, candidates)
+    _strip_noise(page, body, _TextLength(body), r, candidates)
     return [_main_content(body, candidates, r)]      # the text length after the noise is gone
 
 
@@ -127,16 +127,31 @@ def _outermost(elements: list[Element]) -> list[Element]:
     return [e for e in elements if not any(a in chosen for a in e.iterancestors())]
 
 
-def _strip_noise(page: Page, root: Element, total: int, r: Rules, candidates: list[Element] | None = None) -> None:
+class _TextLength:
+    """The text length of the page's body, measured when first needed: most selected bodies
+    hold nothing to drop, and measuring the whole page cost as much as stripping it. Measured
+    before the first element is dropped, so that it is the length of the page as it came."""
+
+    def __init__(self, body: Element):
+        self.body, self.value = body, -1
+
+    def measure(self) -> int:
+        if self.value < 0:
+            self.value = tree.text_length(self.body)
+        return self.value
+
+
+def _strip_noise(page: Page, root: Element, total: _TextLength, r: Rules,
+                 candidates: list[Element] | None = None) -> None:
     """Drop site chrome, hidden elements and boilerplate below `root` (never `root` itself).
 
     With `candidates`, also collect the main-content candidates that survive (same walk).
     """
-    keep_at = max(1, int(total * r.keep_share))
     stack = list(root.iterchildren(etree.Element))
     while stack:
         element = stack.pop()
-        if element.tag in r.drop_tags or (_is_noise(element, r) and not _holds_content(element, keep_at)):
+        if element.tag in r.drop_tags or (_is_noise(element, r) and not _holds_content(element, total, r)):
+            total.measure()
             tree.drop(page, element)
             continue
         if candidates is not None and r.content_index.matches(element):
@@ -173,7 +188,7 @@ def _noise_name(name: str) -> bool:
     return rules().noise_names.search(name) is not None
 
 
-def _holds_content(element: Element, keep_at: int) -> bool:
+def _holds_content(element: Element, total: _TextLength, r: Rules) -> bool:
     """Guard: an element that holds the main content or most of the text is never noise.
 
     A <nav> is exempt: a page that is all navigation has no policy on it.
@@ -182,7 +197,7 @@ def _holds_content(element: Element, keep_at: int) -> bool:
         return False
     if element.tag in _CONTENT_ROOTS or _HOLDS_MAIN(element):
         return True
-    return tree.text_length(element) >= keep_at
+    return tree.text_length(element) >= max(1, int(total.measure() * r.keep_share))
 
 
 def _main_content(body: Element, candidates: list[Element], r: Rules) -> Element:

@@ -42,7 +42,7 @@ def clean(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     if "\n" in text or "\r" in text:
         text = _BREAK_NEAR_WIDE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACE_RUN.sub(_collapse, text)
+    text = _SPACE_RUN.sub(_collapse if "\u3000" in text else " ", text)   # the callback only where it can matter
     return text.strip()
 
 
