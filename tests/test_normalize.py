@@ -39,3 +39,25 @@ def test_key_examples():
     assert normalize.key("**Personal**  data,\tuse.") == "Personal data, use."
     assert normalize.key("当社は,個人情報.") == "当社は、個人情報。"
     assert normalize.key("ー‐ｶﾞ") == "ー-ガ"
+
+
+def language_by_counting(text: str) -> str:
+    sample = text[:20000]
+    if not sample:
+        return "ja"
+    ja = sum(map(len, normalize._JA_RUN.findall(sample)))
+    letters = sum(map(str.isalpha, sample))
+    return "ja" if letters and ja / letters > 0.2 else "en"
+
+
+def test_language_equals_counting_every_letter():
+    """language() counts the letters only when the Japanese share does not already decide."""
+    r = random.Random(14)
+    pieces = ["個人情報", "です", "・", "ー", "゛", "policy ", "data", " ", "1", "。", "（", "①", "\n"]
+    seen = set()
+    for _ in range(20_000):
+        text = "".join(r.choice(pieces) for _ in range(r.randint(0, 30)))
+        assert normalize.language(text) == language_by_counting(text), repr(text)
+        seen.add(normalize.language(text))
+    assert seen == {"ja", "en"}
+    assert normalize.language("・・・") == "en" and normalize.language("") == "ja"

@@ -79,5 +79,9 @@ def language(text: str) -> str:
     if not sample:
         return "ja"
     ja = sum(map(len, _JA_RUN.findall(sample)))
+    if not ja:
+        return "en"
+    if ja * 5 > len(sample):    # a fifth of all characters, so of the letters too: no need to count them
+        return "ja" if any(map(str.isalpha, sample)) else "en"
     letters = sum(map(str.isalpha, sample))    # a C loop: a third of the generator's time
     return "ja" if letters and ja / letters > 0.2 else "en"
