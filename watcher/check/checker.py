@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -76,6 +77,12 @@ TICK = 0.1
 STOP_GRACE = 0.5
 # Derive in worker processes when a pass has at least this many bodies to parse and >1 CPU.
 POOL_MIN_BODIES = 16
+# A pass of policies with versions (most answers a 304 or the same bytes) parses its new pages in
+# the main process; it starts workers only when most pages changed (at least LAZY_POOL_AFTER of
+# them, and more than LAZY_POOL_SHARE of the answers so far): a site redesigned, say. For one page
+# in four (measured at N = 1,000), workers started late cost more CPU than they save wall time.
+LAZY_POOL_AFTER = 64
+LAZY_POOL_SHARE = 0.5
 
 RACED = "another check stored a version of this policy at the same time; try again"
 
@@ -100,16 +107,29 @@ def _noop(_):
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(checker_pid: int) -> None:
     """A worker's initializer: on Linux the kernel kills it (SIGKILL) when the process that forked it
-    dies, even by kill -9, so no orphan keeps deriving; elsewhere nothing (the pool ends with us)."""
+    dies, even by kill -9, so no orphan keeps deriving; elsewhere nothing (the pool ends with us).
+    That process is the checking one (fork) or the fork server, which ends when the checking process
+    does (its pipe from it closes)."""
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             return
-    if os.getppid() != parent:      # the parent died before the prctl: nobody would kill us
+    if os.getppid() != parent or not _running(checker_pid):   # died before the prctl: nobody would kill us
         os._exit(1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
@@ -170,7 +190,7 @@ class Checker:
                          mode=p.fetch, select=p.select, allow_insecure_redirect=p.allow_insecure_redirect)
                 for p in policies]
         batch = _Batch(self, progress)
-        pool = self._pool(len(policies))
+        workers = _DeriveWorkers(self, len(policies), sum(1 for s in states.values() if s.latest_id is None))
         pending: deque = deque()
         started: dict[str, object] = {}
         bodies_root = str(self.repo.settings.bodies_dir) if self.repo.is_sqlite else None
@@ -201,6 +221,7 @@ class Checker:
 
         threading.Thread(target=consume, name="check-fetches", daemon=True).start()
         stop_deadline = None
+        answered = 0
         try:
             while True:
                 if self.stop.is_set() and stop_deadline is None:
@@ -222,28 +243,29 @@ class Checker:
                     continue        # cut off by stop: not checked (reported as such), not a failure
                 policy = by_name[job.key]
                 state = states[policy.name]
-                body_sha = new_body_sha(state, result) if pool is not None else None
-                d = triage(policy, state, result, started.get(job.key) or utcnow(), body_sha)
-                if body_sha and d.kind == "derive":
+                d = triage(policy, state, result, started.get(job.key) or utcnow(), new_body_sha(state, result))
+                answered += 1
+                pool = workers.for_page(answered) if d.kind == "derive" else None
+                if pool is not None:
                     # a first version's body is written by the worker too (files only): it is needed anyway
                     root = bodies_root if state.latest_id is None else None
                     pending.append((d, pool.submit(derive_in_worker, result.body, result.final_url or policy.url,
                                                    result.content_type, policy.select, list(policy.remove), root,
-                                                   body_sha)))
+                                                   d.body_sha)))
                 else:
                     batch.add(self._decide(d))
                 settle(block=False)
             settle(block=True)
         finally:
             batch.flush()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            workers.shutdown()
         self.interrupted = [p.name for p in policies if p.name not in batch.outcomes]
         return [batch.outcomes[p.name] for p in policies if p.name in batch.outcomes]
 
     # -------------------------------------------------- deciding (with the I/O decide() must not do)
 
     def _pool(self, n: int) -> Executor | None:
+        """Derive workers forked now, when `n` bodies (at least) will need parsing; None if not worth it."""
         if self.workers <= 1 or n < POOL_MIN_BODIES:
             return None
         # BeautifulSoup and lxml load with the first HTML page (watcher.extract, by name): load them
@@ -411,6 +433,70 @@ class Checker:
             d.state.latest_id, d.state.latest_version = s.snapshot_id, s.version
 
 
+class _DeriveWorkers:
+    """The derive worker processes of one check_many pass, started only when there is much to parse.
+    A pass with many first versions forks them at once, from the main thread before any fetch thread
+    exists (the cheapest start). A pass of policies with versions (mostly 304s or the same bytes)
+    parses its pages in the main process, unless most answers turn out to need parsing (see
+    LAZY_POOL_AFTER); then a thread starts the workers through a fork server (a fresh interpreter
+    that preloads the derive modules and forks each worker from its single thread: fetch threads
+    exist now, and a fork of this process could copy a lock one of them holds). Pages are parsed in
+    the main process until the workers are up."""
+
+    def __init__(self, checker: Checker, policies: int, first_versions: int):
+        self.size = checker.workers
+        self.pool: Executor | None = checker._pool(first_versions)
+        self.lazy = self.pool is None and self.size > 1 and policies >= POOL_MIN_BODIES
+        self.pages = 0
+        self.ready = threading.Event()
+        self.starter: threading.Thread | None = None
+        if self.pool is not None:
+            self.ready.set()
+
+    def for_page(self, answered: int) -> Executor | None:
+        """The pool to parse one more page with (the `answered`-th answer of the pass); None: here."""
+        if self.lazy and self.starter is None:
+            self.pages += 1
+            if self.pages >= LAZY_POOL_AFTER and self.pages > LAZY_POOL_SHARE * answered:
+                self.starter = threading.Thread(target=self._start, name="check-derive-workers", daemon=True)
+                self.starter.start()
+        return self.pool if self.ready.is_set() else None
+
+    def _start(self) -> None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            # the server imports what the workers run (this module, by which the task is pickled; the
+            # HTML extractor) once, and each worker it forks inherits it
+            context.set_forkserver_preload([__name__, extract.html_lines.spec.partition(":")[0]])
+            pool = ProcessPoolExecutor(max_workers=self.size, mp_context=context,
+                                       initializer=_die_with_parent, initargs=(os.getpid(),))
+            list(pool.map(_noop, range(self.size)))     # up and warm before the first page is sent
+        except Exception as e:      # noqa: BLE001 - the pages are then parsed in the main process
+            log.warning("derive workers could not start (%s); parsing in the main process", one_line(e))
+            return
+        self.pool = pool
+        self.ready.set()
+
+    def shutdown(self) -> None:
+        if self.starter is not None:
+            self.starter.join()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.starter is not None:
+            _stop_fork_server()
+
+
+def _stop_fork_server() -> None:
+    """End and reap the fork server (multiprocessing has no public call for it): no idle process is
+    left behind, and its CPU time and its workers' count as this process's children's (time -v)."""
+    stop = getattr(getattr(multiprocessing.forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            pass
+
+
 class _Batch:
     """Decisions of a check_many pass waiting to be written; written when big or old enough."""
 
@@ -468,3 +554,6 @@ def select_policies(settings: Settings, names: list[str] | None) -> list[PolicyS
     if not names:
         return list(settings.policies)
     return [settings.policy(n) for n in dict.fromkeys(names)]
+
+
+
