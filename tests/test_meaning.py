@@ -80,3 +80,16 @@ def test_a_rewrite_in_another_word_order_pairs_as_an_edit_and_heading_heads_pair
     assert (0, 0) in result.pairs and (1, 1) in result.pairs
     # Two short items of another meaning stay a removal and an addition.
     assert result.removed == [2] and result.added == [2]
+
+
+def test_an_owner_qualifier_says_whose_the_noun_is_not_what_it_is():
+    ja = _rules("ja", owner_qualifiers=["お使い", "ご利用"])
+    old = analyse("アプリの操作履歴及び端末の種類を送信します。", ja)
+    assert same_meaning(old, analyse("アプリの操作履歴及びお使いの機器の種類を送信します。", ja))
+    assert same_meaning(old, analyse("アプリの操作履歴及びご利用の端末の種類を送信します。", ja))
+    # before a noun of time it is the use itself: 「ご利用の際」 keeps its word
+    plain = _rules("ja", owner_qualifiers=[])
+    timed = "サービスのご利用の際に位置情報を取得します。"
+    assert analyse(timed, ja).key == analyse(timed, plain).key and "ご利用" in analyse(timed, ja).key
+    # and a new data item next to it is still a new word
+    assert not same_meaning(old, analyse("アプリの操作履歴、位置情報及びお使いの機器の種類を送信します。", ja))

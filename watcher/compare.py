@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from watcher.dates import last_date
 from watcher.diff import diff_clauses
+from watcher.judge.bilingual import agreement, mark_changes
 from watcher.judge.classify import classify
 from watcher.judge.route import route
 from watcher.models import ClauseChange, Document, Report
@@ -23,7 +24,15 @@ def compare(old: Document, new: Document) -> Report:
     changes = [_in_language(replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons,
                                     evidence=v.evidence, details=v.details), lang)
                for change, v in zip(changes, verdicts, strict=True)]
-    revision_clause, notify = route(changes, old_clauses, lang)
+    # A bilingual policy: its Japanese and English texts judged apart must agree (judge/bilingual.py).
+    found = agreement(old, new, substantive=any(c.severity != "none" for c in changes))
+    bilingual = None
+    if found is not None:
+        reason = render(found.code, lang, found.code, fields=found.fields()) if found.mismatch else ""
+        changes = mark_changes(changes, found, reason)
+        bilingual = found.to_dict(reason)
+    revision_clause, notify = route(changes, old_clauses, lang,
+                                    bilingual_mismatch=found is not None and found.mismatch)
     return Report(
         old_source=old.source,
         new_source=new.source,
@@ -36,6 +45,7 @@ def compare(old: Document, new: Document) -> Report:
         notify=notify,
         old_meta=_meta(old, old_clauses),
         new_meta=_meta(new, new_clauses),
+        bilingual=bilingual,
     )
 
 

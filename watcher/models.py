@@ -203,6 +203,8 @@ class Report:
     notify: Notify = field(default_factory=Notify)
     old_meta: dict = field(default_factory=dict)       # Document.meta of a stored operand (+ effective_date)
     new_meta: dict = field(default_factory=dict)
+    # A bilingual policy's two texts judged apart (judge/bilingual.py Agreement.to_dict); None otherwise.
+    bilingual: dict | None = None
 
     @property
     def severity(self) -> str:

@@ -129,6 +129,7 @@ def report_to_dict(report: Report, full_text: bool = False) -> dict:
         },
         "notify": {"users": report.notify.users, "staff": report.notify.staff,
                    "actions": list(report.notify.actions), "notes": list(report.notify.notes)},
+        "bilingual": report.bilingual,
     }
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from watcher.judge.meaning import sentences, words
+from watcher.judge.statements import STATEMENT_LEXICONS, basis, place_role, statement
 from watcher.judge.text import clip, key_lines
 
 if TYPE_CHECKING:   # types only: the engine imports this module
@@ -309,3 +310,165 @@ def _only_grew(sentence: str, old_text: str, item: str, rules) -> bool:
     came = Counter(words(item, rules)) - best
     # A word said less often (あなた twice -> once) is still said; a word gone altogether was replaced.
     return sum(gone.values()) <= 1 and all(w in new_key for w in gone) and sum(came.values()) >= 1
+
+
+# ---------------------------------------------------------------------------
+# statements: practices compared across versions (judge/statements.py)
+# ---------------------------------------------------------------------------
+
+@builtin("@not_sent_abroad", "match", lexicons=STATEMENT_LEXICONS)
+def not_sent_abroad(match: re.Match, sentence: str, side: str, ctx: Context) -> bool:
+    """The place the match names is not where personal data goes (for rules on transfers abroad).
+
+    Its sentence names it in another role — where users live or a service is offered (「米国にお住まいの
+    ユーザー向けに提供」, "available to users in the US"), or whose law applies — or the sentence states no
+    data at all (no data noun, no kind of recipient: 「初期バージョンが米国で提供されています」). A transfer
+    abroad is a sentence saying that data is provided, stored or transferred to a foreign country or recipient."""
+    rules = ctx.rules
+    said = statement(sentence, rules)
+    if not said.data:
+        return True
+    start = sentence.find(match.group(0))
+    if start < 0:
+        return False
+    return place_role(sentence, start, start + len(match.group(0)), rules) != "destination"
+
+
+# A name in a changed sentence: capitalised Latin words (Kevel, Adzerk, Acme Cloud), a katakana run, a Japanese company.
+_SWAP_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z0-9&.\-]*(?: [A-Z][A-Za-z0-9&.\-]*){0,3}|(?<![ァ-ヶー])[ァ-ヶー]{2,}")
+_SWAP_FILLER = re.compile(r"[\s、。,.()（）「」\"'“”:：/]+")
+
+
+def _names_only(piece: str, rules) -> list[str] | None:
+    """The names a changed piece consists of, or None when it holds other words too."""
+    names = [m.group(0) for m in _SWAP_NAME.finditer(piece)]
+    names += [m.group(0) for m in rules.finditer("company_names", piece)]
+    rest = piece
+    for name in sorted(names, key=len, reverse=True):
+        rest = rest.replace(name, " ")
+    rest = rules.lexicons["rename_marker"].sub(" ", rest)
+    return names if not _SWAP_FILLER.sub("", rest) else None
+
+
+# A name attached to the particle or preposition of a recipient: 「Kevelと共有」「Xに送信」, "with X", "to X", "by X".
+_RECIPIENT_AFTER = re.compile(r"\s?(?:と|に|へ|社)")
+_RECIPIENT_BEFORE = re.compile(r"\b(?:with|to|by|from)\s(?:the\s)?$", re.I)
+
+
+def _in_recipient_role(name: str, text: str, rules) -> bool:
+    """The name stands as a party that data goes to: its sentence sends, provides or transfers data and names
+    a kind of recipient (「広告プラットフォーム、Kevelと共有」), or the name takes a recipient's particle."""
+    at = text.find(name)
+    if at < 0:
+        return False
+    sentence = next((s for s in sentences(text) if name in s), text)
+    said = statement(sentence, rules)
+    if not said.actions & {"send", "provide", "transfer"}:
+        return False
+    if rules.search("recipient_roles", sentence):
+        return True
+    after, before = text[at + len(name):at + len(name) + 3], text[max(0, at - 12):at]
+    return bool(_RECIPIENT_AFTER.match(after) or _RECIPIENT_BEFORE.search(before))
+
+
+@builtin("@name_swapped", "unit", lexicons=("company_names", "rename_marker", "recipient_roles"))
+def name_swapped(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """An edit that only renames a party that receives data: the same entity under a new name.
+
+    One name swapped for another in the same sentence, the role, the data and everything else around it
+    unchanged (「広告プラットフォーム、Adzerkと共有」 →
+    「…、Kevelと共有」), or a new name given with its old one (「Kevel(旧Adzerk)」, "Kevel (formerly Adzerk)").
+    The same entity under a new name is no new recipient. The reason shows "old → new"."""
+    if unit.kind != "edited" or kind not in ("gained", "lost"):
+        return False
+    rules = ctx.rules
+    gained = [unit.new[a:b] for a, b in unit.gained_spans]
+    lost = [unit.old[a:b] for a, b in unit.lost_spans]
+    new_names, old_names = [], []
+    for pieces, names in ((gained, new_names), (lost, old_names)):
+        for piece in pieces:
+            found = _names_only(piece, rules)
+            if found is None:
+                return False
+            names.extend(found)
+    if not new_names or not any(_in_recipient_role(name, unit.new, rules) for name in new_names):
+        return False   # a product or a feature renamed, not a party that receives data: judged as wording
+    if rules.search("rename_marker", " ".join(gained)):
+        # "Kevel (formerly Adzerk)": the old name is still there, after the marker.
+        former = [n for n in new_names if n in unit.old]
+        fresh = [n for n in new_names if n not in unit.old]
+        if former and fresh and not old_names:
+            return clip(f"{former[0]} → {fresh[0]}", 60)
+    if old_names and len(old_names) == len(new_names) and not set(new_names) & set(old_names):
+        return clip(f"{', '.join(old_names)} → {', '.join(new_names)}", 60)
+    return False
+
+
+def _flow_bases(unit: Unit, ctx: Context) -> tuple[str | None, str | None, str]:
+    """(old basis, new basis, the sentence) of the first data flow the added text states whose counterpart in
+    the old version stated it under another basis; (None, None, "") when there is none."""
+    rules = ctx.rules
+    new_frame = basis(ctx.new_frame, rules)
+    for sentence in sentences(unit.new):
+        said = statement(sentence, rules)
+        if not said.data_flow:
+            continue
+        new_basis = said.basis or new_frame
+        if new_basis is None:
+            continue
+        counterpart = ctx.docs.old_counterpart(sentence)
+        if counterpart is None:
+            continue
+        old_sentence, old_frame = counterpart
+        old_basis = statement(old_sentence, rules).basis or basis(old_frame, rules)
+        if old_basis is not None and old_basis != new_basis:
+            return old_basis, new_basis, sentence
+    return None, None, ""
+
+
+@builtin("@default_widened", "unit", lexicons=STATEMENT_LEXICONS)
+def default_widened(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """A data flow that happened only when the user turned a feature on (opt-in) now happens by default.
+
+    The basis of a sentence is what it says itself (「初期設定で」, "by default", 「有効にすると」, "if you
+    turn on"), else what its section's heading says (「以下の目的でデータを共有するよう初期設定されています」
+    against 「あなたが以下の機能を使用した場合」). The sentence is compared with its counterpart in the old
+    version — the same sentence, or the one most like it — even when it moved word for word into the other
+    section. The reason shows the sentence."""
+    if kind not in ("added", "gained", "clause_added"):
+        return False
+    old, new, sentence = _flow_bases(unit, ctx)
+    return clip(sentence, 80) if (old, new) == ("opt_in", "default") else False
+
+
+@builtin("@default_narrowed", "unit", lexicons=STATEMENT_LEXICONS)
+def default_narrowed(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """A data flow that happened by default now happens only when the user turns it on.
+
+    A change in the user's favour. Read as for @default_widened; the reason shows the sentence."""
+    if kind not in ("added", "gained", "clause_added"):
+        return False
+    old, new, sentence = _flow_bases(unit, ctx)
+    return clip(sentence, 80) if (old, new) == ("default", "opt_in") else False
+
+
+@builtin("@states_purpose", "unit", lexicons=("purpose_marker", "purpose_shape"))
+def states_purpose(unit: Unit, side: str, kind: str, ctx: Context) -> bool:
+    """The words that changed stand in a sentence that states a purpose, or the unit is an item of the purposes.
+
+    A purpose: 「…のため」「…を目的として」「…に利用します」, "to provide ...", "for the purpose of".
+
+    A sentence of a purposes section that states no purpose (「その検索プロバイダーのプライバシーポリシーが
+    適用されます」, a link, a vendor's name) changes no purpose, whatever section it stands in."""
+    if unit.is_item and not unit.heading:
+        return True
+    text = unit.new if kind in ("gained", "added", "clause_added") else unit.old
+    spans = unit.gained_spans if kind == "gained" else unit.lost_spans if kind == "lost" else [(0, len(text))]
+    rules = ctx.rules
+    for start, end in spans:
+        left = max(text.rfind(c, 0, start) for c in "。\n")
+        right = min((i for i in (text.find(c, end) for c in "。\n") if i >= 0), default=len(text))
+        sentence = text[left + 1:right]
+        if rules.search("purpose_marker", sentence) or rules.search("purpose_shape", sentence.strip()):
+            return True
+    return False

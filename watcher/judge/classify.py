@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from watcher.judge.engine import Context, Documents, fallback, moved_text, run_rules
+from watcher.judge.builtins import default_narrowed, default_widened
+from watcher.judge.engine import Context, Documents, fallback, frame_of, moved_text, run_rules
 from watcher.judge.meaning import changed_sentences, sentences, words
 from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises, weakenings
 from watcher.judge.rules import Routing, Rules, load_routing, load_rules
@@ -75,12 +76,17 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
     for clause in (change.old, change.new):
         if clause is not None:
             topics |= clause_topics(clause, rules)
+            siblings = docs.old_clauses if clause is change.old else docs.new_clauses
+            if purpose_sections(clause, rules) or purpose_sibling(clause, siblings, rules):
+                topics.add("purposes")
     ctx = Context(
         rules=rules,
         old_clause_text=clause_text(change.old),
         new_clause_text=clause_text(change.new),
         old_items=[key_lines(n.own_text()) for n in change.old.walk()] if change.old else [],
         docs=docs,
+        old_frame=frame_of(change.old),
+        new_frame=frame_of(change.new),
     )
     # A whole new (or deleted) clause is compared with the other version's clauses on the same topics.
     if change.old is None:
@@ -99,10 +105,12 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
     units = pair_rephrased(units, rules)
     for whole in units:
         same, unit = sift(whole, ctx, titles)
+        if same == "moved" and basis_moved(whole, ctx):
+            same, unit = "", whole
         if same:
             unchanged.add(same)
             continue
-        if moved_text(unit, ctx):
+        if moved_text(unit, ctx) and not basis_moved(unit, ctx):
             unchanged.add("moved")
             continue
         if whole.kind == "edited" and (not (meaningful(whole.gained, rules) or meaningful(whole.lost, rules))
@@ -124,6 +132,45 @@ def _classify_one(change: ClauseChange, rules: Rules, docs: Documents, rc_old: C
             TRACE.append(((change.new or change.old).label, unit, sorted(topics_), found))
         findings.extend(found)
     return _summarise(change, findings, reworded, unchanged, before)
+
+
+def basis_moved(unit: Unit, ctx: Context) -> bool:
+    """Text that moved word for word, but into a section of another basis (from 「あなたが以下の機能を使用した
+    場合」 to 「…共有するよう初期設定されています」, from opt-in to on by default): the practice changed."""
+    if unit.kind not in ("added", "clause_added"):
+        return False
+    return bool(default_widened(unit, unit.new, "added", ctx) or default_narrowed(unit, unit.new, "added", ctx))
+
+
+# A clause whose sub-headings are purposes: at least this many, and at least this share of them.
+_PURPOSE_HEADINGS_MIN = 2
+_PURPOSE_HEADINGS_SHARE = 0.5
+
+
+def purpose_sections(clause: Clause, rules: Rules) -> bool:
+    """A clause that lists its purposes as sub-headings ("To provide you with the browser", 「…を提供するため」).
+
+    Whatever its own title says ("How is your data used?"), a clause most of whose sub-headings are written
+    as purposes (the lexicon purpose_shape) is about purposes: a sub-heading added there is a purpose added.
+    """
+    titles = [key(c.title) for c in clause.children if c.title and (c.body or c.children)]
+    if len(titles) < _PURPOSE_HEADINGS_MIN:
+        return False
+    shaped = sum(1 for t in titles if rules.search("purpose_shape", t))
+    return shaped >= _PURPOSE_HEADINGS_MIN and shaped >= _PURPOSE_HEADINGS_SHARE * len(titles)
+
+
+def purpose_sibling(clause: Clause, clauses: list[Clause], rules: Rules) -> bool:
+    """A top-level clause titled as a purpose next to another so titled: the purposes are the sections themselves
+    (a document whose "To provide ..." headings became its top level)."""
+    def shaped(c: Clause) -> bool:
+        return bool(c.title) and bool(rules.search("purpose_shape", key(c.title)))
+    if not shaped(clause):
+        return False
+    at = next((i for i, c in enumerate(clauses) if c is clause), None)
+    if at is None:
+        return False
+    return any(0 <= j < len(clauses) and shaped(clauses[j]) for j in (at - 1, at + 1))
 
 
 # ---------------------------------------------------------------------------

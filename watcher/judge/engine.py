@@ -7,8 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
+from rapidfuzz import fuzz, process
+
 from watcher.judge.builtins import BUILTINS
-from watcher.judge.meaning import MeaningIndex, sentence_keys
+from watcher.judge.meaning import MeaningIndex, sentence_keys, sentences
 from watcher.judge.rules import Rule, Rules
 from watcher.judge.text import clip, dedupe, doc_text, key_lines
 from watcher.judge.topics import clause_topics
@@ -34,6 +36,8 @@ _SELF_SUBJECT_EN = re.compile(r"(?:^|[.;!?]\s+|\n)([A-Z][A-Za-z0-9\-]{1,30}) (?:
 _SENTENCE_MOVED_MIN = 15
 # A lexicon match of at least this many meaning words is a phrase (judged by its words, not its spelling).
 _PHRASE_WORDS = 3
+# An old sentence this alike (rapidfuzz ratio, 0-100) to a new one is its counterpart (reworded, moved).
+_COUNTERPART_MIN = 70
 
 
 def _meaning_words(text: str, rules: Rules) -> list[str]:
@@ -93,12 +97,40 @@ class Documents:
         return tuple(sorted((n for n in names if len(n) >= 2), key=len, reverse=True))
 
     @cached_property
+    def _old_sentences(self) -> tuple[dict[str, tuple[str, str]], list[str]]:
+        """The old version's sentences by comparison key -> (sentence, the title of its top-level clause)."""
+        found: dict[str, tuple[str, str]] = {}
+        for clause in self.old_clauses:
+            frame = frame_of(clause)
+            for node in clause.walk():
+                for sentence in sentences(key_lines(node.own_text())):
+                    found.setdefault(key(sentence), (sentence, frame))
+        return found, list(found)
+
+    def old_counterpart(self, sentence: str) -> tuple[str, str] | None:
+        """The old sentence that says this one (the same words, or the most alike, rapidfuzz ratio >= 70) and
+        the title of the clause it stood in: where a statement was before it moved or was reworded."""
+        by_key, keys = self._old_sentences
+        k = key(sentence)
+        if k in by_key:
+            return by_key[k]
+        best = process.extractOne(k, keys, scorer=fuzz.ratio, score_cutoff=_COUNTERPART_MIN)
+        return by_key[best[0]] if best else None
+
+    @cached_property
     def old_topics(self) -> list[tuple[set[str], Clause]]:
         return [(clause_topics(c, self.rules), c) for c in self.old_clauses]
 
     @cached_property
     def new_topics(self) -> list[tuple[set[str], Clause]]:
         return [(clause_topics(c, self.rules), c) for c in self.new_clauses]
+
+
+def frame_of(clause: Clause | None) -> str:
+    """What frames every statement of a top-level clause: its title (or, untitled, its first line)."""
+    if clause is None:
+        return ""
+    return key(clause.title) if clause.title else key(clause.body[0]) if clause.body else ""
 
 
 def _node_lines(clauses: list[Clause]) -> str:
@@ -115,6 +147,8 @@ class Context:
     new_clause_text: str
     old_items: list[str]
     docs: Documents
+    old_frame: str = ""     # the titles of the clause in each version (frame_of): what frames its statements
+    new_frame: str = ""
 
     @property
     def old_doc_text(self) -> str:

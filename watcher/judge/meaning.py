@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from watcher import lazy
 from watcher.errors import ConfigError
 from watcher.normalize import key
 
@@ -56,6 +57,9 @@ MOVED_MIN_WORDS = 4
 # SudachiPy's tokenizer refuses to be used by two threads at once ("Tokenizer is already in use"): queue
 # workers and the daemon check policies in threads, so each thread has its own.
 _tokenizer_local = threading.local()
+# Optional dependency (sudachipy + sudachidict-core), loaded on first use: a diff that changes no
+# sentence never loads a dictionary.
+sudachipy = lazy.module("sudachipy")
 
 
 def _tokenizer():
@@ -63,11 +67,8 @@ def _tokenizer():
     _tokenizer_state = _tokenizer_local.__dict__
     if "tok" not in _tokenizer_state:
         try:
-            # Optional dependency (sudachipy + sudachidict-core), loaded lazily: a diff that changes no
-            # sentence never loads a dictionary.
-            from sudachipy import Dictionary, SplitMode
-            _tokenizer_state["tok"] = Dictionary(dict="core").tokenizer(SplitMode.C)
-            _tokenizer_state["split_a"] = SplitMode.A     # a compound's parts (content words)
+            _tokenizer_state["tok"] = sudachipy.Dictionary(dict="core").tokenizer(sudachipy.SplitMode.C)
+            _tokenizer_state["split_a"] = sudachipy.SplitMode.A     # a compound's parts (content words)
         except Exception:  # not installed, or no dictionary: fall back to the rules file's word lists
             _tokenizer_state["tok"] = None
     return _tokenizer_state["tok"]
@@ -93,6 +94,7 @@ class Meaning:
     rewording_min_pairs: int = 0                                # a word swap seen in this many sentence pairs (0: none)
     rewording_kept_share: float = 0.5                           # ... whose old word keeps at most this share of its uses
     rewording_protected: tuple[str, ...] = ()                   # lexicons whose words a rewording never swaps
+    owner_qualifiers: frozenset[str] = frozenset()              # 「お使いの」「ご利用の」 before a noun: "your", no content
 
 
 def parse_meaning(where: str, table: dict) -> Meaning:
@@ -119,6 +121,7 @@ def parse_meaning(where: str, table: dict) -> Meaning:
         rewording_min_pairs=int(_number(table, "rewording_min_pairs", 0, 0, 1000, from_error)),
         rewording_kept_share=_number(table, "rewording_kept_share", 0.5, 0, 1, from_error),
         rewording_protected=tuple(table.get("rewording_protected", [])),
+        owner_qualifiers=frozenset(table.get("owner_qualifiers", [])),
     )
 
 
@@ -175,7 +178,11 @@ def _ja_words(text: str, meaning: Meaning) -> list[tuple[str, tuple[str, ...]]]:
                 synonyms[forms[0]] = target[0]
             synonyms[word] = synonyms.get(word, target[0] if len(target) == 1 else canonical)
     out: list[tuple[str, tuple[str, ...]]] = []
-    for m in (m for piece in _tokenizable(text) for m in tok.tokenize(piece)):
+    morphemes = [m for piece in _tokenizable(text) for m in tok.tokenize(piece)]
+    owned = _owner_qualified(morphemes, meaning.owner_qualifiers) if meaning.owner_qualifiers else set()
+    for i, m in enumerate(morphemes):
+        if i in owned:
+            continue
         pos = m.part_of_speech()
         lemma = m.normalized_form().lower()
         if lemma in meaning.negations and pos[0] in ("助動詞", "形容詞"):
@@ -196,6 +203,21 @@ def _ja_words(text: str, meaning: Meaning) -> list[tuple[str, tuple[str, ...]]]:
             out.append((word, tuple(synonyms.get(f, f) for f in forms if f not in meaning.function_words)))
         else:
             out.append((word, (word,)))
+    return out
+
+
+def _owner_qualified(morphemes, qualifiers: frozenset[str]) -> set[int]:
+    """Indexes of the words of an owner qualifier: 「お使いの」「ご利用の」「お手元の」 said of the noun after
+    it (「お使いの機器」 is "your device", the device itself); its honorific prefix included. Before a noun of
+    time or case (「ご利用の際」) it is a use of the service, and stays."""
+    out: set[int] = set()
+    for i in range(len(morphemes) - 2):
+        particle, noun = morphemes[i + 1], morphemes[i + 2]
+        start = i - 1 if i > 0 and morphemes[i - 1].part_of_speech()[0] == "接頭辞" else i
+        surface = "".join(x.surface() for x in morphemes[start:i + 1])
+        if (surface in qualifiers and particle.surface() == "の" and noun.part_of_speech()[0] == "名詞"
+                and not {"副詞可能", "助数詞可能"} & set(noun.part_of_speech())):
+            out.update(range(start, i + 1))
     return out
 
 

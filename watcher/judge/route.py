@@ -19,11 +19,12 @@ NO_PROMISES = Promises(notify_users="none", consent_when_required=False, channel
 
 
 def route(changes: list[ClauseChange], old_clauses: list[Clause], language: str,
-          routing: Routing | None = None) -> tuple[RevisionClause | None, Notify]:
+          routing: Routing | None = None, bilingual_mismatch: bool = False) -> tuple[RevisionClause | None, Notify]:
     """The old revision clause, and who is told (users, staff) with the actions and notes for the change.
 
     `changes` carry their verdicts (ClauseChange with severity / categories); `routing` defaults to
-    rules/routing.toml (pass parse_routing(text) to try an edited one).
+    rules/routing.toml (pass parse_routing(text) to try an edited one). `bilingual_mismatch`: the two
+    language texts of a bilingual policy were revised differently (judge/bilingual.py).
     """
     routing = routing or load_routing()
     severity = max_severity(c.severity for c in changes)
@@ -35,7 +36,8 @@ def route(changes: list[ClauseChange], old_clauses: list[Clause], language: str,
         promises = parse_promises(node.full_text(), language)
         revision = RevisionClause(number=node.number, title=node.title, promises=promises, text=node.full_text())
     situation = Situation(severity=severity, categories=categories, revision_clause=node is not None,
-                          promises=promises, public_channels=routing.public_channels)
+                          promises=promises, public_channels=routing.public_channels,
+                          bilingual_mismatch=bilingual_mismatch)
     users = holds(routing.users, situation)
     staff = holds(routing.staff, situation)
     situation = replace(situation, users=users)   # notes may depend on the users decision

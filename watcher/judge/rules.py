@@ -49,8 +49,9 @@ ENGINE_TOPICS = (
 )
 # How a revision clause is read (revision.py): every name is a [revision] entry of each rules file.
 CHANNELS = ("website", "service", "email", "app", "unspecified")
-REVISION_PATTERNS = ("titles", "not_titles", "body", "no_notice", "material", "announce", "consent",
-                     "not_consent", "deemed_consent", *CHANNELS, "lead_time")
+REVISION_PATTERNS = ("titles", "not_titles", "body", "no_notice", "material", "refers_back", "announce", "consent",
+                     "not_consent", "deemed_consent", *CHANNELS, "addressed", "public_means", "separate_notice",
+                     "lead_time", "lead_time_after")
 
 
 def required_lexicons() -> dict[str, str]:
@@ -364,9 +365,10 @@ PROMISE_FLAGS = {
     "consent_when_required": "true / false",
     "deemed_consent": "true / false",
     "personal_notice": "true / false",
+    "lead_time_days": "true / false (it promises a number of days' notice before a change takes effect)",
 }
 # What a `{name}` in a note's text is replaced with.
-TEXT_FIELDS = ("severity", "notify_users", "channels")
+TEXT_FIELDS = ("severity", "notify_users", "channels", "lead_time_days")
 REVISION_CHANGES = ("removed_with_promises", "removed", "added", "weakened", "changed")
 REVISION_CHANGE_FIELDS = {"weakened": ("weaker",)}
 
@@ -381,6 +383,7 @@ class Situation:
     promises: Promises                    # its promises (nothing promised when there is none)
     public_channels: frozenset[str]
     users: bool | None = None             # the users decision, once made (notes may test it)
+    bilingual_mismatch: bool = False      # the two language texts of a bilingual policy disagree (judge/bilingual.py)
 
     @property
     def personal_notice(self) -> bool:
@@ -396,6 +399,7 @@ class Condition:
     revision_clause: bool | None = None
     users: bool | None = None
     promise: tuple[tuple[str, object], ...] = ()
+    bilingual_mismatch: bool | None = None
 
     def holds(self, s: Situation) -> bool:
         if self.severity is not None and s.severity not in self.severity:
@@ -405,6 +409,8 @@ class Condition:
         if self.revision_clause is not None and s.revision_clause != self.revision_clause:
             return False
         if self.users is not None and s.users != self.users:
+            return False
+        if self.bilingual_mismatch is not None and s.bilingual_mismatch != self.bilingual_mismatch:
             return False
         for flag, wanted in self.promise:
             value = s.personal_notice if flag == "personal_notice" else getattr(s.promises, flag)
@@ -436,7 +442,7 @@ class Note:
 
     def render(self, s: Situation) -> str:
         text = self.text.format(severity=s.severity, notify_users=s.promises.notify_users,
-                                channels="/".join(s.promises.channels))
+                                channels="/".join(s.promises.channels), lead_time_days=s.promises.lead_time_days)
         return f"{text} ({self.citation})" if self.citation else text
 
 
@@ -541,7 +547,8 @@ def _when(where: str, entry: dict) -> tuple[Condition, ...]:
 
 
 def _condition(where: str, t) -> Condition:
-    _known_keys(where, t, ("severity", "severity_at_least", "any_category", "revision_clause", "users", "promise"))
+    _known_keys(where, t, ("severity", "severity_at_least", "any_category", "revision_clause", "users", "promise",
+                           "bilingual_mismatch"))
     severity = None
     if "severity" in t:
         severity = frozenset(_names(f"{where}.severity", t["severity"], SEVERITIES))
@@ -564,11 +571,11 @@ def _condition(where: str, t) -> Condition:
             flags.append((flag, value))
         else:
             raise ConfigError(f"{where}.promise.{flag}: must be {PROMISE_FLAGS[flag]}")
-    for name in ("revision_clause", "users"):
+    for name in ("revision_clause", "users", "bilingual_mismatch"):
         if name in t and not isinstance(t[name], bool):
             raise ConfigError(f"{where}.{name}: must be true / false")
     return Condition(severity=severity, any_category=categories, revision_clause=t.get("revision_clause"),
-                     users=t.get("users"), promise=tuple(flags))
+                     users=t.get("users"), promise=tuple(flags), bilingual_mismatch=t.get("bilingual_mismatch"))
 
 
 def _names(where: str, value, allowed: tuple[str, ...]) -> list[str]:
