@@ -38,6 +38,8 @@ from watcher.store.schema import (
     EventRow,
     PolicyRow,
     SnapshotRow,
+    compress_outline,
+    json_serializer,
     utcnow,
 )
 from watcher.store.views import (
@@ -452,12 +454,16 @@ def _session(uow_or_session) -> Session | None:
 
 
 def _derived_values(d: DerivedColumns) -> dict:
-    """Column values for a Core statement (JSON that a worker encoded or compressed is taken as it is)."""
+    """Column values for a Core statement (JSON that a worker encoded or compressed is taken as it
+    is). The outline is compressed with the text as dictionary: its clause bodies are that text."""
     def wrap(value):
         return Compressed(value) if isinstance(value, bytes) else EncodedJSON(value)
 
+    outline = d.outline
+    if not isinstance(outline, bytes):
+        outline = compress_outline(outline if isinstance(outline, str) else json_serializer(outline), d.text)
     return {"text": d.text, "lines": wrap(d.lines), "title": d.title, "charset": d.charset,
-            "outline": wrap(d.outline), "text_key": d.text_key, "text_length": d.text_length,
+            "outline": Compressed(outline), "text_key": d.text_key, "text_length": d.text_length,
             "clauses": d.clauses, "extractor_version": d.extractor_version}
 
 
