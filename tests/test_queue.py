@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from queuetools import (
 from webserver import PageServer, policy_page
 
 from watcher.config import load_settings
-from watcher.runners.scheduler import run_scheduler
+from watcher.runners.scheduler import next_digest_at, run_scheduler
 from watcher.runners.tasks import Tasks
 from watcher.runners.worker import run_worker
 
@@ -328,3 +329,60 @@ def _holding_connection(pids: list[int], port: int) -> int | None:
         except OSError:
             continue
     return None
+
+
+# ---------------------------------------------------------------- the daily digest under workers
+
+
+def test_the_next_digest_time_is_strictly_after_now():
+    jst = timezone(timedelta(hours=9))
+    assert next_digest_at("09:00", datetime(2026, 12, 1, 8, 59, tzinfo=jst)) == datetime(2026, 12, 1, 9, 0, tzinfo=jst)
+    assert next_digest_at("09:00", datetime(2026, 12, 1, 9, 0, tzinfo=jst)) == datetime(2026, 12, 2, 9, 0, tzinfo=jst)
+    assert next_digest_at("00:30", datetime(2026, 12, 31, 23, 0, tzinfo=jst)) == datetime(2027, 1, 1, 0, 30, tzinfo=jst)
+
+
+@needs_services
+def test_two_schedulers_at_digest_time_send_staff_one_digest_that_a_worker_mails(tmp_path, pg_url, namespace, servers):
+    servers[0].set("/down", b"", status=500)
+    config = write_config(tmp_path, pg_url, namespace,
+                          policies=f'[[policy]]\nname = "down"\nurl = "{servers[0].url("/down")}"\n')
+    settings = load_settings(config)
+    hour, minute = (int(x) for x in settings.notify.digest_time.split(":"))
+    due = datetime(2026, 12, 1, hour, minute, tzinfo=timezone.utc)
+
+    def clock_crossing_the_digest_time():
+        calls = iter(range(10 ** 9))     # the first reading is a minute before it, every later one after it
+        return lambda: due + timedelta(minutes=-1 if next(calls) == 0 else 1)
+
+    recorded = Recorded(pg_url, tmp_path)
+    outbox = tmp_path / "outbox"
+    try:
+        with InProcessWorker(settings):
+            tasks = Tasks(settings)
+            try:
+                for _ in range(settings.fetch.failures_before_alert):    # an alert waits for the digest
+                    tasks.send_check("down")
+            finally:
+                tasks.close()
+            wait_for(lambda: recorded.outcomes().get("failed", 0) >= settings.fetch.failures_before_alert, 30,
+                     "failed checks")
+            assert not list(outbox.glob("*.eml"))
+            stop = threading.Event()
+            schedulers = [threading.Thread(target=run_scheduler, args=(settings,),
+                                           kwargs={"stop": stop, "clock": clock_crossing_the_digest_time()})
+                          for _ in range(2)]
+            for t in schedulers:
+                t.start()
+            try:
+                wait_for(lambda: list(outbox.glob("*.eml")), 30, "the digest mail")
+                wait_for(lambda: queue_depth(namespace, "notify") == 0, 20, "both digest messages handled")
+                time.sleep(1)
+            finally:
+                stop.set()
+                for t in schedulers:
+                    t.join(20)
+        mails = [p.read_text(encoding="utf-8", errors="replace") for p in outbox.glob("*.eml")]
+        assert len(mails) == 1, "two schedulers, one digest"
+        assert STAFF in mails[0] and "500" in mails[0]
+    finally:
+        recorded.close()

@@ -40,7 +40,7 @@ from watcher.app import open_app
 from watcher.config import PolicySettings, QueueSettings, Settings
 from watcher.errors import ConfigError
 from watcher.fetch.base import host_key
-from watcher.notify import drain
+from watcher.notify import drain, send_daily_digest
 from watcher.runners.specs import settings_of
 from watcher.store import Repository, open_store
 
@@ -146,6 +146,8 @@ class Tasks:
                                                    queue_name=self.queues["browser"], **options)
         self.drain_outbox = dramatiq.actor(self._drain, actor_name="drain_outbox", broker=self.broker,
                                            queue_name=self.queues["notify"], **options)
+        self.send_digest = dramatiq.actor(self._digest, actor_name="send_digest", broker=self.broker,
+                                          queue_name=self.queues["notify"], **options)
 
     # -------------------------------------------------- sending
 
@@ -197,6 +199,11 @@ class Tasks:
 
     def _drain(self) -> None:
         drain(self.settings, self.repo)
+
+    def _digest(self) -> None:
+        # Two schedulers may both send it: the second build finds every item taken (DigestRace) and
+        # queues nothing, so staff get one digest a day whatever runs.
+        send_daily_digest(self.settings, self.repo)
 
     # -------------------------------------------------- resources (one store, one checker per thread)
 
