@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -348,7 +348,7 @@ def test_two_schedulers_at_digest_time_send_staff_one_digest_that_a_worker_mails
                           policies=f'[[policy]]\nname = "down"\nurl = "{servers[0].url("/down")}"\n')
     settings = load_settings(config)
     hour, minute = (int(x) for x in settings.notify.digest_time.split(":"))
-    due = datetime(2026, 12, 1, hour, minute, tzinfo=timezone.utc)
+    due = datetime(2026, 12, 1, hour, minute, tzinfo=UTC)
 
     def clock_crossing_the_digest_time():
         calls = iter(range(10 ** 9))     # the first reading is a minute before it, every later one after it

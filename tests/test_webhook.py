@@ -12,8 +12,9 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from reviewtools import free_port, record_change
+from reviewtools import CONSENT_PAIR, CORPUS, free_port, record_change
 
+from watcher.app import check_policies
 from watcher.config import load_settings
 from watcher.notify import drain
 from watcher.store import Store, utcnow
@@ -146,3 +147,33 @@ def test_webhook_config_mistakes_are_one_line(tmp_path, bad, message, watch):
     (tmp_path / "config.toml").write_text(bad)
     result = watch("list", "--config", tmp_path / "config.toml")
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_change_told_only_by_webhook_stays_pending_until_the_webhook_is_sent(tmp_path, monkeypatch):
+    monkeypatch.setenv("T_HOOK_A", SECRETS["T_HOOK_A"])
+    port = free_port()
+    old = (CORPUS / CONSENT_PAIR / "old.txt").read_text(encoding="utf-8")
+    new = (CORPUS / CONSENT_PAIR / "new.txt").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(        # no staff, no users: the webhook is the only target
+        f'[store]\nurl = "sqlite:///{tmp_path / "watch.db"}"\nbodies_dir = "bodies"\n\n'
+        f'[notify]\noutbox_dir = "outbox"\n\n'
+        f'[[webhook]]\nname = "hook-a"\nurl = "http://127.0.0.1:{port}/a"\nsecret_env = "T_HOOK_A"\n\n'
+        '[[policy]]\nname = "p"\nurl = "p.txt"\n', encoding="utf-8")
+    settings = load_settings(tmp_path / "config.toml")
+    (tmp_path / "p.txt").write_text(old, encoding="utf-8")
+    check_policies(settings)
+    (tmp_path / "p.txt").write_text(new, encoding="utf-8")
+    [outcome] = check_policies(settings)
+    assert outcome.status == "changed" and outcome.change_id is not None
+
+    def state():
+        store = Store(settings.store)
+        try:
+            return store.change(outcome.change_id).state
+        finally:
+            store.close()
+
+    assert drain(settings).deferred == 1 and state() == "pending"      # the receiver is down
+    with Receiver(port) as receiver:
+        assert drain(settings, now=utcnow() + timedelta(hours=2)).sent == 1
+    assert len(receiver.received) == 1 and state() == "notified"

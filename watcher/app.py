@@ -22,9 +22,11 @@ class App:
         self.settings = settings
         self.own_repo = repo is None
         self.repo = repo or open_store(settings.store)
-        planner.subscribe(self.repo, settings)
+        # Webhooks and chats first: the mail planner settles a change with no mail to send, which
+        # must see their deliveries (a change with only webhook targets stays pending until sent).
         webhooks.subscribe(self.repo, settings)
         chats.subscribe(self.repo, settings)
+        planner.subscribe(self.repo, settings)
         self.notify = notify
         self.stop = stop or threading.Event()
         self._checker: Checker | None = None

@@ -137,5 +137,6 @@ def _report_invalid(repo: Repository, uow, event: ChangeRecorded, name: str, que
 
 
 def _nothing_to_send(repo: Repository, uow, event: ChangeRecorded) -> None:
-    # Nobody is to be told (formatting only, or no recipients configured): nothing stays pending.
-    repo.set_change_state(uow, event.change_id, "notified", only_from="pending")
+    # No mail to send (formatting only, or no mail recipients configured): the change is notified now,
+    # unless a webhook or chat delivery of it waits (their planners run first: watcher.app).
+    repo.settle_change(uow, event.change_id)

@@ -212,6 +212,12 @@ class DeliveryMethods:
                         [{"b_id": i, "b_mid": message_id(i)} for i in ids])
         return ids
 
+    def settle_change(self, uow, change_id: int) -> None:
+        """The change is "notified" now if nothing of it waits (no open delivery of any channel, no
+        open digest item or fan-out); else it stays pending until the last one is sent."""
+        uow.session.flush()
+        _settle_changes(uow.session, {change_id})
+
     def finish_fanout(self, uow, change_id: int, now: datetime | None = None) -> None:
         """Every recipient expanded: the change settles like any other (notified once all is sent)."""
         uow.session.execute(update(Fanout).where(Fanout.change_id == change_id)
