@@ -6,6 +6,7 @@ page text that looks like markup; Atom feeds and their 304s."""
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -18,6 +19,7 @@ from playwright.sync_api import sync_playwright
 from reviewtools import CHROMIUM, CHROMIUM_ARGS, CONSENT_PAIR, CORPUS, Served, record_change
 
 from watcher.config import load_settings
+from watcher.report import reason_texts
 from watcher.store import Store
 from watcher.web.auth import Csrf, hash_password
 
@@ -231,3 +233,22 @@ def test_the_diff_page_draws_the_change_pages_rows(local):
                 if "<th>" not in tr]
     on_diff, on_change = rows("/policy/enmono/diff?old=1&new=2"), rows("/change/1")
     assert on_diff and on_diff == on_change
+
+
+def test_reasons_are_shown_in_the_readers_language_on_the_change_diff_and_feed(local):
+    store = Store(load_settings(local.config).store)
+    try:
+        report = store.change(1).report
+    finally:
+        store.close()
+    changed = [ch for ch in report["changes"] if ch.get("reason_details")]
+    ja = [t for ch in changed for t in reason_texts(ch, "ja")]
+    en = [t for ch in changed for t in reason_texts(ch, "en")]
+    only_en = [t for t in en if t not in ja]
+    assert only_en, "the change's reasons read differently in English"
+    page = html.unescape(requests.get(local.url + "/change/1?lang=en", timeout=10).text)
+    assert all(t in page for t in only_en)
+    page_ja = html.unescape(requests.get(local.url + "/change/1?lang=ja", timeout=10).text)
+    assert not any(t in page_ja for t in only_en) and all(t in page_ja for t in ja)
+    feed = feedparser.parse(requests.get(local.url + "/feed.atom?lang=en", timeout=10).content)
+    assert any(only_en[0] in e.summary for e in feed.entries)

@@ -23,7 +23,7 @@ from watcher.config import LANGUAGES, Settings
 from watcher.derive import current_document, current_outline
 from watcher.errors import WatchError
 from watcher.notify.compose import clause_rows, safe_url
-from watcher.report import comparison_rows
+from watcher.report import comparison_rows, reason_texts
 from watcher.review import DECISIONS, ReviewRequest, checklist, record_review
 from watcher.segment import outline as outline_lines
 from watcher.store import Repository, open_store
@@ -161,7 +161,9 @@ class WebApp:
             raise HTTPException(404, f"change #{change_id} is not in the store")
         review = self.repo.review(change_id)
         report = c.report or {}
-        clauses = [{**ch, "label": _label(ch), "rows": clause_rows(ch)} for ch in report.get("changes") or []
+        lang = self.language(request)
+        clauses = [{**ch, "label": _label(ch), "rows": clause_rows(ch), "reasons": reason_texts(ch, lang)}
+                   for ch in report.get("changes") or []
                    if ch.get("severity") != "none" or ch.get("type") != "modified" or ch.get("items") or ch.get("hunks")]
         items = checklist(report)
         items += [a for a in review.actions if a not in items]
@@ -222,7 +224,7 @@ class WebApp:
             raise HTTPException(404, str(exc)) from None
         report = compare.compare(*docs)
         return self.render(request, "diff.html", me=me, name=name, old=old, new=new, report=report,
-                           rows=comparison_rows(report))
+                           rows=comparison_rows(report, self.language(request)))
 
     def audit(self, request: Request):
         me = self.identity(request)

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from watcher.config import WebSettings
+from watcher.report import reason_texts
 from watcher.store import Repository
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -103,6 +104,6 @@ def build_feed(repo: Repository, web: WebSettings, base: str, policy: str | None
                 continue
             side = ch.get("new") or ch.get("old") or {}
             label = " ".join(p for p in (side.get("number") or "", side.get("title") or "") if p)
-            lines.append(f"{label} [{ch.get('severity')}]: " + " / ".join(ch.get("reasons") or []))
+            lines.append(f"{label} [{ch.get('severity')}]: " + " / ".join(reason_texts(ch, lang)))
         sub(entry, "summary", "\n".join(lines) or severity, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
