@@ -19,7 +19,8 @@ from watcher.judge.meaning import sudachi_available
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "tests" / "data" / "corpus" / "pairs"
-LANGUAGE_MODULES = {"sudachipy", "sudachidict_core", "spacy", "ginza", "ja_ginza"}
+LANGUAGE_MODULES = {"sudachipy", "sudachidict_core", "simplemma", "spacy", "ginza", "ja_ginza"}
+ENGLISH = ROOT / "tests" / "cases" / "bases" / "bookstore_en.md"
 PROBE = """
 import json, runpy, sys
 sys.argv = ["watch"] + sys.argv[1:]
@@ -67,3 +68,18 @@ def test_a_real_change_loads_the_dictionary(tmp_path):
     seen = diff_process(pair / "old.txt", pair / "new.txt", tmp_path)
     assert seen["report"]["severity"] == "consent"
     assert "sudachipy" in seen["modules"]
+
+
+def test_an_english_policy_reflowed_loads_no_lemmatizer_and_a_real_change_does(tmp_path):
+    text = ENGLISH.read_text(encoding="utf-8")
+    reflowed = tmp_path / "reflowed.md"
+    reflowed.write_text(text.replace(". ", ".  "), encoding="utf-8")
+    assert reflowed.read_text(encoding="utf-8") != text
+    seen = diff_process(ENGLISH, reflowed, tmp_path)
+    assert seen["report"]["severity"] == "none"
+    assert LANGUAGE_MODULES & set(seen["modules"]) == set()
+    changed = tmp_path / "changed.md"
+    changed.write_text(text.replace("- where required by law", "- where required by law\n"
+                                    "- with our advertising partners, who receive your order history"), encoding="utf-8")
+    seen = diff_process(ENGLISH, changed, tmp_path)
+    assert seen["report"]["severity"] != "none" and "simplemma" in seen["modules"]

@@ -30,6 +30,7 @@ The tokenizer is loaded on the first sentence that needs it: a formatting-only d
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import Counter
@@ -60,6 +61,9 @@ _tokenizer_local = threading.local()
 # Optional dependency (sudachipy + sudachidict-core), loaded on first use: a diff that changes no
 # sentence never loads a dictionary.
 sudachipy = lazy.module("sudachipy")
+# English words to their dictionary form (shares, shared, sharing -> share), loaded on first use: a
+# zero-dependency lemmatizer with its word lists as data (no model), ~0.1 s to load its English table.
+simplemma = lazy.module("simplemma")
 
 
 def _tokenizer():
@@ -95,6 +99,7 @@ class Meaning:
     rewording_kept_share: float = 0.5                           # ... whose old word keeps at most this share of its uses
     rewording_protected: tuple[str, ...] = ()                   # lexicons whose words a rewording never swaps
     owner_qualifiers: frozenset[str] = frozenset()              # 「お使いの」「ご利用の」 before a noun: "your", no content
+    lemmatize: str = ""                                         # Latin words to their lemma in this language ("en")
 
 
 def parse_meaning(where: str, table: dict) -> Meaning:
@@ -122,6 +127,7 @@ def parse_meaning(where: str, table: dict) -> Meaning:
         rewording_kept_share=_number(table, "rewording_kept_share", 0.5, 0, 1, from_error),
         rewording_protected=tuple(table.get("rewording_protected", [])),
         owner_qualifiers=frozenset(table.get("owner_qualifiers", [])),
+        lemmatize=str(table.get("lemmatize", "")),
     )
 
 
@@ -232,9 +238,21 @@ def _latin_words(text: str, meaning: Meaning) -> list[tuple[str, tuple[str, ...]
         if w in meaning.negations:
             out.append(("NOT", ("NOT",)))
             continue
+        if meaning.lemmatize:
+            w = _lemma(w, meaning.lemmatize)
+            if w in meaning.function_words:
+                continue
         word = meaning.synonyms.get(w, w)
         out.append((word, (word,)))
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _lemma(word: str, language: str) -> str:
+    """A word's dictionary form; a name or number it does not know stays as it is."""
+    if not word.isalpha() or len(word) < 3:
+        return word
+    return simplemma.lemmatize(word, lang=language).lower()
 
 
 # The parts of a compound that are content words of their own (not 接尾辞 様, 接頭辞 御).
