@@ -56,6 +56,8 @@ from watcher.store import (
     Repository,
     StoreConflict,
     StoreError,
+    compress_outline,
+    compress_text,
     one_line,
     utcnow,
     write_body_file,
@@ -94,7 +96,11 @@ def derive_in_worker(body: bytes, source: str, content_type: str | None, select:
     first version (gzip off the main process; the batch is made durable before its commit). A page
     that is not a version is not written."""
     derived = derive_safely(body, source, content_type, select, remove)
-    if bodies_root is None or isinstance(derived, str) or derived.problem:
+    if isinstance(derived, str) or derived.problem:
+        return derived, False
+    _, text, lines, _, _, _, outline = derived.stored()
+    derived.packed = (compress_text(text), compress_text(lines), compress_outline(outline, text))
+    if bodies_root is None:
         return derived, False
     write_body_file(bodies_root, body, digest)
     return derived, True
@@ -134,9 +140,12 @@ def _running(pid: int) -> bool:
 
 def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
     _, text, lines, title, charset, _, outline = derived.stored()
+    packed_text = None
+    if derived.packed is not None:       # compressed by the derive worker
+        packed_text, lines, outline = derived.packed
     return DerivedColumns(text=text, lines=lines, outline=outline, title=title, charset=charset,
                           text_key=derived.text_key, text_length=derived.text_length, clauses=derived.clauses,
-                          extractor_version=derivation_version(policy))
+                          extractor_version=derivation_version(policy), packed_text=packed_text)
 
 
 class Checker:

@@ -38,6 +38,8 @@ from watcher.store.schema import (
     EventRow,
     PolicyRow,
     SnapshotRow,
+    compress_outline,
+    compress_text,
     utcnow,
 )
 from watcher.store.views import (
@@ -68,5 +70,5 @@ __all__ = [
     "CheckRow", "CheckView", "Compressed", "Delivery", "DeliveryView", "DigestItemView", "PendingDigest", "DerivedColumns", "Digest", "DigestItem", "EncodedJSON",
     "EventRow", "FileBodies", "History", "NewVersion", "PolicyRow", "PolicyState", "Raced", "Repository",
     "RowBodies", "SnapshotRow", "SnapshotView", "Store", "StoreConflict", "StoreError", "StoredVersion", "UnitOfWork", "compress",
-    "one_line", "open_store", "safe_url", "sha256", "utcnow", "write_body_file",
+    "compress_outline", "compress_text", "one_line", "open_store", "safe_url", "sha256", "utcnow", "write_body_file",
 ]

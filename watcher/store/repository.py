@@ -462,7 +462,8 @@ def _derived_values(d: DerivedColumns) -> dict:
     outline = d.outline
     if not isinstance(outline, bytes):
         outline = compress_outline(outline if isinstance(outline, str) else json_serializer(outline), d.text)
-    return {"text": d.text, "lines": wrap(d.lines), "title": d.title, "charset": d.charset,
+    return {"text": Compressed(d.packed_text) if d.packed_text is not None else d.text,
+            "lines": wrap(d.lines), "title": d.title, "charset": d.charset,
             "outline": Compressed(outline), "text_key": d.text_key, "text_length": d.text_length,
             "clauses": d.clauses, "extractor_version": d.extractor_version}
 

@@ -62,6 +62,7 @@ class DerivedColumns:
     text_length: int
     clauses: int
     extractor_version: str
+    packed_text: bytes | None = None    # `text` already compressed (store.schema.compress_text) by a worker
 
 
 @dataclass
