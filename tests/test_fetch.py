@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from webserver import PageServer
 
-from watcher import __version__
+from watcher import __version__, suspect
 from watcher.config import FetchSettings
 from watcher.errors import FetchError
 from watcher.fetch import FETCHERS, Fetcher, FetchJob, FetchResult, fetch_file, fetch_once, is_url, register
@@ -289,3 +289,17 @@ def test_the_environments_proxy_is_used_and_no_proxy_honoured(server, monkeypatc
         assert direct.ok and proxy.seen == [server.url("/p")]   # exempted: straight to the server
     finally:
         proxy.close()
+
+
+@pytest.mark.parametrize("piece", ["あ", "ｱ", "A ", "\u1100\u1161\u11a8", "&amp;", "ｶﾞ"])
+def test_a_script_shell_is_told_by_its_folded_text_length_whatever_the_shortcut(piece):
+    """needs_browser skips folding a page with plenty of raw text; the verdict is the full fold's."""
+    limit = suspect.rules().shell_text_chars
+    for n in (0, 10, limit // 3, limit // 2, limit - 1, limit, limit + 1, 2 * limit, 3 * limit, 4 * limit):
+        markup = (f"<!DOCTYPE html><html><body><div id='app'>{piece * n}</div>"
+                  "<noscript>このページを表示するにはJavaScriptを有効にしてください。</noscript>"
+                  "<script src='app.js'></script></body></html>")
+        result = FetchResult(url="u", final_url="u", status=200, body=markup.encode())
+        result.headers = {"content-type": "text/html"}
+        shell = suspect.needs_browser(result) is not None
+        assert shell == (len(suspect.visible_text(markup)) < limit), (piece, n)

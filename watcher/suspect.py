@@ -147,7 +147,16 @@ _HTMLISH = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype|html|head|body|div|script|
 
 def visible_text(markup: str) -> str:
     """The text a reader sees in raw HTML without running its scripts (folded, one space between words)."""
-    return _fold(html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", markup))))
+    return _fold(_unfolded_text(markup))
+
+
+def _unfolded_text(markup: str) -> str:
+    return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", markup)))
+
+
+# NFKC composes at most three characters into one (a Hangul syllable from its jamo): a text with this
+# many times the characters needed has enough after folding too, without folding a whole page.
+_FOLD_SHRINKS_AT_MOST = 3
 
 
 def needs_browser(result) -> str | None:
@@ -172,7 +181,10 @@ def needs_browser(result) -> str | None:
     markup = body[:1_000_000].decode("utf-8", "replace")
     if not _HTMLISH.match(markup):
         return None
-    text = visible_text(markup)
+    unfolded = _unfolded_text(markup)
+    if len("".join(unfolded.split())) >= _FOLD_SHRINKS_AT_MOST * r.shell_text_chars:
+        return None         # plenty of text: a page, not a script shell (most pages stop here)
+    text = _fold(unfolded)
     if len(text) >= r.shell_text_chars:
         return None
     for notice in _NOSCRIPT.findall(markup):
