@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import random
 import shutil
 import ssl
 import subprocess
@@ -20,10 +21,13 @@ from watcher.notify import compose
 from watcher.notify.channels import EmlTransport, SendError, SmtpTransport
 from watcher.notify.mail import (
     Mail,
+    _readable_by_parsing,
+    _readable_parts,
     build_message,
     header_text,
     make_message_id,
     parse_address,
+    readable,
     sender_address,
     serialize,
 )
@@ -345,3 +349,28 @@ def test_only_http_links_are_rendered():
 
     assert safe_url("javascript:alert(1)") == "" and safe_url("file:///etc/passwd") == ""
     assert safe_url("https://example.com/p") == "https://example.com/p"
+
+
+def test_an_eml_files_readable_text_is_the_same_bytes_as_the_email_package_makes():
+    """readable() rewrites the messages build_message makes in their bytes; the email package's
+    parse-and-generate gives the same bytes (and is the fallback for anything else)."""
+    rng = random.Random(7)
+    alphabet = "あいう漢字テストabc XYZ 123 。、\n=?!\t"
+    rewritten = 0
+    mails = [compose.user_mail({"name": "shop", "url": "https://shop.example/privacy"}, report(), lang)
+             for lang in ("ja", "en")]
+    for i in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 40, 400, 3000])))
+        if i % 4 == 0:
+            text = "Plain ASCII, quoted-printable: = signs and tabs\t\n" * rng.randint(1, 20)
+        mails.append(Mail(f"件名 {i}", text, None if i % 3 == 0 else f"<p>{text[:300]}</p>"))
+    for mail in mails:
+        raw = serialize(message(mail.subject, mail.text, mail.html))
+        fast = _readable_parts(raw)
+        if fast is not None:
+            rewritten += 1
+            assert fast == _readable_by_parsing(raw)
+        assert readable(raw) == _readable_by_parsing(raw)
+    assert rewritten > 250
+    long_line = serialize(message(text="x" * 1200))
+    assert _readable_parts(long_line) is None and readable(long_line) == _readable_by_parsing(long_line)

@@ -8,6 +8,8 @@ so page text can never add a header. Bodies are plain data: text and HTML parts.
 
 from __future__ import annotations
 
+import base64
+import quopri
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -94,7 +96,70 @@ _FILE_POLICY = email_policy.SMTP.clone(cte_type="8bit")
 def readable(raw: bytes) -> bytes:
     """The stored 7-bit message with its text/plain parts in 8-bit UTF-8 instead of base64 /
     quoted-printable: the same headers (Message-ID, Date...) and the same decoded text; the HTML
-    part stays as stored (a mail client's business). For .eml files, never for SMTP."""
+    part stays as stored (a mail client's business). For .eml files, never for SMTP.
+
+    The messages build_message makes are rewritten part by part in their bytes (parsing and
+    generating a message with the email package cost ~6 ms, more than rendering it); anything of
+    another shape goes through the email package (tests/test_mail.py: the same bytes either way)."""
+    fast = _readable_parts(raw)
+    return fast if fast is not None else _readable_by_parsing(raw)
+
+
+_CRLF2 = b"\r\n\r\n"
+_BOUNDARY = re.compile(rb'^Content-Type: multipart/[a-z]+;\r\n boundary="([^"\r\n]+)"\r\n', re.M)
+_PLAIN_UTF8 = re.compile(rb'^Content-Type: text/plain; charset="utf-8"\r\n', re.M)
+_CTE = re.compile(rb'^Content-Transfer-Encoding: (base64|quoted-printable)\r\n', re.M)
+
+
+def _readable_parts(raw: bytes) -> bytes | None:
+    head_end = raw.find(_CRLF2)
+    if head_end < 0 or b"\n" in raw.replace(b"\r\n", b""):
+        return None
+    head = raw[:head_end + 2]
+    m = _BOUNDARY.search(head)
+    if m is None:
+        return _plain_part(raw)
+    delimiter = b"\r\n--" + m.group(1)
+    pieces = raw.split(delimiter)
+    if len(pieces) < 3 or not pieces[-1].startswith(b"--"):
+        return None
+    out = [pieces[0]]
+    for piece in pieces[1:-1]:
+        if not piece.startswith(b"\r\n"):
+            return None
+        part = _plain_part(piece[2:])
+        if part is None:
+            return None
+        out.append(b"\r\n" + part)
+    out.append(pieces[-1])
+    return delimiter.join(out)
+
+
+def _plain_part(part: bytes) -> bytes | None:
+    """One part (its headers, a blank line, its body) with a base64 / QP UTF-8 text body in 8 bits."""
+    head_end = part.find(_CRLF2)
+    if head_end < 0:
+        return None
+    head, body = part[:head_end + 2], part[head_end + 4:]
+    if _PLAIN_UTF8.search(head) is None:
+        return part
+    cte = _CTE.search(head)
+    if cte is None:
+        return part
+    try:
+        data = base64.b64decode(body, validate=False) if cte.group(1) == b"base64" else quopri.decodestring(body)
+        text = data.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    lines = text.splitlines()
+    if any(len(line.encode("utf-8")) > 998 for line in lines):
+        return None     # the email package folds what SMTP cannot carry: let it decide
+    eight_bit = "".join(line + "\r\n" for line in lines).encode("utf-8")
+    head = head[:cte.start()] + head[cte.end():] + b"Content-Transfer-Encoding: 8bit\r\n"
+    return head + b"\r\n" + eight_bit + (b"\r\n" if body.endswith(b"\r\n\r\n") else b"")
+
+
+def _readable_by_parsing(raw: bytes) -> bytes:
     msg = BytesParser(policy=_FILE_POLICY).parsebytes(raw)
     changed = False
     for part in msg.walk():
