@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from watcher.derive import decode_lines, encode_lines
 from watcher.errors import ConfigError, InputError
 from watcher.extract import decode, extract, load_file, looks_like_html
 from watcher.models import Document, Line
@@ -780,3 +781,23 @@ def test_control_and_bidi_characters_never_reach_the_text():
     text = extract(page, source="p.html", kind="html").text
     assert text == "当社は]8;;http://x個人情報を取得します。31m"
     assert extract("当社は\x1b[2J情報を取得します。\n", source="p.txt", kind="text").text == "当社は[2J情報を取得します。"
+
+
+# --------------------------------------------------------------------------- nested lists (Line.depth)
+
+def test_nested_html_list_items_have_their_depth():
+    page = ("<html><body><main><h1>Policy</h1><ul><li>Account<ul><li>name</li><li>email<ol><li>work</li></ol>"
+            "</li></ul>kept for a year</li><li>Device</li></ul><p>We do not sell it.</p></main></body></html>")
+    doc = extract(page, source="p.html")
+    assert [(ln.text, ln.depth) for ln in doc.lines] == [
+        ("Policy", 0), ("・Account", 0), ("・name", 1), ("・email", 1), ("1. work", 2), ("kept for a year", 0),
+        ("・Device", 0), ("We do not sell it.", 0)]
+    assert decode_lines(doc.text, encode_lines(doc)) == doc.lines   # the stored form keeps the depth
+
+
+def test_markdown_indentation_is_the_list_depth():
+    text = "# 方針\n\n- 会員情報\n  - 氏名\n    1. 旧姓\n  - 住所\n- 閲覧情報\n\n  閲覧の際に取得します。\n\n本文です。\n"
+    doc = extract(text, source="p.md", kind="markdown")
+    assert [(ln.text, ln.depth) for ln in doc.lines] == [
+        ("方針", 0), ("- 会員情報", 0), ("- 氏名", 1), ("1. 旧姓", 2), ("- 住所", 1), ("- 閲覧情報", 0),
+        ("閲覧の際に取得します。", 1), ("本文です。", 0)]

@@ -446,3 +446,36 @@ def test_split_host_is_judged_only_on_what_left_it():
     host = next(c for c in changes if c.new is not None and c.new.number == "第2条")
     assert host.items == []
     assert any(c.type == "moved" and c.new.number == "第2条の2" for c in changes)
+
+
+# --- nested list depth (Line.depth, from the extractors) ----------------------------------
+def _tree(clauses, depth=0):
+    out = []
+    for c in clauses:
+        out.append("  " * depth + " ".join(p for p in (c.number, c.title or (c.body[0] if c.body else "")) if p))
+        out.extend(_tree(c.children, depth + 1))
+    return out
+
+
+def test_sub_bullets_are_children_of_their_bullet():
+    lines = [Line("1. 取得する情報", 2), Line("当社は次の情報を取得します。"), Line("・会員情報"),
+             Line("・氏名", 0, 1), Line("・住所", 0, 1), Line("1. 郵便番号", 0, 2), Line("・閲覧情報"),
+             Line("・閲覧履歴", 0, 1), Line("以上です。"), Line("2. 利用目的", 2), Line("・サービスの提供")]
+    clauses = segment(Document("t", lines))
+    assert _tree(clauses) == [
+        "1. 取得する情報", "  ・ 会員情報", "    ・ 氏名", "    ・ 住所", "      1. 郵便番号", "  ・ 閲覧情報",
+        "    ・ 閲覧履歴", "2. 利用目的", "  ・ サービスの提供"]
+    assert clauses[0].body == ["当社は次の情報を取得します。", "以上です。"]
+
+
+def test_numbered_sub_list_like_the_sections_stays_in_its_item():
+    # A nested "1. 2." list numbered like the sections is not the next sections.
+    lines = [Line("1. 提供先"), Line("・広告事業者"), Line("2. 提供する情報", 0, 1), Line("3. 方法", 0, 1),
+             Line("2. 安全管理"), Line("当社は安全管理措置を講じます。")]
+    assert [c.label for c in segment(Document("t", lines))] == ["1. 提供先", "2. 安全管理"]
+
+
+def test_flat_list_without_depth_is_unchanged():
+    lines = [Line("1. 取得する情報"), Line("・氏名"), Line("・住所"), Line("2. 利用目的"), Line("・提供のため")]
+    assert _tree(segment(Document("t", lines))) == [
+        "1. 取得する情報", "  ・ 氏名", "  ・ 住所", "2. 利用目的", "  ・ 提供のため"]

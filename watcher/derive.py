@@ -159,20 +159,23 @@ def outline_tree(outline: list) -> list[Clause]:
 
 
 def encode_lines(doc: Document) -> list:
-    """`lines` column: the heading level of each line of `text` (the text is not stored twice);
-    [text, heading] pairs in the unlikely case that a line holds a newline itself."""
+    """`lines` column: the heading level of each line of `text` (the text is not stored twice), or
+    [heading, depth] for a line in a nested list; [text, heading(, depth)] in the unlikely case
+    that a line holds a newline itself."""
     if any("\n" in line.text for line in doc.lines):
-        return [[line.text, line.heading] for line in doc.lines]
-    return [line.heading for line in doc.lines]
+        return [[line.text, line.heading, line.depth] if line.depth else [line.text, line.heading]
+                for line in doc.lines]
+    return [[line.heading, line.depth] if line.depth else line.heading for line in doc.lines]
 
 
 def decode_lines(text: str, lines: list) -> list[Line]:
-    if lines and not isinstance(lines[0], int):
-        return [Line(text=t, heading=h) for t, h in lines]
+    if any(isinstance(entry, list) and entry and isinstance(entry[0], str) for entry in lines):
+        return [Line(entry[0], entry[1], entry[2] if len(entry) > 2 else 0) for entry in lines]
     texts = text.split("\n") if text else []
     if len(texts) != len(lines):
         return [Line(text=t) for t in texts]
-    return [Line(text=t, heading=h) for t, h in zip(texts, lines, strict=True)]
+    return [Line(t, entry, 0) if isinstance(entry, int) else Line(t, entry[0], entry[1])
+            for t, entry in zip(texts, lines, strict=True)]
 
 
 def stored_document(snapshot, source: str | None = None) -> Document:

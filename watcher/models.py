@@ -27,11 +27,15 @@ class Line:
 
     `text` is the original text for display. `heading` is the HTML/Markdown heading
     level (1-6) or 0. Numbers that a browser draws for `<ol>` items are already
-    written into `text` ("1. ...") by the extractor.
+    written into `text` ("1. ...") by the extractor. `depth` is how deep the line sits in
+    nested lists: 0 outside a list and in a list's own items, 1 in a list inside a list
+    item (a sub-bullet), 2 below that (HTML <ul>/<ol> nesting, Markdown indentation; a
+    Markdown paragraph indented inside an item is at the depth of that item's sub-items).
     """
 
     text: str
     heading: int = 0
+    depth: int = 0
 
 
 @dataclass

@@ -20,7 +20,8 @@ from watcher.normalize import key, language
 
 # Outlines change with it (derive.EXTRACTOR_VERSION re-derives stored snapshots). 2: the top level
 # chosen by fit, not by a ranking of marker styles; Roman, kanji 号 and sub-numbered markers.
-VERSION = 2
+# 3: a line in a nested list (Line.depth) is a child of the item of the list around it.
+VERSION = 3
 
 _D = r"[0-9０-９]+"
 _K = r"[〇零一二三四五六七八九十百千]+"
@@ -255,6 +256,7 @@ class _Entry:
     style: str
     ordinal: int | None
     heading: int
+    depth: int = 0      # the Line.depth of the line that opened it (nested lists)
 
 
 def _style_of(line: Line, marker: Marker | None) -> str:
@@ -408,11 +410,13 @@ def segment(doc: Document) -> list[Clause]:
                 is_top = True   # the next section, written with a variant of the section numbering
             elif (not marker and line.heading and top_heading and line.heading <= top_heading < 6 and clauses):
                 is_top = True   # an unnumbered heading at the level of the numbered sections
+        if is_top and clauses and line.depth > stack[0].depth:
+            is_top = False      # an item of a list nested in a section, numbered like the sections
         if is_top:
             clause = _new_clause(line, marker, style)
             clause.index = len(clauses)
             clauses.append(clause)
-            stack = [_Entry(clause, style, clause.ordinal, line.heading)]
+            stack = [_Entry(clause, style, clause.ordinal, line.heading, line.depth)]
             if marker and marker.ordinal is not None:
                 last_top_ordinal = marker.ordinal
             continue
@@ -420,7 +424,7 @@ def segment(doc: Document) -> list[Clause]:
             _add_to_preamble(preamble, line, marker, style)
             continue
         if not style:
-            _attach_body(stack, text)
+            _attach_body(stack, text, line.depth)
             continue
         _nest(stack, line, marker, style)
 
@@ -489,10 +493,11 @@ def _add_to_preamble(preamble: Clause, line: Line, marker: Marker | None, style:
                                     style=style, index=len(preamble.children)))
 
 
-def _attach_body(stack: list[_Entry], text: str) -> None:
-    # Bullets are one-line items: a paragraph after a bullet list belongs to the list's parent.
+def _attach_body(stack: list[_Entry], text: str, depth: int = 0) -> None:
+    # Bullets are one-line items: a paragraph after a bullet list belongs to the list's parent
+    # (and a paragraph outside a nested list to an item outside it).
     for entry in reversed(stack):
-        if entry.style != "bullet" or entry is stack[0]:
+        if (entry.style != "bullet" and entry.depth <= depth) or entry is stack[0]:
             entry.clause.body.append(text)
             return
 
@@ -500,32 +505,44 @@ def _attach_body(stack: list[_Entry], text: str) -> None:
 def _nest(stack: list[_Entry], line: Line, marker: Marker | None, style: str) -> None:
     ordinal = marker.ordinal if marker else None
     heading = line.heading
-    pos = _sibling_position(stack, style, ordinal, heading)
-    if pos is None and style == "spacenum" and ordinal == 2 and len(stack) > 1:
+    # A line in a nested list: the items of lists nested deeper are closed, and it sits inside the
+    # item of the list around it (a sub-bullet is a child of its bullet); its siblings are at its depth.
+    floor = 1
+    if line.depth or stack[-1].depth:
+        while len(stack) > 1 and stack[-1].depth > line.depth:
+            stack.pop()
+        if line.depth:
+            floor = 1 + max((k for k, e in enumerate(stack) if e.depth < line.depth), default=0)
+    pos = _sibling_position(stack, style, ordinal, heading, floor)
+    if pos is None and style == "spacenum" and ordinal == 2 and len(stack) > 1 and floor == 1:
         # 項 numbering: "２　…" after the article's unnumbered first paragraph (and its 号 items 一 二)
         # is the article's second paragraph, not an item of the last 号.
         pos = 1
     if pos is not None:
         del stack[pos:]
-    while style != "bullet" and len(stack) > 1 and stack[-1].style == "bullet":
+    while style != "bullet" and len(stack) > floor and stack[-1].style == "bullet":
         stack.pop()   # a bullet is a one-line item: a numbered line or heading after the list is not inside it
     parent = stack[-1].clause
     clause = _new_clause(line, marker, style)
     clause.index = len(parent.children)
     parent.children.append(clause)
-    stack.append(_Entry(clause, style, ordinal, heading))
+    stack.append(_Entry(clause, style, ordinal, heading, line.depth))
 
 
-def _sibling_position(stack: list[_Entry], style: str, ordinal: int | None, heading: int) -> int | None:
-    """Index in the stack of the entry this line is a sibling of (None: it opens a new level)."""
+def _sibling_position(stack: list[_Entry], style: str, ordinal: int | None, heading: int,
+                      floor: int = 1) -> int | None:
+    """Index in the stack of the entry this line is a sibling of (None: it opens a new level).
+
+    Entries below `floor` hold the line (the item of the list around a nested list): never its siblings.
+    """
     if style.startswith("h") and style[1:].isdigit():
         level = int(style[1:])
-        for i in range(1, len(stack)):
+        for i in range(floor, len(stack)):
             s = stack[i].style
             if s.startswith("h") and s[1:].isdigit() and int(s[1:]) >= level:
                 return i
         return None
-    same = [i for i in range(1, len(stack)) if stack[i].style == style]
+    same = [i for i in range(floor, len(stack)) if stack[i].style == style]
     if not same:
         return None
     if ordinal is not None:

@@ -53,8 +53,8 @@ html_fragment_lines = lazy.function("watcher.extract.html_text:html_fragment_lin
 markdown_lines = lazy.function("watcher.extract.markdown_text:markdown_lines")
 
 # Bump when the extracted lines change for the same input (rules/boilerplate.toml edits too):
-# stored snapshots are then re-derived instead of reported as changed.
-VERSION = 7
+# stored snapshots are then re-derived instead of reported as changed. 8: Line.depth of nested list items.
+VERSION = 8
 
 
 class Extractor(Protocol):

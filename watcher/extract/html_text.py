@@ -6,7 +6,8 @@
 The body is found by watcher.extract.page_body; blocks become lines here. `<ol>` numbers
 that the browser draws are written into the text ("1. ", "a. "); `<ul>` items get "・" (what
 the browser draws as a disc, and the bullet the segmenter reads, so an HTML list lines up
-with the same list in a text version: "• item"). A data table becomes one line per row.
+with the same list in a text version: "• item"). A line inside a list item of a list inside
+another list item has its Line.depth (1, 2, ...): the segmenter nests a sub-bullet by it. A data table becomes one line per row.
 A short block that is bold from end to end ("<p><strong>Title</strong></p>") is a heading of
 the lowest level, as the same paragraph in Markdown is (line_shapes.bold_heading_shape).
 
@@ -144,13 +145,13 @@ class _LineBuilder:
             heading = self.heading
             if may_head and bold and bold_heading_shape(text):
                 heading = BOLD_HEADING
-            self.lines.append(Line(text, heading))
+            self.lines.append(Line(text, heading, self.items - 1 if self.items > 1 else 0))
 
     def emit(self, text: str) -> None:
         self.flush()
         text = clean(text)
         if text:
-            self.lines.append(Line(text, self.heading))
+            self.lines.append(Line(text, self.heading, self.items - 1 if self.items > 1 else 0))
 
     # -- walking (with an explicit stack: real pages nest deeper than Python recursion allows)
     def block(self, root: Element) -> None:

@@ -2,7 +2,8 @@
 
     markdown_lines(text) -> (lines, title)
 
-List markers are kept as written; block-level HTML is read by the HTML path; tables become
+List markers are kept as written, and an item indented under another item has its depth
+(Line.depth: 1 for a sub-item, 2 below it); block-level HTML is read by the HTML path; tables become
 one line per row; a short paragraph that is bold from end to end is a lowest-level heading.
 """
 
@@ -52,6 +53,9 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
     src = text.split("\n")
     out: list[Line] = []
     para: list[str] = []
+    # The indentation of the list items open above the current line (a sub-item is indented more).
+    items: list[int] = []
+    depth = 0                   # Line.depth of the paragraph being read
 
     def end_para() -> None:
         # Emphasis may span the wrapped lines ("**Dept.  \nCompany**"): it goes after the join.
@@ -63,7 +67,7 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
             para.clear()
             text = _md_finish(joined)
             if text:
-                out.append(Line(text, BOLD_HEADING if single and _bold_heading(joined, text) else 0))
+                out.append(Line(text, BOLD_HEADING if single and _bold_heading(joined, text) else 0, depth))
 
     i = 0
     while i < len(src):
@@ -90,6 +94,7 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
         atx = _ATX.match(line) or _tight_atx(line)
         if atx:
             end_para()
+            items.clear()
             heading = _md_inline(_IAL_TRAILING.sub("", atx.group(2) or ""))
             if heading:
                 out.append(Line(heading, len(atx.group(1))))
@@ -128,6 +133,14 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
             continue
         if LIST_LINE.match(stripped):
             end_para()
+            depth = _item_depth(items, _indent(line))
+        elif not para:
+            indent = _indent(line)
+            while items and items[-1] >= indent:
+                items.pop()     # a paragraph not indented under an item is outside it
+            # A paragraph inside an item sits where the item's sub-items do (one deeper than it):
+            # a line in it that reads as a bullet is not the host of the sub-list that follows.
+            depth = len(items)
         piece = _md_line(stripped)
         if piece:
             para.append(piece)
@@ -135,6 +148,18 @@ def markdown_lines(text: str) -> tuple[list[Line], str]:
     if not title:
         title = next((line.text for line in out if line.heading), "")
     return [line for line in out if line.text], title
+
+
+def _indent(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" "))
+
+
+def _item_depth(items: list[int], indent: int) -> int:
+    """The depth of a list item indented by `indent`, with `items` (the open items' indents) updated."""
+    while items and items[-1] >= indent:
+        items.pop()     # a sibling, or an item of a list further out
+    items.append(indent)
+    return len(items) - 1
 
 
 def _tight_atx(line: str) -> re.Match[str] | None:
@@ -167,7 +192,7 @@ def _md_html_block(src: list[str], start: int, tag: str, out: list[Line]) -> int
         # Markdown links and emphasis left inside HTML (converters leave them there) go too.
         text = _md_inline(line.text)
         if text:
-            out.append(Line(text, line.heading))
+            out.append(Line(text, line.heading, line.depth))
     return end
 
 
