@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
-from watcher import extract, suspect
+from watcher import extract, lazy, suspect
 from watcher.check.decide import (
     CheckOutcome,
     Decision,
@@ -46,7 +46,6 @@ from watcher.errors import WatchError
 from watcher.events import ChangeRecorded, CheckFailed, VersionStored
 from watcher.fetch import Fetcher, FetchJob
 from watcher.fetch.http import STOPPED
-from watcher.report import report_to_dict
 from watcher.store import (
     CheckRecord,
     DerivedColumns,
@@ -65,6 +64,8 @@ from watcher.store import (
 from watcher.suspect import rules as shrink_rules
 
 log = logging.getLogger("watcher.check")
+# The report's JSON form (and the diff and judge behind it) loads with the first change recorded.
+report_to_dict = lazy.function("watcher.report:report_to_dict")
 
 ProgressFn = Callable[[CheckOutcome], None]
 

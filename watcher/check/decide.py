@@ -21,13 +21,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher import suspect
-from watcher.compare import compare
+from watcher import lazy, suspect
 from watcher.config import PolicySettings
 from watcher.derive import Derived
 from watcher.fetch import FetchResult
 from watcher.models import Document, Report
 from watcher.store import PolicyState, sha256
+
+# The diff and the judge load when a page must be compared: a pass of 304s and first versions needs neither.
+compare = lazy.function("watcher.compare:compare")
 
 # What a decision is once made ("derive": triaged, the new body still to be derived and decided).
 KINDS = ("failed", "unchanged", "hold", "first", "changed", "derive")

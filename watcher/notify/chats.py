@@ -5,12 +5,15 @@ target's language, the categories, the actions — and says where the full 新�
 
 from __future__ import annotations
 
+from watcher import lazy
 from watcher.events import ChangeRecorded
 from watcher.models import SEVERITY_RANK
 from watcher.notify.channels.chat import ChatChannel
 from watcher.notify.mail import Mail
 from watcher.notify.outbox import enqueue
-from watcher.report import category_name, words
+
+category_name = lazy.function("watcher.report:category_name")
+words = lazy.function("watcher.report:words")
 
 
 def subscribe(repo, settings) -> None:

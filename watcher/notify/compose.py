@@ -22,22 +22,21 @@ from watcher.addresses import header_text
 from watcher.config import LANGUAGES
 from watcher.models import SEVERITY_RANK
 from watcher.notify.mail import Mail
-from watcher.report import (
-    category_name,
-    category_texts,
-    change_rows,
-    effective_date,
-    messages,
-    note_text,
-    promise_text,
-    reason_texts,
-)
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-# jinja2 loads when the first mail is rendered: a check that mails nobody never imports it
+# jinja2 loads when the first mail is rendered: a check that mails nobody never imports it; the
+# report's texts (and the diff behind them) likewise
 jinja2 = lazy.module("jinja2")
+category_name = lazy.function("watcher.report:category_name")
+category_texts = lazy.function("watcher.report:category_texts")
+change_rows = lazy.function("watcher.report:change_rows")
+effective_date = lazy.function("watcher.report:effective_date")
+messages = lazy.function("watcher.report:messages")
+note_text = lazy.function("watcher.report:note_text")
+promise_text = lazy.function("watcher.report:promise_text")
+reason_texts = lazy.function("watcher.report:reason_texts")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"   # watcher/templates (shared with report)
 SEVERITY_ORDER = ("consent", "notice", "minor")
