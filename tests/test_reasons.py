@@ -80,10 +80,10 @@ def test_rule_texts_in_english_match_the_rule_files():
 
 
 def test_translate_finds_a_composed_reason_in_either_language():
-    adjusted = reasons.render("purpose-added", "en", "x", "purpose-added.adjust.1", " [郵送]")
+    adjusted = reasons.render("purpose-added", "en", "x", "purpose-added.adjust.3", " [郵送]")
     assert adjusted.endswith("a lawyer should confirm the relatedness. [郵送]")
     ja = reasons.translate("purpose-added", adjusted, "ja")
-    assert ja == reasons.render("purpose-added", "ja", "x", "purpose-added.adjust.1", " [郵送]") and "関連性" in ja
+    assert ja == reasons.render("purpose-added", "ja", "x", "purpose-added.adjust.3", " [郵送]") and "関連性" in ja
     assert reasons.translate("purpose-added", ja, "en") == adjusted
     weaker = [("revision.weaker.notify_users", {"before": [("promise.notify_users.all", {})],
                                                 "after": [("promise.notify_users.none", {})]}),

@@ -15,7 +15,7 @@ from watcher.judge.builtins import default_narrowed, default_widened
 from watcher.judge.engine import Context, Documents, fallback, frame_of, moved_text, run_rules
 from watcher.judge.meaning import changed_sentences, sentences, words
 from watcher.judge.revision import find_revision_clause, parse_promises, weakened_promises, weakenings
-from watcher.judge.rules import Routing, Rules, load_routing, load_rules
+from watcher.judge.rules import WEAK_CUE_FIELD, Routing, Rules, load_routing, load_rules
 from watcher.judge.text import clause_text, clip, dedupe, key_lines, text_language
 from watcher.judge.topics import clause_topics, unit_topics
 from watcher.judge.units import (
@@ -317,7 +317,10 @@ def _summarise(change: ClauseChange, findings: list[Finding], reworded: list[str
     for f in findings:
         if f.reason not in reasons and (f is by_category[f.category] or f.severity == by_category[f.category].severity):
             reasons.append(f.reason)
-            details[f.reason] = Reason(f.code, f.reason, [], f.adjust, f.note, dict(f.fields))
+            fields = dict(f.fields)
+            if f.strength == "weak":
+                fields[WEAK_CUE_FIELD] = "weak"     # routing.toml `weak_cue` reads it (judge/route.py)
+            details[f.reason] = Reason(f.code, f.reason, [], f.adjust, f.note, fields)
         for e in f.evidence:
             if e not in evidence:
                 evidence.append(e)

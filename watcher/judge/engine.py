@@ -231,15 +231,15 @@ def _apply(rule: Rule, unit: Unit, kind: str, ctx: Context) -> Finding | None:
     else:
         evidence = piece_evidence(unit, kind, rules)
         matched = []
-    severity, reason, adjusted, note = rule.severity, rule.reason, "", ""
+    severity, reason, adjusted, note, strength = rule.severity, rule.reason, "", "", rule.strength
     for n, adjust in enumerate(rule.adjusts):
         outcome = _adjust(adjust, rule, unit, kind, side, matched, ctx)
         if outcome is not None:
-            severity = adjust.severity
+            severity, strength = adjust.severity, adjust.strength
             reason = f"{rule.reason} {adjust.reason}{outcome}".strip()
             adjusted, note = f"{rule.id}.adjust.{n}", outcome
             break
-    return Finding(rule.category, severity, reason, evidence, rule.id, adjusted, note)
+    return Finding(rule.category, severity, reason, evidence, rule.id, adjusted, note, strength=strength)
 
 
 def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[str], ctx: Context) -> str | None:
@@ -247,6 +247,12 @@ def _adjust(adjust, rule: Rule, unit: Unit, kind: str, side: str, matched: list[
     rules = ctx.rules
     note = ""
     if adjust.if_new:
+        if adjust.min_cues > 1:
+            # Several cues together: each lexicon that matches new words is one cue.
+            cues = sum(1 for name in adjust.if_new
+                       if _new_terms([name], unit, kind, adjust.novel or rule.novel, ctx, unless=["negation"]))
+            if cues < adjust.min_cues:
+                return None
         terms = _new_terms(adjust.if_new, unit, kind, adjust.novel or rule.novel, ctx, unless=["negation"])
         if not terms:
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from watcher.judge.revision import find_revision_clause, parse_promises
-from watcher.judge.rules import Routing, Situation, holds, load_routing
+from watcher.judge.rules import WEAK_CUE_FIELD, Routing, Situation, holds, load_routing
 from watcher.judge.text import dedupe
 from watcher.models import Clause, ClauseChange, Notify, Promises, RevisionClause, max_severity
 
@@ -35,9 +35,12 @@ def route(changes: list[ClauseChange], old_clauses: list[Clause], language: str,
     if node is not None:
         promises = parse_promises(node.full_text(), language)
         revision = RevisionClause(number=node.number, title=node.title, promises=promises, text=node.full_text())
+    # A material change none of whose material findings has a strong cue: notice at most, a lawyer decides.
+    weak_cue = any(d.fields.get(WEAK_CUE_FIELD) == "weak" for c in changes if c.severity in ("notice", "consent")
+                   for d in c.details)
     situation = Situation(severity=severity, categories=categories, revision_clause=node is not None,
                           promises=promises, public_channels=routing.public_channels,
-                          bilingual_mismatch=bilingual_mismatch)
+                          bilingual_mismatch=bilingual_mismatch, weak_cue=weak_cue)
     users = holds(routing.users, situation)
     staff = holds(routing.staff, situation)
     situation = replace(situation, users=users)   # notes may depend on the users decision

@@ -33,6 +33,11 @@ CATEGORIES = (
     "contact_changed", "controller_changed", "children_changed", "anonymization_changed", "revision_clause_changed",
     "editorial", "effective_date_changed", "formatting", "moved", "renumbered",
 )
+# How much a finding's cue decides: a "weak" one (a word that may signal the practice without stating it)
+# never makes consent alone; routing.toml sends such a change to legal review.
+STRENGTHS = ("strong", "weak")
+# The key of a Reason's fields that marks a reason found on a weak cue only (classify.py -> route.py).
+WEAK_CUE_FIELD = "cue"
 CHANGE_KINDS = ("added", "removed", "gained", "lost", "clause_added", "clause_removed")
 PSEUDO_TOPICS = ("preamble", "metadata")
 
@@ -87,6 +92,8 @@ class Adjust:
     if_all_evidence: str
     novel: str
     if_in_clause: list[str] = field(default_factory=list)
+    strength: str = "strong"        # "weak": the cue alone does not decide (routing: legal_review)
+    min_cues: int = 1               # at least this many of the if_new lexicons must match (each one cue)
 
 
 @dataclass
@@ -106,6 +113,7 @@ class Rule:
     reason: str
     stop: bool
     adjusts: list[Adjust]
+    strength: str = "strong"        # as Adjust.strength, for the rule's own verdict
 
     def applies_to(self, topics: set[str]) -> bool:
         if self.topics_not & topics:
@@ -290,8 +298,12 @@ def parse_rules(text: str, where: str = "rules", *, compile_now: bool = True) ->
             evidence_lex = a.get("if_all_evidence", "")
             if evidence_lex:
                 lex_names(rw, [evidence_lex])
+            min_cues = a.get("min_cues", 1)
+            if not isinstance(min_cues, int) or min_cues < 1 or (min_cues > 1 and min_cues > len(a.get("if_new", []))):
+                raise ConfigError(f"{rw}: adjust.min_cues must be a whole number from 1 to the number of if_new lexicons")
             adjusts.append(Adjust(
-                severity=a["severity"], reason=a.get("reason", ""),
+                severity=a["severity"], reason=a.get("reason", ""), strength=_strength(f"{rw}: adjust", a),
+                min_cues=min_cues,
                 if_new=lex_names(rw, a.get("if_new", [])),
                 if_present=lex_names(rw, a.get("if_present", []), scope="unit"),
                 if_all_evidence=evidence_lex, novel=a.get("novel", ""),
@@ -308,7 +320,7 @@ def parse_rules(text: str, where: str = "rules", *, compile_now: bool = True) ->
             unit_any=lex_names(rw, r.get("unit_any", []), scope="unit"),
             unit_none=lex_names(rw, r.get("unit_none", []), scope="unit"),
             novel=novel, category=r["category"], severity=r["severity"], reason=r.get("reason", ""),
-            stop=bool(r.get("stop", False)), adjusts=adjusts,
+            stop=bool(r.get("stop", False)), adjusts=adjusts, strength=_strength(rw, r),
         ))
     wording = data.get("wording", {})
     fold_map: dict[str, str] = {}
@@ -345,6 +357,15 @@ def _check_required(where: str, lexicons: dict, topics: dict, revision: dict) ->
     for name in revision:
         if name not in REVISION_PATTERNS:
             raise ConfigError(f"{where}: revision.{name}: unknown entry (one of {', '.join(REVISION_PATTERNS)})")
+
+
+def _strength(where: str, entry: dict) -> str:
+    strength = entry.get("strength", "strong")
+    if strength not in STRENGTHS:
+        raise ConfigError(f"{where}: strength must be one of {', '.join(STRENGTHS)}")
+    if strength == "weak" and entry.get("severity") == "consent":
+        raise ConfigError(f"{where}: a weak cue cannot give consent (strength = \"weak\" with severity = \"consent\")")
+    return strength
 
 
 def _check_verdict(where: str, category, severity) -> None:
@@ -384,6 +405,7 @@ class Situation:
     public_channels: frozenset[str]
     users: bool | None = None             # the users decision, once made (notes may test it)
     bilingual_mismatch: bool = False      # the two language texts of a bilingual policy disagree (judge/bilingual.py)
+    weak_cue: bool = False                # a material finding of the change rests on a weak cue alone (strength = "weak")
 
     @property
     def personal_notice(self) -> bool:
@@ -400,6 +422,7 @@ class Condition:
     users: bool | None = None
     promise: tuple[tuple[str, object], ...] = ()
     bilingual_mismatch: bool | None = None
+    weak_cue: bool | None = None
 
     def holds(self, s: Situation) -> bool:
         if self.severity is not None and s.severity not in self.severity:
@@ -411,6 +434,8 @@ class Condition:
         if self.users is not None and s.users != self.users:
             return False
         if self.bilingual_mismatch is not None and s.bilingual_mismatch != self.bilingual_mismatch:
+            return False
+        if self.weak_cue is not None and s.weak_cue != self.weak_cue:
             return False
         for flag, wanted in self.promise:
             value = s.personal_notice if flag == "personal_notice" else getattr(s.promises, flag)
@@ -548,7 +573,7 @@ def _when(where: str, entry: dict) -> tuple[Condition, ...]:
 
 def _condition(where: str, t) -> Condition:
     _known_keys(where, t, ("severity", "severity_at_least", "any_category", "revision_clause", "users", "promise",
-                           "bilingual_mismatch"))
+                           "bilingual_mismatch", "weak_cue"))
     severity = None
     if "severity" in t:
         severity = frozenset(_names(f"{where}.severity", t["severity"], SEVERITIES))
@@ -571,11 +596,12 @@ def _condition(where: str, t) -> Condition:
             flags.append((flag, value))
         else:
             raise ConfigError(f"{where}.promise.{flag}: must be {PROMISE_FLAGS[flag]}")
-    for name in ("revision_clause", "users", "bilingual_mismatch"):
+    for name in ("revision_clause", "users", "bilingual_mismatch", "weak_cue"):
         if name in t and not isinstance(t[name], bool):
             raise ConfigError(f"{where}.{name}: must be true / false")
     return Condition(severity=severity, any_category=categories, revision_clause=t.get("revision_clause"),
-                     users=t.get("users"), promise=tuple(flags), bilingual_mismatch=t.get("bilingual_mismatch"))
+                     users=t.get("users"), promise=tuple(flags), bilingual_mismatch=t.get("bilingual_mismatch"),
+                     weak_cue=t.get("weak_cue"))
 
 
 def _names(where: str, value, allowed: tuple[str, ...]) -> list[str]:

@@ -42,6 +42,7 @@ class Finding:
     adjust: str = ""    # the code of the [[rule.adjust]] that applied ("<rule id>.adjust.<n>"), its note
     note: str = ""
     fields: dict = field(default_factory=dict)      # the {fields} of the reason text (watcher.reasons)
+    strength: str = "strong"   # "weak": found on a weak cue only (rules.STRENGTHS); routing sends it to legal review
 
 
 def build_units(change: ClauseChange, rules: Rules) -> list[Unit]:
@@ -208,7 +209,10 @@ def _words(text: str, rules: Rules) -> set[str]:
 
 def pair_rephrased(units: list[Unit], rules: Rules) -> list[Unit]:
     """An item removed and an item added with the same content words is one item rephrased
-    (「会費の請求及び決済のため」 → 「会費を請求し決済するため」): judge it as an edit of the old one."""
+    (「会費の請求及び決済のため」 → 「会費を請求し決済するため」): judge it as an edit of the old one.
+
+    So is the one paragraph under a sub-heading replaced by one saying part of it (「当社及び株式会社X」 →
+    「当社」 under 「共同して利用する者の範囲」): the list under that heading shrank, judged by what it lost."""
     removed = [u for u in units if u.kind == "removed"]
     if not removed or not any(u.kind == "added" for u in units):
         return units
@@ -217,7 +221,10 @@ def pair_rephrased(units: list[Unit], rules: Rules) -> list[Unit]:
         if unit.kind == "added":
             words = _words(unit.new, rules)
             for n, old in enumerate(removed):
-                if n in used or not words or _words(old.old, rules) != words:
+                if n in used or not words:
+                    continue
+                old_words = _words(old.old, rules)
+                if old_words != words and not _shrank_under_heading(old, unit, old_words, words, units):
                     continue
                 negs = rules.negator_re
                 if negs is not None and len(negs.findall(old.old)) != len(negs.findall(unit.new)):
@@ -228,6 +235,15 @@ def pair_rephrased(units: list[Unit], rules: Rules) -> list[Unit]:
         out.append(unit)
     gone = {id(removed[n]) for n in used}
     return [u for u in out if id(u) not in gone]
+
+
+def _shrank_under_heading(old: Unit, new: Unit, old_words, new_words, units: list[Unit]) -> bool:
+    """The only paragraph removed and the only one added under the same sub-heading, the new one saying a
+    part of the old one: one paragraph that lost words, not a new statement."""
+    if not old.heading or old.heading != new.heading or not new_words < old_words:
+        return False
+    same = [u for u in units if u.heading == old.heading and u.kind in ("added", "removed")]
+    return len(same) == 2
 
 
 def rewording_evidence(unit: Unit) -> list[str]:
