@@ -479,3 +479,69 @@ def test_flat_list_without_depth_is_unchanged():
     lines = [Line("1. 取得する情報"), Line("・氏名"), Line("・住所"), Line("2. 利用目的"), Line("・提供のため")]
     assert _tree(segment(Document("t", lines))) == [
         "1. 取得する情報", "  ・ 氏名", "  ・ 住所", "2. 利用目的", "  ・ 提供のため"]
+
+
+# --- plain heading lines of text documents ------------------------------------------------
+PLAIN_HEADINGS = """
+個人情報の取扱いについて
+当社は、お客様の個人情報を次のとおり取り扱います。
+取得する個人情報
+当社は、氏名及び電話番号を取得します。
+個人情報の利用目的
+当社は、取得した個人情報を次の目的で利用します。
+(1) 商品の発送のため
+(2) お問い合わせへの回答のため
+お問い合わせ窓口
+お問い合わせは、店舗の窓口でお受けします。
+"""
+
+
+def test_plain_heading_lines_are_the_sections():
+    clauses = segment(doc(PLAIN_HEADINGS))
+    assert labels(clauses) == ["前文", "取得する個人情報", "個人情報の利用目的", "お問い合わせ窓口"]
+    assert [c.label for c in clauses[2].children] == ["(1) 商品の発送のため", "(2) お問い合わせへの回答のため"]
+    assert clauses[0].children[0].body == ["個人情報の取扱いについて"]    # the first line is the title
+
+
+def test_plain_english_heading_lines_are_the_sections():
+    text = """
+Privacy Notice
+This notice explains how we handle your information.
+Information We Collect
+We collect your name and email address when you sign up.
+Sharing
+We share it with our hosting provider only.
+"""
+    assert labels(segment(doc(text))) == ["前文", "Information We Collect", "Sharing"]
+
+
+def test_wrapped_paragraph_fragments_are_not_headings():
+    # A hard-wrapped paragraph: its short lines end mid-sentence (a particle, an open clause).
+    text = """
+当社は、お客様からお預かりした個人情報を
+適切に管理し、法令に基づく場合を除き
+第三者に提供することはありません。
+また当社は、お客様の個人情報を
+安全に保管するための措置を講じます。
+"""
+    assert labels(segment(doc(text))) == ["前文"]
+
+
+def test_numbered_sections_keep_the_top_level_over_plain_lines():
+    # Numbered sections holding unmarked sub-headings: the numbering is the top level.
+    text = """
+プライバシーポリシー
+はじめに
+当社は、個人情報を大切に扱います。
+基本方針
+当社は、法令を遵守します。
+1. 取得する情報
+当社は、氏名を取得します。
+2. 利用目的
+当社は、サービスの提供のために利用します。
+3. 第三者提供
+当社は、第三者に提供しません。
+4. お問い合わせ
+窓口までご連絡ください。
+"""
+    assert labels(segment(doc(text)))[1:] == ["1. 取得する情報", "2. 利用目的", "3. 第三者提供", "4. お問い合わせ"]

@@ -4,7 +4,9 @@ A line may start with a numbering marker (第N条, `N.`, `N `, `N.title`, `N. (t
 (N), ①, イ/ア, ・, ...) or be an HTML/Markdown heading. The strongest marker style that
 repeats in the document is the top level (article / section); everything else nests under
 it by a stack: a marker style seen again closes the deeper levels (its list continues), a
-new style opens a level. The text before the first top-level clause is the preamble (前文);
+new style opens a level. In a text document without markup headings, short unmarked lines over
+paragraphs that repeat (「個人情報の利用目的」 on its own line) are one more style, the top level only
+when they fit better than the numbering. The text before the first top-level clause is the preamble (前文);
 the date / 改定履歴 lines at the end are metadata, not policy content.
 """
 
@@ -20,8 +22,9 @@ from watcher.normalize import key, language
 
 # Outlines change with it (derive.EXTRACTOR_VERSION re-derives stored snapshots). 2: the top level
 # chosen by fit, not by a ranking of marker styles; Roman, kanji 号 and sub-numbered markers.
-# 3: a line in a nested list (Line.depth) is a child of the item of the list around it.
-VERSION = 3
+# 3: a line in a nested list (Line.depth) is a child of the item of the list around it. 4: plain heading
+# lines of a text document (TITLE_LINE) may be its top level.
+VERSION = 4
 
 _D = r"[0-9０-９]+"
 _K = r"[〇零一二三四五六七八九十百千]+"
@@ -47,6 +50,9 @@ for _level in range(1, 6):
     STRENGTH[f"h{_level}"] = 86 - _level
 # h6 is also what a bold-only paragraph becomes: weaker than numbered sections, which it may sit in.
 STRENGTH["h6"] = 60
+# A plain heading line of a text document (a short unmarked line over a paragraph): the weakest heading.
+TITLE_LINE = "titleline"
+STRENGTH[TITLE_LINE] = 58
 
 # Variants of one numbering that a careless page mixes ("3.利用目的" then "4. 通知・公表...").
 _FAMILY = {"dot": "dot", "dotnospace": "dot", "dotparen": "dot", "spacenum": "dot", "closeparen": "dot"}
@@ -291,6 +297,84 @@ def _top_style(styles: list[str], lines: list[Line], markers: list[Marker | None
     return min(candidates, key=lambda s: (cost[s], positions[s][0], -STRENGTH.get(s, 0)))
 
 
+# A plain heading line ends without sentence punctuation, and does not end like a line wrapped in
+# the middle of a sentence (a particle, a comma; an English article or preposition).
+_SENTENCE_END_CHARS = frozenset("。．.!?！？:：;；、，,")
+_WRAPPED_JA = frozenset("はをがにのとでもへや、")
+_WRAPPED_EN = frozenset(("a", "an", "the", "and", "or", "of", "to", "in", "for", "with", "by", "we", "our", "your",
+                         "that", "which", "is", "are", "as", "at", "on", "from"))
+_NOT_TITLE = re.compile(r"@|https?://|www\.|〒|\||[0-9０-９]{3}[-‐－][0-9０-９]{3,4}")
+_PARAGRAPH_MIN = 41     # a line this long is a paragraph (or a paragraph's first line), never a title
+
+
+def title_line_shape(text: str) -> bool:
+    """May an unmarked line of a text document be a heading: short, no sentence, not a wrapped fragment?"""
+    folded = key(text)
+    if not folded or folded[-1] in _SENTENCE_END_CHARS or _NOT_TITLE.search(folded):
+        return False
+    if folded.isascii():
+        words = folded.split()
+        return (0 < len(words) <= 8 and folded[0].isupper() and words[-1].lower() not in _WRAPPED_EN
+                and not any(ch in folded for ch in ".,;"))
+    return (2 <= len(folded) <= 30 and folded[-1] not in _WRAPPED_JA and "。" not in folded
+            and not folded.endswith(("ます", "です", "ください", "ません")))
+
+
+def _ends_sentence(text: str) -> bool:
+    folded = key(text)
+    return bool(folded) and (folded[-1] in "。．.!?！？)）」』" or len(folded) >= _PARAGRAPH_MIN)
+
+
+def _title_lines(lines: list[Line], styles: list[str], dates: list[bool]) -> list[int]:
+    """The plain heading lines of a text document without markup headings.
+
+    A short unmarked line (title_line_shape) after the end of a sentence (or a list, or another
+    heading) and over a paragraph or a list: 「個人情報の利用目的」 on its own line. The first line of
+    the document is its title. None when any line is a markup heading: the markup says what the
+    headings are.
+    """
+    if any(line.heading for line in lines):
+        return []
+    found = []
+    for i in range(1, len(lines) - 1):
+        if styles[i] or dates[i] or not title_line_shape(lines[i].text):
+            continue
+        before, after = lines[i - 1].text, lines[i + 1].text
+        if not (styles[i - 1] or _ends_sentence(before) or (found and found[-1] == i - 1)):
+            continue    # a fragment of a wrapped paragraph
+        if styles[i + 1] or (_ends_sentence(after) and not title_line_shape(after)):
+            found.append(i)
+    return found if len(found) >= 2 else []
+
+
+def _title_lines_or(top: str, titles: list[int], styles: list[str], lines: list[Line],
+                    markers: list[Marker | None]) -> str:
+    """The top level with the plain heading lines as one more style: they win only by fit (`_misfit`).
+
+    The style chosen without them keeps its place unless the title lines fit strictly better (or as
+    well, starting first), so a document whose numbering fits is read as before. The title lines
+    become a style only when they are the top level.
+    """
+    trial = list(styles)
+    for i in titles:
+        trial[i] = TITLE_LINE
+    positions: dict[str, list[int]] = {}
+    for i, s in enumerate(trial):
+        if s and s != "bullet":
+            positions.setdefault(s, []).append(i)
+    candidates = [s for s, where in positions.items() if len(where) >= 2]
+    if top in ("chapter", "article"):
+        return top
+    if top:
+        mine = _misfit(TITLE_LINE, positions, candidates, lines, markers)
+        theirs = _misfit(top, positions, candidates, lines, markers)
+        if (mine, positions[TITLE_LINE][0]) >= (theirs, positions[top][0]):
+            return top
+    for i in titles:
+        styles[i] = TITLE_LINE
+    return TITLE_LINE
+
+
 def _heading_level(style: str) -> int:
     return int(style[1:]) if style.startswith("h") and style[1:].isdigit() else 0
 
@@ -311,6 +395,22 @@ def _misfit(top: str, positions: dict[str, list[int]], candidates: list[str], li
     where = positions[top]
     first = where[0]
     cost = 0.0
+    if top == TITLE_LINE:
+        # Unmarked lines are weak evidence: a numbered style that runs on after the last of them (the
+        # document's own sections, under a title or two) makes them preamble lines, not sections;
+        # and a numbered line that is a heading itself (a title over its own paragraph or list, not
+        # an item of a run of items) never sits under an unmarked one.
+        style_at = {i: s for s, rows in positions.items() for i in rows}     # bullets are not in it
+        for other in candidates:
+            if other != top and not _heading_level(other):
+                rows = positions[other]
+                cost += max(0, sum(1 for i in rows if i > where[-1]) - 2)
+                cost += sum(1 for i in rows if i + 1 < len(lines) and i + 1 not in style_at
+                            and markers[i] is not None and looks_like_title(markers[i].rest)
+                            and style_at.get(i - 1) != other)
+    elif TITLE_LINE in positions:
+        # ... and a plain heading line inside numbered sections is a sign they are not the sections.
+        cost += 0.5 * sum(1 for i in positions[TITLE_LINE] if i > first)
     heads = [lines[i].heading for i in where if lines[i].heading]
     # Sections drawn as headings and items as plain lines of the same numbering: the headings count.
     counted = [i for i in where if lines[i].heading] if len(heads) * 2 > len(where) else where
@@ -376,6 +476,9 @@ def segment(doc: Document) -> list[Clause]:
     for style in sorted({s for s in styles if s}):
         _drop_table_of_contents(markers, styles, style, contiguous=True)
     top = _top_style(styles, lines, markers)
+    titles = _title_lines(lines, styles, dates)
+    if titles:
+        top = _title_lines_or(top, titles, styles, lines, markers)
     _drop_table_of_contents(markers, styles, top)
     top_heading = min((ln.heading for ln, s in zip(lines, styles, strict=True) if s == top and ln.heading), default=0)
 
