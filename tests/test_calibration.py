@@ -96,3 +96,24 @@ def test_route_gives_legal_review_for_a_weak_notice_only():
     _, strong = route([_change("notice", {})], [], "ja", routing)
     assert "legal_review" in weak.actions and any("weak cue" in n for n in weak.notes)
     assert "legal_review" not in strong.actions and not any("weak cue" in n for n in strong.notes)
+
+
+# --------------------------------------------------------------------------- what makes a unit a topic's fact
+
+def test_a_topic_fallback_if_names_lexicons():
+    text = (RULES_DIR / "ja.toml").read_text(encoding="utf-8")
+    rules = parse_rules(text, "ja", compile_now=False)
+    assert "controller_terms" in rules.topics["controller"].fallback_if
+    bad = text.replace('if = ["controller_terms", ', 'if = ["no_such_lexicon", ', 1)
+    with pytest.raises(ConfigError, match="fallback.if: unknown lexicon 'no_such_lexicon'"):
+        parse_rules(bad, "ja", compile_now=False)
+
+
+@pytest.mark.parametrize("language, title, purpose", [
+    ("ja", "レビューチェッカーを提供するため(スポンサー付きコンテンツの提供を含む)", True),
+    ("ja", "統計資料の作成のため", True),
+    ("ja", "レビューチェッカー(スポンサー付きコンテンツ)", False),
+])
+def test_a_purpose_heading_with_a_note_is_a_purpose(language, title, purpose):
+    rules = parse_rules((RULES_DIR / f"{language}.toml").read_text(encoding="utf-8"), language, compile_now=False)
+    assert bool(rules.search("purpose_shape", title)) is purpose

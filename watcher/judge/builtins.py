@@ -472,3 +472,44 @@ def states_purpose(unit: Unit, side: str, kind: str, ctx: Context) -> bool:
         if rules.search("purpose_marker", sentence) or rules.search("purpose_shape", sentence.strip()):
             return True
     return False
+
+
+# The name a connective of working together attaches to: before it in Japanese (「広告提供者と共同で」),
+# after it in English ("jointly with advertising providers").
+_PARTNER_BEFORE = re.compile(r"(?<![^\s、。,()「」])[^\s、。,()「」]{2,24}$")
+_PARTNER_AFTER = re.compile(r"^\s?(?:the |our |selected |certain )?[^,.;()]{2,40}")
+
+
+@builtin("@shared_with_partner", "unit", lexicons=("joint_work", "recipient_roles", "company_names", *STATEMENT_LEXICONS))
+def shared_with_partner(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """New text shares data with a party it says the company works with, naming that party only there.
+
+    A sentence names a recipient by role or name joined to a connective of working together (the lexicon
+    joint_work: 「広告提供者と共同で…」, "jointly with advertising providers"), and that sentence or the
+    next one sends or shares (not negated; what it shares need not be on a data list): the partner
+    is where the data goes (「…と共同で…提供しています。この支援に伴い、…情報を共有することがあります」).
+    The party must be new: the old version does not name it. The reason shows the party."""
+    if kind not in ("added", "gained", "clause_added"):
+        return False
+    rules = ctx.rules
+    said = sentences(side)
+    old = rules.fold(ctx.docs.old_text)
+    for n, sentence in enumerate(said):
+        for m in rules.finditer("joint_work", sentence):
+            if rules.language == "ja":
+                found = _PARTNER_BEFORE.search(sentence[:m.start()])
+            else:
+                found = _PARTNER_AFTER.match(sentence[m.end():])
+            party = found.group(0).strip() if found else ""
+            if rules.language == "ja":
+                party = re.split(r"[はがもで]", party)[-1]     # 「当社は広告配信事業者」: the name after the subject
+            if not party or not (rules.search("recipient_roles", party) or rules.search("company_names", party)):
+                continue
+            if rules.fold(party) in old:
+                continue
+            for flow in said[n:n + 2]:
+                # What is shared need not be on a data list: sharing, next to the partner, is the flow.
+                stated = statement(flow, rules)
+                if stated.actions & {"send", "provide"} and not stated.negated and key_lines(flow) not in ctx.docs.old_text:
+                    return clip(party, 60)
+    return False

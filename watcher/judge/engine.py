@@ -390,9 +390,13 @@ def fallback(unit: Unit, topics: set[str], rules: Rules) -> list[Finding]:
         evidence = piece_evidence(unit, "gained", rules) or piece_evidence(unit, "lost", rules)
     else:
         evidence = piece_evidence(unit, unit.kind, rules)
+    own_words = f"{unit.old}\n{unit.new}"
     for name in rules.topic_order:
-        if name in topics and rules.topics[name].fallback:
-            fb = rules.topics[name].fallback
+        topic = rules.topics[name]
+        if name in topics and topic.fallback:
+            if topic.fallback_if and not any(rules.search(lex, own_words) for lex in topic.fallback_if):
+                continue    # the unit states no fact of this topic (fallback.if)
+            fb = topic.fallback
             return [Finding(fb["category"], fb["severity"], fb["reason"], evidence, f"topic.{name}.fallback")]
     return [Finding("editorial", "minor", "substantive rewording that fits no other category", evidence,
                     "fallback.editorial")]

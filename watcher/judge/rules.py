@@ -81,6 +81,9 @@ class Topic:
     markers: re.Pattern | None
     overrides: list[str]
     fallback: dict | None
+    # Lexicons one of which the changed unit's own words must match for the fallback to apply: what makes a
+    # unit a fact of this topic (a product list in the "Who we are" section is no controller detail).
+    fallback_if: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -254,10 +257,14 @@ def parse_rules(text: str, where: str = "rules", *, compile_now: bool = True) ->
             not_headings=_regex_list(f"{where}: topic.{name}.not_headings", t.get("not_headings", []), lazy),
             markers=_regex_list(f"{where}: topic.{name}.markers", t.get("markers", []), lazy),
             overrides=list(t.get("overrides", [])), fallback=fallback,
+            fallback_if=list((fallback or {}).get("if", [])),
         )
     _check_required(where, lexicons, topics, data.get("revision", {}))
     known_topics = set(topics) | set(PSEUDO_TOPICS)
     for t in topics.values():
+        for name in t.fallback_if:
+            if name not in lexicons:
+                raise ConfigError(f"{where}: topic.{t.name}.fallback.if: unknown lexicon {name!r}")
         for other in t.overrides:
             if other not in known_topics:
                 raise ConfigError(f"{where}: topic.{t.name}.overrides: unknown topic {other!r}")
