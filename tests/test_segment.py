@@ -545,3 +545,44 @@ def test_numbered_sections_keep_the_top_level_over_plain_lines():
 窓口までご連絡ください。
 """
     assert labels(segment(doc(text)))[1:] == ["1. 取得する情報", "2. 利用目的", "3. 第三者提供", "4. お問い合わせ"]
+
+
+# --- single-section and preamble-only notices ---------------------------------------------
+def test_single_section_notice_is_read_paragraph_by_paragraph():
+    # One heading over everything: the lone heading stays with the intro (no clause takes its
+    # topic); each paragraph with the list under it is a section of its own.
+    lines = [Line("アプリの情報の取扱い", 1), Line("株式会社ハレ工房は、次のとおりお知らせします。"), Line("留意事項", 2),
+             Line("本アプリは、日記を端末内にのみ保存します。"), Line("- バックアップ: 暗号化して保存します。"),
+             Line("本アプリは、次の情報収集モジュールを利用します。"), Line("- クラッシュの記録: Google LLC に送信されます。"),
+             Line("当社は、利用者の情報を第三者に提供しません。")]
+    clauses = segment(Document("t", lines))
+    assert [c.kind for c in clauses] == ["preamble", "clause", "clause", "clause"]
+    assert [ch.body[0] for ch in clauses[0].children] == [
+        "アプリの情報の取扱い", "株式会社ハレ工房は、次のとおりお知らせします。", "留意事項"]
+    assert [c.title for c in clauses[1:]] == ["", "", ""]
+    assert [len(c.children) for c in clauses[1:]] == [1, 1, 0]
+
+
+def test_short_unstructured_text_stays_one_preamble():
+    text = """
+お知らせ
+当社は、個人情報を適切に取り扱います。
+詳しくは窓口までお問い合わせください。
+"""
+    assert labels(segment(doc(text))) == ["前文"]
+
+
+def test_title_drawn_at_the_section_level_is_the_preamble():
+    # "## Firefox Privacy Notice" over nothing but the effective date, then the "##" sections.
+    lines = [Line("ブラウザのプライバシーに関する通知", 2), Line("有効日 2024年5月13日"), Line("取得するデータ", 2),
+             Line("当社は、操作の記録を取得します。"), Line("データの共有", 2), Line("当社は、データを販売しません。"),
+             Line("お問い合わせ", 2), Line("窓口までご連絡ください。")]
+    clauses = segment(Document("t", lines))
+    assert labels(clauses) == ["前文", "取得するデータ", "データの共有", "お問い合わせ", "制定・改定日"]
+    assert clauses[0].children[0].body == ["ブラウザのプライバシーに関する通知"]
+
+
+def test_first_section_with_a_body_stays_a_section():
+    lines = [Line("Introduction", 2), Line("This notice explains what we do."), Line("What we collect", 2),
+             Line("We collect your name."), Line("Sharing", 2), Line("We share nothing.")]
+    assert labels(segment(Document("t", lines))) == ["Introduction", "What we collect", "Sharing"]

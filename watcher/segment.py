@@ -6,7 +6,9 @@ repeats in the document is the top level (article / section); everything else ne
 it by a stack: a marker style seen again closes the deeper levels (its list continues), a
 new style opens a level. In a text document without markup headings, short unmarked lines over
 paragraphs that repeat (「個人情報の利用目的」 on its own line) are one more style, the top level only
-when they fit better than the numbering. The text before the first top-level clause is the preamble (前文);
+when they fit better than the numbering. A notice with no section structure (one heading over
+everything, or none) is read after its intro as paragraph sections: each paragraph with the list
+under it. The text before the first top-level clause is the preamble (前文);
 the date / 改定履歴 lines at the end are metadata, not policy content.
 """
 
@@ -23,8 +25,9 @@ from watcher.normalize import key, language
 # Outlines change with it (derive.EXTRACTOR_VERSION re-derives stored snapshots). 2: the top level
 # chosen by fit, not by a ranking of marker styles; Roman, kanji 号 and sub-numbered markers.
 # 3: a line in a nested list (Line.depth) is a child of the item of the list around it. 4: plain heading
-# lines of a text document (TITLE_LINE) may be its top level.
-VERSION = 4
+# lines of a text document (TITLE_LINE) may be its top level. 5: a notice without sections is read as
+# paragraph sections after its intro; a title drawn as the first section heading is the preamble's.
+VERSION = 5
 
 _D = r"[0-9０-９]+"
 _K = r"[〇零一二三四五六七八九十百千]+"
@@ -485,6 +488,10 @@ def segment(doc: Document) -> list[Clause]:
     # Where the policy ends: the date / history lines after the last top-level clause,
     # or 以上, are metadata.
     end = _metadata_start(lines, styles, top)
+    # No section structure at all (a single-section or preamble-only notice): after its intro, each
+    # paragraph with the list under it is a section of its own, so that what a part is about comes
+    # from its own words, not from a lone heading over everything nor from the preamble's.
+    groups = _paragraph_groups_start(lines, styles, dates, end) if not top else None
 
     preamble = Clause(kind="preamble", title="")
     metadata = Clause(kind="metadata", title="制定・改定日" if language(doc.text) == "ja" else "Dates")
@@ -501,6 +508,15 @@ def segment(doc: Document) -> list[Clause]:
             metadata.children.append(Clause(body=[text], index=len(metadata.children)))
             continue
         is_top = False
+        if groups is not None and i >= groups:
+            if not style and not line.heading:
+                if not clauses or _ends_sentence(lines[i - 1].text) or styles[i - 1]:
+                    clause = Clause(body=[text], index=len(clauses), style="paragraph")
+                    clauses.append(clause)
+                    stack = [_Entry(clause, "paragraph", None, 0, line.depth)]
+                    continue
+            elif not clauses:
+                is_top = True
         if top and style:
             if style == top or (top == "article" and style == "chapter"):
                 ordinal = marker.ordinal if marker else None
@@ -531,6 +547,12 @@ def segment(doc: Document) -> list[Clause]:
             continue
         _nest(stack, line, marker, style)
 
+    if _is_title_section(clauses, lines, dates, top):
+        # The document's title drawn at the level of its sections: the preamble's first line, not a clause.
+        title = clauses.pop(0)
+        preamble.children.insert(0, Clause(body=[title.title], style=title.style))
+        for k, child in enumerate(preamble.children):
+            child.index = k
     result: list[Clause] = []
     if preamble.body or preamble.children:
         result.append(preamble)
@@ -541,6 +563,44 @@ def segment(doc: Document) -> list[Clause]:
     for i, clause in enumerate(result):
         clause.index = i
     return result
+
+
+def _is_title_section(clauses: list[Clause], lines: list[Line], dates: list[bool], top: str) -> bool:
+    """Is the first section the document's title drawn as a section heading?
+
+    An unnumbered heading that is the document's first line (nothing before it but a date), over
+    nothing (or the effective date only), with the sections after it.
+    """
+    if len(clauses) < 3 or not _heading_level(top):
+        return False
+    first = clauses[0]
+    if first.number or first.body or first.children or not first.title:
+        return False
+    start = next((i for i, line in enumerate(lines) if not dates[i]), None)
+    return start is not None and lines[start].heading and lines[start].text.strip() == first.title
+
+
+# A notice is read as paragraph sections only when it has at least this many paragraphs after its intro.
+_MIN_GROUPS = 3
+
+
+def _paragraph_groups_start(lines: list[Line], styles: list[str], dates: list[bool], end: int) -> int | None:
+    """Where the paragraphs of a notice without sections start (None: too few to be read so).
+
+    The intro is the title and the first paragraph, and a lone heading after it (「留意事項」) with
+    the lines before it: the text after is the notice's content.
+    """
+    def paragraph(i: int) -> bool:
+        return not styles[i] and not dates[i] and not lines[i].heading
+
+    first = next((i for i in range(end) if paragraph(i) and _ends_sentence(lines[i].text)), None)
+    if first is None:
+        return None
+    heading = next((i for i in range(first + 1, end) if lines[i].heading), None)
+    start = (heading if heading is not None else first) + 1
+    count = sum(1 for i in range(start, end) if paragraph(i) and (i == start or _ends_sentence(lines[i - 1].text)
+                                                                  or styles[i - 1]))
+    return start if count >= _MIN_GROUPS else None
 
 
 def _drop_table_of_contents(markers: list[Marker | None], styles: list[str], top: str,
