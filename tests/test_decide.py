@@ -13,7 +13,7 @@ from webserver import login_page, policy_page, seed_texts
 from watcher.check import decide, triage
 from watcher.check.decide import Previous, needs_previous
 from watcher.config import parse_settings
-from watcher.derive import EXTRACTOR_VERSION, derive, stored_document
+from watcher.derive import EXTRACTOR_VERSION, derivation_version, derive, stored_document
 from watcher.fetch import FetchResult
 from watcher.store import PolicyState, sha256
 
@@ -118,3 +118,19 @@ def test_stored_documents_round_trip_through_derive():
 def test_the_derivation_fingerprint_covers_every_module_that_shapes_what_is_stored():
     parts = dict(part.split("=", 1) for part in EXTRACTOR_VERSION.split(";"))
     assert set(parts) == {"extract", "css", "normalize", "dates", "segment", "derive", "rules"}
+
+
+def test_page_noise_over_a_version_the_current_code_stored_needs_no_previous_version():
+    key = derived(page(TEXT, nonce="old"))
+    current = stored(latest_text_key=key.text_key, latest_derivation=derivation_version(policy()))
+    noise = triage(policy(), current, page(TEXT, nonce="other"), WHEN)
+    d = derived(noise.result)
+    assert not needs_previous(noise, d)
+    assert decide(noise, d).kind == "unchanged"
+    # stored by other code (or another select): the version is loaded and derived again
+    older = stored(latest_text_key=key.text_key, latest_derivation="extract=0")
+    noise = triage(policy(), older, page(TEXT, nonce="other"), WHEN)
+    assert needs_previous(noise, derived(noise.result))
+    # a real change still needs it
+    changed = triage(policy(), current, page(NEW), WHEN)
+    assert needs_previous(changed, derived(changed.result))

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from watcher import lazy, suspect
 from watcher.config import PolicySettings
-from watcher.derive import Derived
+from watcher.derive import Derived, derivation_version
 from watcher.fetch import FetchResult
 from watcher.models import Document, Report
 from watcher.store import PolicyState, sha256
@@ -143,9 +143,18 @@ def triage(policy: PolicySettings, state: PolicyState, result: FetchResult, star
 
 
 def needs_previous(d: Decision, derived: Derived | str) -> bool:
-    """Whether deciding needs the previous version (a derived, real page of a policy with versions)."""
+    """Whether deciding needs the previous version (a derived, real page of a policy with versions
+    whose text is not the latest version's as the current code derived it)."""
     return d.kind == "derive" and not isinstance(derived, str) and not derived.problem \
-        and d.state.latest_id is not None
+        and d.state.latest_id is not None and not same_as_latest(d, derived)
+
+
+def same_as_latest(d: Decision, derived: Derived) -> bool:
+    """The new body derives to the latest version's normalised text, and that version's columns are
+    the current code's: page noise (a footer, markup), decided without loading the version."""
+    state = d.state
+    return (state.latest_id is not None and bool(state.latest_text_key) and derived.text_key == state.latest_text_key
+            and state.latest_derivation == derivation_version(d.policy))
 
 
 def decide(d: Decision, derived: Derived | str, previous: Previous | None = None) -> Decision:
@@ -162,6 +171,8 @@ def decide(d: Decision, derived: Derived | str, previous: Previous | None = None
         d.kind, d.outcome.status = "first", "first"
         return d
     if previous is None:
+        if same_as_latest(d, derived):
+            return d.unchanged()                  # page noise: same normalised text (no shrink either)
         raise ValueError("decide() needs the previous version of a policy that has one")
     d.rederived_old = previous.rederived
     problem = suspect.shrink_problem(derived.text_length, derived.clauses, previous.text_length, previous.clauses)
