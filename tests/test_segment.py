@@ -586,3 +586,14 @@ def test_first_section_with_a_body_stays_a_section():
     lines = [Line("Introduction", 2), Line("This notice explains what we do."), Line("What we collect", 2),
              Line("We collect your name."), Line("Sharing", 2), Line("We share nothing.")]
     assert labels(segment(Document("t", lines))) == ["Introduction", "What we collect", "Sharing"]
+
+
+def test_a_sub_heading_of_a_single_section_notice_holds_what_follows_it():
+    lines = [Line("アプリの情報の取扱い", 1), Line("当社は、次のとおりお知らせします。"), Line("留意事項", 2),
+             Line("本アプリは、日記を端末内にのみ保存します。"), Line("- バックアップ: 暗号化して保存します。"),
+             Line("利用状況の分析", 3), Line("本アプリは、分析ツールを利用します。"), Line("- 分析: 画面の表示回数を送信します。"),
+             Line("当社は、利用者の情報を第三者に提供しません。")]
+    clauses = segment(Document("t", lines))
+    assert [c.title for c in clauses[1:]] == ["", "利用状況の分析", ""]
+    assert clauses[2].body == ["本アプリは、分析ツールを利用します。"]
+    assert [ch.body for ch in clauses[2].children] == [["分析: 画面の表示回数を送信します。"]]

@@ -509,12 +509,14 @@ def segment(doc: Document) -> list[Clause]:
             continue
         is_top = False
         if groups is not None and i >= groups:
-            if not style and not line.heading:
-                if not clauses or _ends_sentence(lines[i - 1].text) or styles[i - 1]:
-                    clause = Clause(body=[text], index=len(clauses), style="paragraph")
-                    clauses.append(clause)
-                    stack = [_Entry(clause, "paragraph", None, 0, line.depth)]
-                    continue
+            if line.heading:
+                is_top = True   # a sub-heading is the section of what follows it
+            elif not style and (not clauses or (not lines[i - 1].heading
+                                                and (_ends_sentence(lines[i - 1].text) or styles[i - 1]))):
+                clause = Clause(body=[text], index=len(clauses), style="paragraph")
+                clauses.append(clause)
+                stack = [_Entry(clause, "paragraph", None, 0, line.depth)]
+                continue
             elif not clauses:
                 is_top = True
         if top and style:
