@@ -404,6 +404,104 @@ def name_swapped(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
     return False
 
 
+# Where a fact's value ends: the end of its line or sentence (「住所:東京都…」, "Registered address: 4 Harbour Street").
+_FACT_END = re.compile(r"\n|。|;|\.(?:\s|$)")
+_FACT_TRIM = " :：、,.-"
+
+
+def _entity_facts(clause: str, rules) -> tuple[frozenset[str], frozenset[str]]:
+    """(seat, representative) a clause states of its parties: the value after each label (seat_label 所在地 / 住所 /
+    "address", representative_label 代表者 / 代表取締役 / "representative") up to the end of its line or the next
+    label, and the address / representative shapes found anywhere in it. Folded, so a reflowed line is the same fact."""
+    labels = sorted(m.start() for name in ("seat_label", "representative_label") for m in rules.finditer(name, clause))
+    facts = []
+    for label, shape in (("seat_label", "address"), ("representative_label", "representative")):
+        found = set()
+        for m in rules.finditer(label, clause):
+            stop = next((at for at in labels if at >= m.end()), len(clause))
+            value = _FACT_END.split(clause[m.end():stop], maxsplit=1)[0].strip(_FACT_TRIM)
+            if value:
+                found.add(rules.fold(value))
+        found.update(rules.fold(m.group(0).strip(_FACT_TRIM)) for m in rules.finditer(shape, clause))
+        facts.append(frozenset(found))
+    return facts[0], facts[1]
+
+
+def _names_counted(text: str, rules, spelling: dict[str, str]) -> Counter:
+    """How often the text names each company (folded), recording each one's first spelling in `spelling`."""
+    counted: Counter = Counter()
+    for m in rules.finditer("company_names", text):
+        name = m.group(0).rstrip(". ")
+        folded = rules.fold(name)
+        spelling.setdefault(folded, name)
+        counted[folded] += 1
+    return counted
+
+
+def _party_renamed(unit: Unit, ctx: Context) -> tuple[list[str], list[str], bool] | None:
+    """(company names the new clause has more often than the old, names the old clause has more often than the
+    new, whether the new clause newly gives a former name it still names) when the unit holds one of those
+    names; None otherwise. Read over the whole clause: the new name and the old one may sit in different units
+    (a line replaced, or a sentence cut down to what is new)."""
+    rules = ctx.rules
+    old_clause, new_clause = ctx.old_clause_text, ctx.new_clause_text
+    spelling: dict[str, str] = {}
+    before, after = _names_counted(old_clause, rules, spelling), _names_counted(new_clause, rules, spelling)
+    came = [n for n in after if after[n] > before[n]]
+    went = [n for n in before if before[n] > after[n]]
+    here = rules.fold(unit.old + "\n" + unit.new)
+    if not came or not any(n in here for n in came + went):
+        return None
+    markers = len(list(rules.finditer("rename_marker", new_clause)))
+    # The former name may be read into the marker (「旧株式会社X」 is one match of the lexicon): look for it as text.
+    kept = any(n in rules.fold(new_clause) for n in before)
+    marked = markers > len(list(rules.finditer("rename_marker", old_clause))) and kept
+    return [spelling[n] for n in came], [spelling[n] for n in went], marked
+
+
+@builtin("@same_entity", "unit", lexicons=("company_names", "rename_marker", "seat_label", "representative_label",
+                                          "address", "representative"))
+def same_entity(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """A party's name changed and the text shows it is the same entity: a rename, not a new party.
+
+    The clause newly gives a former name it still names (rename_marker: 旧社名, 「(旧…)」, "formerly"), or a
+    name gave way to another while the clause's seat and representative (seat_label, representative_label,
+    address, representative), at least one of them stated, stayed the same. The reason shows the new name."""
+    renamed = _party_renamed(unit, ctx)
+    if renamed is None:
+        return False
+    came, went, marked = renamed
+    if marked:
+        return clip(came[0], 60)
+    if not went:
+        return False
+    seat_old, rep_old = _entity_facts(ctx.old_clause_text, ctx.rules)
+    seat_new, rep_new = _entity_facts(ctx.new_clause_text, ctx.rules)
+    if (seat_old or rep_old) and seat_old == seat_new and rep_old == rep_new:
+        return clip(f"{went[0]} → {came[0]}", 60)
+    return False
+
+
+@builtin("@other_entity", "unit", lexicons=("company_names", "rename_marker", "seat_label", "representative_label",
+                                           "address", "representative"))
+def other_entity(unit: Unit, side: str, kind: str, ctx: Context) -> str | bool:
+    """A party's name gave way to another and the text shows another entity: a new party, not a rename.
+
+    No former name is given (rename_marker), a name of the old clause is gone, and the clause's seat or
+    representative changed with the name. The reason shows the new entity's name."""
+    renamed = _party_renamed(unit, ctx)
+    if renamed is None:
+        return False
+    came, went, marked = renamed
+    if marked or not went:
+        return False
+    seat_old, rep_old = _entity_facts(ctx.old_clause_text, ctx.rules)
+    seat_new, rep_new = _entity_facts(ctx.new_clause_text, ctx.rules)
+    if (seat_old and seat_old != seat_new) or (rep_old and rep_old != rep_new):
+        return clip(came[0], 60)
+    return False
+
+
 def _flow_bases(unit: Unit, ctx: Context) -> tuple[str | None, str | None, str]:
     """(old basis, new basis, the sentence) of the first data flow the added text states whose counterpart in
     the old version stated it under another basis; (None, None, "") when there is none."""
