@@ -17,7 +17,7 @@ from watcher.app import check_policies, open_app
 from watcher.config import parse_settings
 from watcher.derive import EXTRACTOR_VERSION, decode_lines, encode_lines, stored_document
 from watcher.models import Document, Line
-from watcher.store import AlertRow, ChangeRow, CheckRow, Delivery, SnapshotRow, Store, sha256
+from watcher.store import AlertRow, BodyRow, ChangeRow, CheckRow, Delivery, SnapshotRow, Store, sha256
 
 SEEDS = seed_texts()
 ENMONO = SEEDS["000_e00ebf84e0ab835f"]
@@ -318,9 +318,9 @@ def test_bodies_are_content_addressed_and_shared(tmp_path, server):
     server.set("/b", page)
     settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/a")}, {"name": "b", "url": server.url("/b")}])
     check_policies(settings)
-    files = list((tmp_path / "store" / "bodies").rglob("*.gz"))
-    assert [f.name for f in files] == [f"{sha256(page)}.gz"]
-    assert not list((tmp_path / "store" / "bodies").rglob(".tmp-*"))
+    with Store(settings.store).session() as session:
+        assert session.scalars(select(BodyRow.sha256)).all() == [sha256(page)]
+        assert {s.body_sha256 for s in session.scalars(select(SnapshotRow))} == {sha256(page)}
 
 
 # ---------------------------------------------------------------- through the command line

@@ -23,16 +23,16 @@ from webserver import PageServer, policy_page, seed_texts
 
 from watcher.addresses import parse_address
 from watcher.app import open_app
-from watcher.config import load_settings, parse_settings, read_users_file
+from watcher.config import StoreSettings, load_settings, parse_settings, read_users_file
 from watcher.errors import ConfigError
 from watcher.notify import drain
 from watcher.notify.outbox import FANOUT_INLINE, expand_fanouts
 from watcher.store import (
     AlertRow,
+    BodyRow,
     ChangeRow,
     Delivery,
     DigestItem,
-    FileBodies,
     SnapshotRow,
     Store,
     StoreError,
@@ -194,7 +194,7 @@ def test_d02_watch_accept_records_the_shrunken_page_now(tmp_path, server, watch)
         assert count(app.repo, ChangeRow) == 1
 
 
-# ---------------------------------------------------------------- 3. a lost or damaged body file
+# ---------------------------------------------------------------- 3. a lost or damaged body
 
 
 def _stored_once(tmp_path, server):
@@ -206,17 +206,23 @@ def _stored_once(tmp_path, server):
         snap = s.scalars(select(SnapshotRow)).one()
         snap.extractor_version = "an older release"      # the next check re-derives from the raw body
         digest = snap.body_sha256
-    return settings, app, digest, app.repo.bodies.path(digest)
+    return settings, app, digest
+
+
+def _damage(app, digest: str, how: str) -> None:
+    with app.repo.session() as s:
+        row = s.get(BodyRow, digest)
+        if how == "removed":
+            s.delete(row)
+        else:
+            row.data = b"\x28\xb5\x2f\xfd not zstd at all"
 
 
 @pytest.mark.parametrize("damage", ["removed", "corrupt"])
 def test_d03_the_same_bytes_coming_back_write_a_lost_body_again(tmp_path, server, damage):
-    settings, app, digest, path = _stored_once(tmp_path, server)
+    settings, app, digest = _stored_once(tmp_path, server)
     with app:
-        if damage == "removed":
-            path.unlink()
-        else:
-            path.write_bytes(b"\x1f\x8b not gzip at all")
+        _damage(app, digest, damage)
         with pytest.raises(StoreError):
             app.repo.get_body(digest)
         assert app.checker.check_one(settings.policy("a")).status == "unchanged"
@@ -226,9 +232,9 @@ def test_d03_the_same_bytes_coming_back_write_a_lost_body_again(tmp_path, server
 
 
 def test_d03_a_lost_body_never_fails_every_later_check(tmp_path, server):
-    settings, app, digest, path = _stored_once(tmp_path, server)
+    settings, app, digest = _stored_once(tmp_path, server)
     with app:
-        path.unlink()
+        _damage(app, digest, "removed")
         server.set("/p", page(ENMONO_NEW), validators=False)     # and the page changed meanwhile
         o = app.checker.check_one(settings.policy("a"))
         assert o.status == "changed", o.error                   # compared with the stored text
@@ -236,12 +242,15 @@ def test_d03_a_lost_body_never_fails_every_later_check(tmp_path, server):
 
 
 def test_d03_a_damaged_body_is_rewritten_when_a_version_stores_the_same_bytes(tmp_path):
-    bodies = FileBodies(tmp_path)
-    digest = bodies.put(None, b"hello")
-    bodies.path(digest).write_bytes(b"junk")
-    assert not bodies.valid(digest)
-    bodies.put(None, b"hello", digest)
-    assert bodies.get(None, digest) == b"hello"
+    store = Store(StoreSettings(url=f"sqlite:///{tmp_path}/watch.db", bodies_dir=tmp_path / "bodies"))
+    with store.session() as s:
+        digest = store.put_body(s, b"hello")
+        s.get(BodyRow, digest).data = b"junk"
+    with store.session() as s:
+        assert not store.bodies.valid(digest, s)
+        store.put_body(s, b"hello", digest)
+        assert store.bodies.get(s, digest) == b"hello"
+    store.close()
 
 
 # ---------------------------------------------------------------- 4. one address per entry; CSV read as CSV

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from watcher.events import ChangeRecorded, VersionStored
 from watcher.store import (
     AlertRow,
     Base,
+    BodyRow,
     ChangeRow,
     CheckRecord,
     EventRow,
@@ -26,6 +26,7 @@ from watcher.store import (
     Store,
     StoreConflict,
     StoreError,
+    codec,
     sha256,
     utcnow,
 )
@@ -89,20 +90,44 @@ def test_bodies_are_compressed_content_addressed_and_verified(store, tmp_path):
     with store.session() as session:
         digest = store.put_body(session, body)
         assert store.put_body(session, body) == digest == sha256(body)
-    path = tmp_path / "bodies" / digest[:2] / f"{digest}.gz"
-    assert path.exists() and path.stat().st_size < len(body) / 5
-    assert gzip.decompress(path.read_bytes()) == body
+    with store.session() as session:
+        row = session.get(BodyRow, digest)
+        assert row.size == len(body) and len(row.data) < len(body) / 5
+        assert row.data[:4] == codec.ZSTD_MAGIC and codec.decompress(row.data) == body
+    assert not (tmp_path / "bodies").exists()      # rows, no files
     assert store.get_body(digest, verify=True) == body
-    path.write_bytes(gzip.compress(b"tampered"))
+    with store.session() as session:
+        session.get(BodyRow, digest).data = codec.compress(b"tampered")
     with pytest.raises(StoreError, match="does not match its sha256"):
         store.get_body(digest, verify=True)
-    path.write_bytes(b"not gzip at all")
+    assert store.repair_body(body) is True and store.get_body(digest) == body
+    with store.session() as session:
+        session.get(BodyRow, digest).data = b"not compressed at all"
     with pytest.raises(StoreError, match="corrupt"):
         store.get_body(digest)
-    path.unlink()
+    with store.session() as session:
+        session.delete(session.get(BodyRow, digest))
     with pytest.raises(StoreError, match="missing"):
         store.get_body(digest)
-    assert not list((tmp_path / "bodies").rglob(".tmp-*"))
+
+
+def test_bodies_of_a_store_from_before_0008_are_read_from_their_files(tmp_path):
+    """A SQLite store from before 0008 kept its bodies as gzip files: they are read where they
+    are, a body that comes back again goes into the table, and a damaged file is one line."""
+    store = Store(StoreSettings(url=f"sqlite:///{tmp_path}/watch.db", bodies_dir=tmp_path / "bodies"))
+    old = "第1条 個人情報の利用目的".encode() * 200
+    digest = sha256(old)
+    path = tmp_path / "bodies" / digest[:2] / f"{digest}.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(old))
+    assert store.body_exists(digest) and store.get_body(digest, verify=True) == old
+    path.write_bytes(b"not gzip")
+    with pytest.raises(StoreError, match="corrupt"):
+        store.get_body(digest)
+    assert store.repair_body(old) is True and store.get_body(digest, verify=True) == old   # now a row
+    with store.session() as session:
+        assert codec.decompress(session.get(BodyRow, digest).data) == old
+    store.close()
 
 
 def test_a_failed_transaction_leaves_no_rows(repo):
@@ -234,7 +259,7 @@ def test_json_is_stored_as_compressed_utf8(store):
         snap.outline = outline
     with store.engine.connect() as conn:
         raw = conn.execute(text("SELECT outline FROM snapshots")).scalar_one()
-    decoded = zlib.decompress(raw).decode("utf-8")
+    decoded = codec.decompress(raw).decode("utf-8")
     assert "個人情報の利用目的" in decoded and "\\u" not in decoded
     assert len(raw) < len(decoded.encode("utf-8")) / 5
     assert store.resolve_ref("a", "latest").outline == outline

@@ -49,7 +49,7 @@ class Derived:
     Document and the outline only when it needs them (a compare); a first version never does,
     and unpickling a Document tree cost more than deriving half of it."""
 
-    __slots__ = ("_document", "_outline", "_stored", "text_key", "text_length", "clauses", "problem", "packed")
+    __slots__ = ("_document", "_outline", "_stored", "text_key", "text_length", "clauses", "problem")
 
     def __init__(self, document: Document | None, outline: list | None, text_key: str, text_length: int,
                  clauses: int, problem: str | None = None, *, stored: tuple | None = None):
@@ -58,9 +58,6 @@ class Derived:
         self.text_length = text_length    # characters of normalised text
         self.clauses = clauses            # top-level clauses (preamble and date lines not counted)
         self.problem = problem            # not a version: login / maintenance / error page
-        # The stored columns already compressed (text, lines, outline) by whoever made it, e.g. a derive
-        # worker: compressing is a third of what the checking process did per new version.
-        self.packed: tuple[bytes, bytes, bytes] | None = None
 
     @property
     def document(self) -> Document:
@@ -85,18 +82,15 @@ class Derived:
         return self._stored
 
     def __reduce__(self):
-        return (_unpickle_derived, (self.stored(), self.text_key, self.text_length, self.clauses, self.problem,
-                                    self.packed))
+        return (_unpickle_derived, (self.stored(), self.text_key, self.text_length, self.clauses, self.problem))
 
 
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _unpickle_derived(stored, text_key, text_length, clauses, problem, packed=None) -> Derived:
-    derived = Derived(None, None, text_key, text_length, clauses, problem, stored=stored)
-    derived.packed = packed
-    return derived
+def _unpickle_derived(stored, text_key, text_length, clauses, problem) -> Derived:
+    return Derived(None, None, text_key, text_length, clauses, problem, stored=stored)
 
 
 def derive(body: bytes, *, source: str, content_type: str | None, select: str | None,

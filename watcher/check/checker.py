@@ -55,11 +55,8 @@ from watcher.store import (
     Repository,
     StoreConflict,
     StoreError,
-    compress_outline,
-    compress_text,
     one_line,
     utcnow,
-    write_body_file,
 )
 from watcher.suspect import rules as shrink_rules
 
@@ -91,20 +88,9 @@ RACED = "another check stored a version of this policy at the same time; try aga
 
 
 def derive_in_worker(body: bytes, source: str, content_type: str | None, select: str | None,
-                     remove: list[str], bodies_root: str | None, digest: str | None = None
-                     ) -> tuple[Derived | str, bool]:
-    """derive() in a worker process; with `bodies_root`, also write the body file of what will be a
-    first version (gzip off the main process; the batch is made durable before its commit). A page
-    that is not a version is not written."""
-    derived = derive_safely(body, source, content_type, select, remove)
-    if isinstance(derived, str) or derived.problem:
-        return derived, False
-    _, text, lines, _, _, _, outline = derived.stored()
-    derived.packed = (compress_text(text), compress_text(lines), compress_outline(outline, text))
-    if bodies_root is None:
-        return derived, False
-    write_body_file(bodies_root, body, digest)
-    return derived, True
+                     remove: list[str]) -> Derived | str:
+    """derive() in a worker process (its answer crosses back in its stored form: see Derived)."""
+    return derive_safely(body, source, content_type, select, remove)
 
 
 def _noop(_):
@@ -141,12 +127,9 @@ def _running(pid: int) -> bool:
 
 def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
     _, text, lines, title, charset, _, outline = derived.stored()
-    packed_text = None
-    if derived.packed is not None:       # compressed by the derive worker
-        packed_text, lines, outline = derived.packed
     return DerivedColumns(text=text, lines=lines, outline=outline, title=title, charset=charset,
                           text_key=derived.text_key, text_length=derived.text_length, clauses=derived.clauses,
-                          extractor_version=derivation_version(policy), packed_text=packed_text)
+                          extractor_version=derivation_version(policy))
 
 
 class Checker:
@@ -203,7 +186,6 @@ class Checker:
         workers = _DeriveWorkers(self, len(policies), sum(1 for s in states.values() if s.latest_id is None))
         pending: deque = deque()
         started: dict[str, object] = {}
-        bodies_root = str(self.repo.settings.bodies_dir) if self.repo.is_sqlite else None
 
         def on_start(job):
             started[job.key] = utcnow()
@@ -211,9 +193,7 @@ class Checker:
         def settle(block: bool):
             while pending and (block or pending[0][1].done()):
                 d, future = pending.popleft()
-                derived, stored = future.result()
-                d.body_stored = stored
-                batch.add(self._decide(d, derived))
+                batch.add(self._decide(d, future.result()))
 
         # The fetches are consumed by a thread of their own, so that this thread wakes up on time to
         # write what has finished while a slow fetch holds the pass (a batch never holds a finished
@@ -257,11 +237,8 @@ class Checker:
                 answered += 1
                 pool = workers.for_page(answered) if d.kind == "derive" else None
                 if pool is not None:
-                    # a first version's body is written by the worker too (files only): it is needed anyway
-                    root = bodies_root if state.latest_id is None else None
                     pending.append((d, pool.submit(derive_in_worker, result.body, result.final_url or policy.url,
-                                                   result.content_type, policy.select, list(policy.remove), root,
-                                                   d.body_sha)))
+                                                   result.content_type, policy.select, list(policy.remove))))
                 else:
                     batch.add(self._decide(d))
                 settle(block=False)
@@ -357,7 +334,7 @@ class Checker:
             change = {"report": report_to_dict(d.report, full_text=True), "severity": d.report.severity,
                       "material": d.report.material, "state": "pending" if self.notify else "silenced"}
         return NewVersion(check=self._record(d), expect_latest=d.state.latest_id, body=r.body,
-                          body_sha256=d.body_sha, body_stored=d.body_stored, url=r.final_url or policy.url,
+                          body_sha256=d.body_sha, url=r.final_url or policy.url,
                           status=r.status, etag=r.etag, last_modified=r.last_modified,
                           content_type=r.content_type, derived=columns(d.derived, policy), change=change,
                           fetcher=r.fetcher)

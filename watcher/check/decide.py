@@ -83,7 +83,6 @@ class Decision:
     report: Report | None = None
     rederived_old: Derived | None = None  # the previous snapshot as the current code derives it
     candidate_seen: int = 0               # hold: times this candidate has been seen
-    body_stored: bool = False             # a derive worker wrote the body file already
     extra: dict = field(default_factory=dict)
 
     def fail(self, error: str) -> Decision:

@@ -18,7 +18,6 @@ from watcher.store.bodies import (
     StoreError,
     compress,
     sha256,
-    write_body_file,
 )
 from watcher.store.deliveries import DeliveryView, DigestItemView, PendingDigest
 from watcher.store.engine import safe_url
@@ -70,5 +69,5 @@ __all__ = [
     "CheckRow", "CheckView", "Compressed", "Delivery", "DeliveryView", "DigestItemView", "PendingDigest", "DerivedColumns", "Digest", "DigestItem", "EncodedJSON",
     "EventRow", "FileBodies", "History", "NewVersion", "PolicyRow", "PolicyState", "Raced", "Repository",
     "RowBodies", "SnapshotRow", "SnapshotView", "Store", "StoreConflict", "StoreError", "StoredVersion", "UnitOfWork", "compress",
-    "compress_outline", "compress_text", "one_line", "open_store", "safe_url", "sha256", "utcnow", "write_body_file",
+    "compress_outline", "compress_text", "one_line", "open_store", "safe_url", "sha256", "utcnow",
 ]

@@ -1,31 +1,24 @@
-"""Raw page bodies, content-addressed by sha256 and gzip-compressed (the BodyStore).
+"""Raw page bodies, content-addressed by sha256 (the BodyStore): rows of the `bodies` table,
+zstd-compressed with the store's body dictionary (watcher.store.codec), written in the transaction
+of the snapshots that reference them: a crash leaves no half snapshot and no orphan, and a batch of
+a thousand bodies is one statement, not a thousand files (creating, syncing and renaming a file cost
+more CPU than parsing its page).
 
-With SQLite they are files `bodies_dir/ab/<sha256>.gz`, written via temp file + os.replace and made
-durable (`make_durable`: one syncfs of the bodies' file system for a whole batch, not an fsync of
-every file and folder) before the transaction that references them commits, so an orphan is
-harmless and a snapshot never points at a missing body. A file renamed into place but not yet on
-disk when the machine stops is such an orphan: `put` checks the bytes of a file it finds and writes
-a damaged one again. With PostgreSQL they are rows of the `bodies` table, written in the same
-transaction (one database holds everything, for every worker machine).
+Before 0008 a SQLite store kept its bodies as gzip files `bodies_dir/ab/<sha256>.gz`: they are read
+where they are (`FileBodies`, read-only); a body written again goes into the table.
 """
 
 from __future__ import annotations
 
-import ctypes
-import gzip
 import hashlib
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.errors import WatchError
+from watcher.store import codec
 from watcher.store.schema import BodyRow, utcnow
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -43,12 +36,26 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def compress(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+def compress(data: bytes, dictionary: codec.Dictionary | None = None) -> bytes:
+    return codec.compress(data, dictionary)
+
+
+def insert_new(session: Session, model, rows: list[dict], key: str) -> None:
+    """Insert `rows`, skipping those whose `key` another writer stored first (content-addressed
+    rows: theirs are the same bytes). One statement, and no savepoint: with SQLite's driver a
+    savepoint opened before the transaction's first write would commit on release."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(insert(model).prefix_with("OR IGNORE"), rows)
+        return
+    # PostgreSQL (the dialect module is loaded already: the engine uses it)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    session.execute(pg_insert(model).on_conflict_do_nothing(index_elements=[key]), rows)
 
 
 class FileBodies:
-    """gzip files under `root/ab/<sha256>.gz`, written atomically."""
+    """The gzip files `root/ab/<sha256>.gz` of a SQLite store from before 0008 (read only)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -59,104 +66,67 @@ class FileBodies:
             raise StoreError(f"not a body digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.gz"
 
-    def put(self, session: Session | None, data: bytes, digest: str | None = None, *, durable: bool = True) -> str:
-        """Write one body. `durable=False`: not synced yet; the caller calls `make_durable` with
-        its batch before the transaction that references them commits."""
-        digest = digest or sha256(data)
-        target = self.path(digest)
-        if target.exists() and self.valid(digest):
-            return digest       # content-addressed: the same name is the same bytes (checked: a lost
-                                # or damaged file is written again when its bytes come back)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    def get(self, digest: str) -> bytes:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(compress(data))
-                if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        if durable:
-            _fsync_dir(target.parent)
-            _fsync_dir(self.root)       # a new ab/ folder is an entry of the root
-        return digest
-
-    def make_durable(self, digests: Iterable[str]) -> None:
-        """Put the files of `digests` (written with durable=False, by this process or a derive
-        worker) and their folder entries on disk: one syncfs(2) of the file system on Linux,
-        else an fsync of each file, then of each folder once."""
-        digests = [d for d in dict.fromkeys(digests) if d]
-        if not digests:
-            return
-        if _syncfs(self.root):
-            return
-        folders = {}
-        for digest in digests:
-            path = self.path(digest)
-            _fsync_file(path)
-            folders[path.parent] = True
-        for folder in folders:
-            _fsync_dir(folder)
-        _fsync_dir(self.root)
-
-    def get(self, session: Session | None, digest: str) -> bytes:
-        try:
-            return gzip.decompress(self.path(digest).read_bytes())
+            return codec.decompress(self.path(digest).read_bytes())
         except FileNotFoundError:
             raise StoreError(f"body {digest[:12]} is missing from {self.root}") from None
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise StoreError(f"body {digest[:12]} is corrupt: {e}") from None
+        except (OSError, codec.CodecError) as e:
+            raise StoreError(f"body {digest[:12]} is corrupt: {one_line_of(e)}") from None
 
-    def exists(self, session: Session | None, digest: str) -> bool:
+    def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
-
-    def valid(self, digest: str, session: Session | None = None) -> bool:
-        """The file is there and holds the bytes its name says."""
-        try:
-            return sha256(self.get(session, digest)) == digest
-        except StoreError:
-            return False
 
 
 class RowBodies:
-    """gzip blobs in the `bodies` table (PostgreSQL: one database holds everything)."""
+    """Bodies in the `bodies` table; `legacy`: the files of a SQLite store from before 0008. A
+    body is compressed with the dictionary its writer passes (None: plain zstd)."""
 
-    def make_durable(self, digests: Iterable[str]) -> None:
-        """Rows are as durable as the transaction that writes them."""
+    def __init__(self, legacy: FileBodies | None = None):
+        self.legacy = legacy
 
-    def put(self, session: Session, data: bytes, digest: str | None = None, *, durable: bool = True) -> str:
+    def put(self, session: Session, data: bytes, digest: str | None = None, *,
+            dictionary: codec.Dictionary | None = None) -> str:
         digest = digest or sha256(data)
-        if self.exists(session, digest):
-            if self.valid(digest, session):
+        row = session.get(BodyRow, digest)
+        if row is not None:
+            if self._row_valid(row, digest):
                 return digest       # content-addressed: the same name is the same bytes
             # a damaged row: its bytes came back, write them again
             session.execute(update(BodyRow).where(BodyRow.sha256 == digest)
-                            .values(size=len(data), data=compress(data)))
+                            .values(size=len(data), data=compress(data, dictionary)))
             return digest
-        try:
-            # A savepoint: another process inserting the same body at once costs this insert only,
-            # not the caller's transaction (without a dialect-specific ON CONFLICT).
-            with session.begin_nested():
-                session.execute(insert(BodyRow).values(sha256=digest, size=len(data), data=compress(data),
-                                                       created_at=utcnow()))
-        except IntegrityError:
-            pass
+        insert_new(session, BodyRow, [{"sha256": digest, "size": len(data), "data": compress(data, dictionary),
+                                        "created_at": utcnow()}], "sha256")
         return digest
+
+    def put_many(self, session: Session, bodies: dict[str, bytes], dictionary: codec.Dictionary | None) -> None:
+        """Many bodies (digest -> bytes) in one statement; those already stored are left as they are."""
+        if not bodies:
+            return
+        digests = list(bodies)
+        have = set()
+        for i in range(0, len(digests), 500):
+            have.update(session.scalars(select(BodyRow.sha256).where(BodyRow.sha256.in_(digests[i:i + 500]))))
+        now = utcnow()
+        insert_new(session, BodyRow, [{"sha256": d, "size": len(data), "data": compress(data, dictionary),
+                                       "created_at": now} for d, data in bodies.items() if d not in have], "sha256")
 
     def get(self, session: Session, digest: str) -> bytes:
         row = session.get(BodyRow, digest)
         if row is None:
-            raise StoreError(f"body {digest[:12]} is missing from the bodies table")
+            if self.legacy is not None and self.legacy.exists(digest):
+                return self.legacy.get(digest)
+            raise StoreError(f"body {digest[:12]} is missing from the store")
         try:
-            return gzip.decompress(row.data)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            return codec.decompress(row.data)
+        except codec.CodecError as e:
             raise StoreError(f"body {digest[:12]} is corrupt: {e}") from None
 
     def exists(self, session: Session, digest: str) -> bool:
-        return session.get(BodyRow, digest) is not None
+        if session.get(BodyRow, digest) is not None:
+            return True
+        return self.legacy is not None and self.legacy.exists(digest)
 
     def valid(self, digest: str, session: Session | None = None) -> bool:
         try:
@@ -164,56 +134,13 @@ class RowBodies:
         except StoreError:
             return False
 
-
-def write_body_file(root: str, data: bytes, digest: str | None = None) -> str:
-    """Write one body file, not synced yet (a derive worker does this for first versions, off the
-    main process; the transaction that stores their versions makes the batch durable first)."""
-    return FileBodies(Path(root)).put(None, data, digest, durable=False)
-
-
-def _syncfs(path: Path) -> bool:
-    """syncfs(2) of the file system holding `path` (Linux): everything written to it is on disk
-    after one call. False where there is no syncfs or it failed (then fsync file by file)."""
-    if not sys.platform.startswith("linux") or _LIBC is None:
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        return _LIBC.syncfs(fd) == 0
-    finally:
-        os.close(fd)
+    @staticmethod
+    def _row_valid(row: BodyRow, digest: str) -> bool:
+        try:
+            return sha256(codec.decompress(row.data)) == digest
+        except codec.CodecError:
+            return False
 
 
-def _fsync_file(path: Path):
-    fd = os.open(path, os.O_RDONLY)     # a body that is not there fails the batch (OSError)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _libc():
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syncfs.argtypes = [ctypes.c_int]
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc() if sys.platform.startswith("linux") else None
+def one_line_of(error: Exception) -> str:
+    return " ".join(str(error).split())

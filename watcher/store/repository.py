@@ -26,6 +26,7 @@ from watcher.store.convert import alert_view as _alert_view
 from watcher.store.convert import change_view as _change_view
 from watcher.store.convert import snapshot_view as _snapshot_view
 from watcher.store.deliveries import DeliveryMethods
+from watcher.store.dictionaries import StoreDictionaries
 from watcher.store.policies import PolicyMethods
 from watcher.store.refs import parse_ref_time
 from watcher.store.reviews import ReviewMethods
@@ -39,6 +40,7 @@ from watcher.store.schema import (
     PolicyRow,
     SnapshotRow,
     compress_outline,
+    compress_text,
     json_serializer,
     utcnow,
 )
@@ -79,8 +81,10 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
         self._subscribers: dict[str, dict[str, Subscriber]] = {}
         try:
             self.engine = engines.make_engine(url)
-            self.bodies = FileBodies(settings.bodies_dir) if self.is_sqlite else RowBodies()
+            # a SQLite store from before 0008 keeps its older bodies as files: read where they are
+            self.bodies = RowBodies(FileBodies(settings.bodies_dir) if self.is_sqlite else None)
             self.Session = engines.sessionmaker_for(self.engine)
+            self.dictionaries = StoreDictionaries(self.Session)
             if create:
                 engines.create_or_check(self.engine, check=check_schema)
         except (ConfigError, StoreError):
@@ -163,7 +167,8 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
     # -------------------------------------------------- bodies
 
     def put_body(self, uow_or_session, data: bytes, digest: str | None = None) -> str:
-        return self.bodies.put(_session(uow_or_session), data, digest)
+        session = _session(uow_or_session)
+        return self.bodies.put(session, data, digest, dictionary=self.dictionaries.current(session, "body"))
 
     def get_body(self, digest: str, *, verify: bool = True, uow=None) -> bytes:
         if uow is not None:
@@ -182,7 +187,7 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
         with self._write() as s:
             if self.bodies.valid(digest, s):
                 return False
-            self.bodies.put(s, data, digest)
+            self.bodies.put(s, data, digest, dictionary=self.dictionaries.current(s, "body"))
             return True
 
     def body_exists(self, digest: str) -> bool:
@@ -311,13 +316,6 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
         store the change); the caller's unit of work then rolls back."""
         session, now = uow.session, utcnow()
         pids = [v.check.policy_id for v in versions]
-        # The bodies go first, durable before the commit (one sync for the batch, bodies a derive
-        # worker wrote included): if we die before the commit they are orphans, never dangling
-        # references. Files are written before SQLite's write lock is taken, so that no other writer
-        # waits on the disk; rows (PostgreSQL) after the policies' locks, in the order of before.
-        files = isinstance(self.bodies, FileBodies)
-        if files:
-            self._put_bodies(session, versions)
         # Take the policies' write locks first (row locks on PostgreSQL, the database write lock on
         # SQLite), then make sure the version we compared against is still the latest one.
         session.execute(_LOCK_POLICY, [{"pid": pid, "now": now} for pid in pids])
@@ -326,18 +324,23 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
             row = latest.get(v.check.policy_id)
             if (row.id if row else None) != v.expect_latest:
                 raise Raced(v.check.policy_id, row.id, row.version, row.text_key == v.derived.text_key)
-        if not files:
-            self._put_bodies(session, versions)
+        # Bodies and texts are compressed with the store's dictionaries (trained now from this
+        # batch when the store has none yet: watcher.store.dictionaries), in this transaction.
+        bodies = {v.body_sha256: v.body for v in versions}
+        self.bodies.put_many(session, bodies, self.dictionaries.for_batch(session, "body", list(bodies.values())))
+        text_dictionary = self.dictionaries.for_batch(session, "text", [v.derived.text.encode("utf-8")
+                                                                        for v in versions])
         snapshots = []
         for v in versions:
             if v.check.rederived is not None and v.expect_latest is not None:
                 session.execute(update(SnapshotRow).where(SnapshotRow.id == v.expect_latest)
-                                .values(**_derived_values(v.check.rederived)))
+                                .values(**_derived_values(v.check.rederived, text_dictionary)))
             row = latest.get(v.check.policy_id)
             snapshots.append(dict(policy_id=v.check.policy_id, version=(row.version if row else 0) + 1,
                                   fetched_at=now, body_sha256=v.body_sha256, body_size=len(v.body), url=v.url,
                                   status=v.status, etag=v.etag, last_modified=v.last_modified,
-                                  content_type=v.content_type, fetcher=v.fetcher, **_derived_values(v.derived)))
+                                  content_type=v.content_type, fetcher=v.fetcher,
+                                  **_derived_values(v.derived, text_dictionary)))
         snapshot_ids = session.execute(_INSERT_SNAPSHOT, snapshots).scalars().all()
         stored = []
         for v, snap, snapshot_id in zip(versions, snapshots, snapshot_ids, strict=True):
@@ -356,12 +359,6 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
              "v_body_sha256": v.body_sha256, "v_last_outcome": v.check.outcome} for v in versions])
         self._resolve_failure_alerts(session, pids, now)
         return stored
-
-    def _put_bodies(self, session: Session, versions: list[NewVersion]) -> None:
-        for v in versions:
-            if not v.body_stored:
-                self.bodies.put(session, v.body, v.body_sha256, durable=False)
-        self.bodies.make_durable(v.body_sha256 for v in versions)
 
     def set_change_state(self, uow: UnitOfWork, change_id: int, state: str, *, only_from: str | None = None) -> None:
         query = update(ChangeRow).where(ChangeRow.id == change_id)
@@ -453,18 +450,15 @@ def _session(uow_or_session) -> Session | None:
     return uow_or_session.session if isinstance(uow_or_session, UnitOfWork) else uow_or_session
 
 
-def _derived_values(d: DerivedColumns) -> dict:
-    """Column values for a Core statement (JSON that a worker encoded or compressed is taken as it
-    is). The outline is compressed with the text as dictionary: its clause bodies are that text."""
-    def wrap(value):
-        return Compressed(value) if isinstance(value, bytes) else EncodedJSON(value)
-
-    outline = d.outline
-    if not isinstance(outline, bytes):
-        outline = compress_outline(outline if isinstance(outline, str) else json_serializer(outline), d.text)
-    return {"text": Compressed(d.packed_text) if d.packed_text is not None else d.text,
-            "lines": wrap(d.lines), "title": d.title, "charset": d.charset,
-            "outline": Compressed(outline), "text_key": d.text_key, "text_length": d.text_length,
+def _derived_values(d: DerivedColumns, text_dictionary=None) -> dict:
+    """Column values for a Core statement (JSON a worker encoded is taken as it is). The text is
+    compressed with the store's text dictionary; the outline with the text as dictionary: its
+    clause bodies are that text."""
+    outline = d.outline if isinstance(d.outline, str) else json_serializer(d.outline)
+    return {"text": Compressed(compress_text(d.text, text_dictionary)),
+            "lines": EncodedJSON(d.lines) if isinstance(d.lines, str) else d.lines,
+            "title": d.title, "charset": d.charset,
+            "outline": Compressed(compress_outline(outline, d.text)), "text_key": d.text_key, "text_length": d.text_length,
             "clauses": d.clauses, "extractor_version": d.extractor_version}
 
 

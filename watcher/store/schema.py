@@ -7,8 +7,11 @@
 - `snapshots`    one row per stored *version*: body sha256, URL, HTTP status, validators, the
                  extracted text and lines, the clause outline (JSON), a hash of the normalised text,
                  and `extractor_version` (the code that derived them; see watcher.derive).
-- `bodies`       raw page bodies (PostgreSQL), content-addressed by sha256 and gzip-compressed; with
-                 SQLite they are files (watcher.store.bodies).
+- `bodies`       raw page bodies, content-addressed by sha256, zstd-compressed with the store's body
+                 dictionary (gzip before 0008; a SQLite store of before 0008 also keeps its older
+                 bodies as files, read where they are: watcher.store.bodies).
+- `dictionaries` the zstd dictionaries the store trained from its own bodies and texts
+                 (watcher.store.codec): immutable, each named by the frames compressed with it.
 - `checks`       every check: when, URL, HTTP status, attempts, outcome, one-line error.
 - `changes`      one row per detected change: old/new snapshot, the diff report (JSON v1), severity,
                  material, `state` (pending -> notified; silenced when recorded with --no-notify).
@@ -26,7 +29,9 @@
 - `audit_events` every review action, append-only (who, when, what, note).
 
 JSON columns are UTF-8 text (no \\uXXXX escapes: Japanese costs 3 bytes a character, not 6); the
-big ones (derived text, lines, outline, reports) are zlib-compressed (ZText, ZJSON). A snapshot's
+big ones (derived text, lines, outline, reports) are compressed (ZText, ZJSON): zstd since 0008 (a
+check compresses a version's text with the store's text dictionary), zlib before; a reader takes
+either (watcher.store.codec). A snapshot's
 outline, as a check writes it, is compressed with the snapshot's text as zlib's preset dictionary
 (`compress_outline`): the clause bodies are the text again, and cost ~0.5 KB a version instead of
 ~2.2 KB. Such a value is a standard zlib stream with the FDICT flag (and the text's Adler-32); the
@@ -59,9 +64,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.types import TypeDecorator
 
+from watcher.store import codec
+
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0007"
+HEAD = "0008"
 
 log = logging.getLogger("watcher.store")
 
@@ -85,16 +92,16 @@ class Compressed(bytes):
     """A column value already compressed (e.g. by a derive worker): stored as it is."""
 
 
-def compress_text(text: str) -> bytes:
-    return zlib.compress(text.encode("utf-8"), 6)
+def compress_text(text: str, dictionary: codec.Dictionary | None = None) -> bytes:
+    return codec.compress(text.encode("utf-8"), dictionary)
 
 
 def decompress_text(data: bytes | str) -> str:
-    return data if isinstance(data, str) else zlib.decompress(data).decode("utf-8")
+    return data if isinstance(data, str) else codec.decompress(data).decode("utf-8")
 
 
 class ZText(TypeDecorator):
-    """Text stored zlib-compressed (the derived text of a version: a cache of its raw body)."""
+    """Text stored compressed (the derived text of a version: a cache of its raw body)."""
 
     impl = LargeBinary
     cache_ok = True
@@ -126,12 +133,13 @@ def decompress_outline(data: bytes, text: str) -> list:
 
 
 def _needs_dictionary(data: bytes) -> bool:
-    """A zlib stream whose header has FDICT set (RFC 1950: bit 5 of its second byte)."""
-    return len(data) > 2 and data[0] & 0x0F == 8 and bool(data[1] & 0x20)
+    """A zlib stream whose header has FDICT set (RFC 1950: bit 5 of its second byte; a zstd
+    frame's magic would pass that test, so it is ruled out first)."""
+    return (len(data) > 2 and data[:4] != codec.ZSTD_MAGIC and data[0] & 0x0F == 8 and bool(data[1] & 0x20))
 
 
 class ZJSON(TypeDecorator):
-    """JSON stored as zlib-compressed UTF-8 text (outlines and reports: about half of a store)."""
+    """JSON stored as compressed UTF-8 text (outlines and reports: about half of a store)."""
 
     impl = LargeBinary
     cache_ok = True
@@ -238,7 +246,18 @@ class BodyRow(Base):
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)     # gzip
+    data: Mapped[bytes] = mapped_column(LargeBinary)     # zstd (watcher.store.codec); gzip before 0008
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DictionaryRow(Base):
+    """A zstd dictionary the store trained (watcher.store.codec): never changed nor deleted, since
+    the values compressed with it name it by its id."""
+    __tablename__ = "dictionaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))        # body | text
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -54,15 +54,14 @@ class DerivedColumns:
     """The derived columns of a snapshot (watcher.derive produces them; JSON already encoded)."""
 
     text: str
-    lines: str | bytes          # JSON text, or bytes already compressed by a worker
-    outline: str | bytes
+    lines: str                  # JSON text
+    outline: str
     title: str
     charset: str
     text_key: str
     text_length: int
     clauses: int
     extractor_version: str
-    packed_text: bytes | None = None    # `text` already compressed (store.schema.compress_text) by a worker
 
 
 @dataclass
@@ -103,7 +102,6 @@ class NewVersion:
     expect_latest: int | None      # the snapshot compared against: raises Raced if another is latest now
     body: bytes
     body_sha256: str
-    body_stored: bool              # a derive worker already wrote the body file
     url: str
     status: int | None
     etag: str | None
