@@ -145,3 +145,21 @@ def test_a_check_that_finds_nothing_new_loads_no_mail_templates_or_webhook_clien
     # nor the diff, the judge or the report's renderings: nothing was compared
     assert [m for m in again["watcher"] if m.startswith(("watcher.compare", "watcher.judge", "watcher.report."))
             or m == "watcher.report"] == []
+
+
+def test_a_lazy_pattern_compiles_at_its_first_use_and_takes_its_place(tmp_path):
+    """watcher.lazy.pattern: nothing compiled at import; the first use puts the re.Pattern in the
+    defining module's namespace (its functions then read a plain pattern); a reference held
+    elsewhere still works."""
+    code = (
+        "import re, sys\n"
+        "from watcher import lazy, normalize\n"
+        "held = normalize._JA_RUN\n"
+        "assert isinstance(held, lazy.pattern) and held._compiled is None\n"
+        "assert normalize.language('当社は個人情報を適切に取り扱います。') == 'ja'\n"
+        "assert isinstance(normalize._JA_RUN, re.Pattern) and normalize._JA_RUN is held.compiled()\n"
+        "assert held.findall('ab当社cd') == ['当社'] and held.pattern == normalize._JA_RUN.pattern\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]

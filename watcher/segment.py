@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
+from watcher import lazy
 from watcher.dates import DATE_RE
 from watcher.models import Clause, Document, Line
 from watcher.normalize import key, language
@@ -60,44 +62,53 @@ STRENGTH[TITLE_LINE] = 58
 # Variants of one numbering that a careless page mixes ("3.利用目的" then "4. 通知・公表...").
 _FAMILY = {"dot": "dot", "dotnospace": "dot", "dotparen": "dot", "spacenum": "dot", "closeparen": "dot"}
 
-_PATTERNS: list[tuple[str, re.Pattern]] = [
+_MARKERS: list[tuple[str, str]] = [
     # "Ⅰ．取得する情報", "Ⅱ 利用目的", "IV. Your Rights": a Roman number and a separator (an ASCII one
     # needs a dot: "I agree" is a sentence). Its value is checked in parse_marker ("VIVID." is no number).
-    ("roman", re.compile(rf"^([{_ROMAN_UPPER}][.．、]?|[IVXＩＶＸ]{{1,6}}[.．、])[\s　]*(?=\S)")),
-    ("lroman", re.compile(rf"^([{_ROMAN_LOWER}][.．、]?|[ivx]{{1,6}}[.．](?=[\s　]))[\s　]*(?=\S)")),
-    ("parenroman", re.compile(r"^([（(]\s*[ivx]{1,6}\s*[)）])[\s　]*")),
-    ("chapter", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*章)[\s　.．、:：]*")),
-    ("article", re.compile(rf"^(第\s*(?:{_D}|{_K})\s*条(?:\s*の\s*(?:{_D}|{_K}))?)[\s　.．、:：]*")),
-    ("hyphen", re.compile(rf"^({_D}\s*[-‐－]\s*{_D}(?:\s*[-‐－]\s*{_D})*\s*[.．]?)[\s　]*(?=\S)")),
+    ("roman", rf"^([{_ROMAN_UPPER}][.．、]?|[IVXＩＶＸ]{{1,6}}[.．、])[\s　]*(?=\S)"),
+    ("lroman", rf"^([{_ROMAN_LOWER}][.．、]?|[ivx]{{1,6}}[.．](?=[\s　]))[\s　]*(?=\S)"),
+    ("parenroman", r"^([（(]\s*[ivx]{1,6}\s*[)）])[\s　]*"),
+    ("chapter", rf"^(第\s*(?:{_D}|{_K})\s*章)[\s　.．、:：]*"),
+    ("article", rf"^(第\s*(?:{_D}|{_K})\s*条(?:\s*の\s*(?:{_D}|{_K}))?)[\s　.．、:：]*"),
+    ("hyphen", rf"^({_D}\s*[-‐－]\s*{_D}(?:\s*[-‐－]\s*{_D})*\s*[.．]?)[\s　]*(?=\S)"),
     # Sub-numbers: "1.1 範囲", "3.a.Personal Data…", "3.a.ii.Information…" (the level is the count of parts).
-    ("dotted", re.compile(rf"^({_D}(?:[.．](?:{_D}|[a-zA-Z]{{1,4}}))+(?:[.．](?=\S)|(?=[\s　]+\S)))[\s　]*")),
-    ("dotparen", re.compile(rf"^({_D}\s*[.．])\s*(?=[（(][^）)]{{1,40}}[）)])")),
-    ("dot", re.compile(rf"^({_D}\s*[.．])(?![0-9０-９])[\s　]+")),
-    ("dotnospace", re.compile(rf"^({_D}[.．])(?![0-9０-９])(?=\S)")),
-    ("closeparen", re.compile(rf"^({_D}\s*[)）])[\s　]*")),
-    ("paren", re.compile(rf"^([（(]\s*{_D}\s*[)）]|[{_PAREN_DIGITS}])[\s　]*")),
-    ("circled", re.compile(rf"^([{_CIRCLED}])[\s　]*")),
+    ("dotted", rf"^({_D}(?:[.．](?:{_D}|[a-zA-Z]{{1,4}}))+(?:[.．](?=\S)|(?=[\s　]+\S)))[\s　]*"),
+    ("dotparen", rf"^({_D}\s*[.．])\s*(?=[（(][^）)]{{1,40}}[）)])"),
+    ("dot", rf"^({_D}\s*[.．])(?![0-9０-９])[\s　]+"),
+    ("dotnospace", rf"^({_D}[.．])(?![0-9０-９])(?=\S)"),
+    ("closeparen", rf"^({_D}\s*[)）])[\s　]*"),
+    ("paren", rf"^([（(]\s*{_D}\s*[)）]|[{_PAREN_DIGITS}])[\s　]*"),
+    ("circled", rf"^([{_CIRCLED}])[\s　]*"),
     # 号 items of a Japanese article: "一　法令に基づく場合", "二、…", "（三）…". "一部の…" is a word.
-    ("parenkanji", re.compile(rf"^([（(]\s*[{_KANJI_NUM}]{{1,3}}\s*[)）])[\s　]*")),
-    ("kanji", re.compile(rf"^([{_KANJI_NUM}]{{1,3}}(?:[、．.]|(?=[\s　])))[\s　]*(?=\S)")),
-    ("spacenum", re.compile(rf"^({_D})[\s　]+(?=[^\s0-9０-９年月日%％円])")),
-    ("parenkana", re.compile(r"^([（(]\s*[ア-ンa-zａ-ｚ]\s*[)）])[\s　]*")),
+    ("parenkanji", rf"^([（(]\s*[{_KANJI_NUM}]{{1,3}}\s*[)）])[\s　]*"),
+    ("kanji", rf"^([{_KANJI_NUM}]{{1,3}}(?:[、．.]|(?=[\s　])))[\s　]*(?=\S)"),
+    ("spacenum", rf"^({_D})[\s　]+(?=[^\s0-9０-９年月日%％円])"),
+    ("parenkana", r"^([（(]\s*[ア-ンa-zａ-ｚ]\s*[)）])[\s　]*"),
     # "イ. 氏名" or "ア　住所" are markers; "イベント" is a word: a separator must follow the kana.
-    ("kana", re.compile(rf"^([{_GOJUON}{_IROHA}][.．、\s　])[\s　]*")),
-    ("alpha", re.compile(r"^([a-zA-Z][.)）])[\s　]+")),
-    ("bracket", re.compile(r"^【([^】]{1,40})】\s*$")),
-    ("square", re.compile(r"^([■□◆◇▼▽▶►◎〇])[\s　]*")),
-    ("bullet", re.compile(r"^([・･•●○◦▪\-*+])[\s　]*")),
+    ("kana", rf"^([{_GOJUON}{_IROHA}][.．、\s　])[\s　]*"),
+    ("alpha", r"^([a-zA-Z][.)）])[\s　]+"),
+    ("bracket", r"^【([^】]{1,40})】\s*$"),
+    ("square", r"^([■□◆◇▼▽▶►◎〇])[\s　]*"),
+    ("bullet", r"^([・･•●○◦▪\-*+])[\s　]*"),
 ]
+
+
+@cache
+def _patterns() -> list[tuple[str, re.Pattern]]:
+    """_MARKERS compiled, at the first marker parsed: ~5 ms that a process deriving no text never spends."""
+    return [(style, re.compile(regex)) for style, regex in _MARKERS]
+
+
 # A "- " that an extractor put before another marker ("- (1) ...", "- ・...") is not itself a level.
 _LEADING_DASH = re.compile(r"^[-*]\s+(?=\S)")
 
-_DATE_WORDS = re.compile(
+# The larger expressions compile at their first use (lazy.pattern), as _MARKERS do.
+_DATE_WORDS = lazy.pattern(
     r"制定|改定|改訂|改正|変更|更新|最終|施行|効力発生|発効|作成|公開|適用|開始|日付|年月日|日|版|附則|"
     r"last\s+(?:updated|modified|revised)|effective(?:\s+date)?|updated|revised|version|date|as\s+of|on|from",
     re.I,
 )
-_HISTORY_HEADINGS = re.compile(r"^[【\[(（]?\s*(改定履歴|改訂履歴|変更履歴|更新履歴|沿革|附\s*則|制定日?・?改定日?|revision history|change log|changelog)\s*[】\])）:：]?$", re.I)
+_HISTORY_HEADINGS = lazy.pattern(r"^[【\[(（]?\s*(改定履歴|改訂履歴|変更履歴|更新履歴|沿革|附\s*則|制定日?・?改定日?|revision history|change log|changelog)\s*[】\])）:：]?$", re.I)
 _TERMINATOR = re.compile(r"^以\s*上$")
 # Every date DATE_RE finds has a 年 or a four-digit year: a scan for those is cheaper than its alternatives.
 _FOUR_DIGITS = re.compile(r"\d{4}")
@@ -197,7 +208,7 @@ def parse_marker(text: str) -> Marker | None:
             return found
         if found:  # "- ・item": one bullet
             return found
-    for style, pattern in _PATTERNS:
+    for style, pattern in _patterns():
         m = pattern.match(s)
         if not m:
             continue
@@ -306,7 +317,7 @@ _SENTENCE_END_CHARS = frozenset("。．.!?！？:：;；、，,")
 _WRAPPED_JA = frozenset("はをがにのとでもへや、")
 _WRAPPED_EN = frozenset(("a", "an", "the", "and", "or", "of", "to", "in", "for", "with", "by", "we", "our", "your",
                          "that", "which", "is", "are", "as", "at", "on", "from"))
-_NOT_TITLE = re.compile(r"@|https?://|www\.|〒|\||[0-9０-９]{3}[-‐－][0-9０-９]{3,4}")
+_NOT_TITLE = lazy.pattern(r"@|https?://|www\.|〒|\||[0-9０-９]{3}[-‐－][0-9０-９]{3,4}")
 _PARAGRAPH_MIN = 41     # a line this long is a paragraph (or a paragraph's first line), never a title
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import codecs
 import re
 
-import charset_normalizer
-
+from watcher import lazy
 from watcher.errors import InputError
+
+# Detection, for a body that no declared charset fits and that is neither ASCII nor UTF-8: loaded
+# then (~15 ms of imports that a check of 304s or of UTF-8 pages never needs).
+charset_normalizer = lazy.module("charset_normalizer")
 
 # Names that pages declare for Japanese encodings, mapped to the codecs that decode what
 # such pages really contain: "Shift_JIS" pages are written by Windows tools in CP932
@@ -49,7 +52,7 @@ _ESC_JIS = re.compile(rb"\x1b\$[@B]|\x1b\(J|\x1b\$\(D")
 # Characters that a right decode of Japanese text hardly ever produces, but a wrong one
 # (EUC-JP read as CP932 and so on) produces in bulk: half-width katakana, private use,
 # C1 controls, replacement characters.
-_MOJIBAKE = re.compile(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
+_MOJIBAKE = lazy.pattern(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\x80-\x9f\ufffd]")
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import re
 
+from watcher import lazy
+
 # Japanese (and Chinese) characters: no space is written between them, so a line break
 # between two of them (or between one of them and anything) is not a word break.
 _WIDE = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3200-\u33ff\u3400-\u4dbf\u4e00-\u9fff" \
         "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff"
-_WIDE_CHAR = re.compile(f"[{_WIDE}]")
-_BREAK_NEAR_WIDE = re.compile(f"(?<=[{_WIDE}])[^\\S\u3000]*\n\\s*|[^\\S\u3000]*\n[^\\S\u3000]*(?=[{_WIDE}])")
+# compiled at their first use (lazy.pattern): the wide ranges take ~5 ms, which a process that
+# extracts no page (a check of 304s) never spends
+_WIDE_CHAR = lazy.pattern(f"[{_WIDE}]")
+_BREAK_NEAR_WIDE = lazy.pattern(f"(?<=[{_WIDE}])[^\\S\u3000]*\n\\s*|[^\\S\u3000]*\n[^\\S\u3000]*(?=[{_WIDE}])")
 _SPACE_RUN = re.compile(r"\s+")
 # Invisible characters, and control characters that page text must never carry into a terminal,
 # a mail or a stored snapshot: C0 (but tab and line breaks), DEL, C1 (ESC sequences, OSC), and
 # the bidi overrides that make text read differently from what it is.
-_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_INVISIBLE = lazy.pattern("[\u200b\u200c\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
                         "\u202a-\u202e\u2066-\u2069]")
 
 
