@@ -147,6 +147,25 @@ def test_a_check_that_finds_nothing_new_loads_no_mail_templates_or_webhook_clien
             or m == "watcher.report"] == []
 
 
+def test_a_json_check_of_304s_loads_no_renderer_charset_detector_or_outbox(tmp_path, server):
+    """`check --json --no-notify` (cron's and the peers' benchmark's form) that gets 304s prints no
+    table, detects no charset and plans no mail: rich, charset_normalizer and the outbox stay unloaded."""
+    server.set("/p", "<html><head><meta charset='utf-8'></head><body><main><h1>個人情報保護方針</h1>"
+                     "<p>当社は個人情報を適切に取り扱います。</p></main></body></html>")
+    (tmp_path / "config.toml").write_text(
+        '[store]\nurl = "sqlite:///store/watch.db"\nbodies_dir = "store/bodies"\n\n'
+        '[notify]\nstaff = ["privacy@example.com"]\noutbox_dir = "outbox"\n\n'
+        f'[[policy]]\nname = "p"\nurl = "{server.url("/p")}"\nusers = ["user@example.com"]\n',
+        encoding="utf-8")
+    args = ("--config", "config.toml", "check", "--json", "--no-notify")
+    assert loaded(*args, cwd=tmp_path)["code"] == 0
+    again = loaded(*args, cwd=tmp_path)
+    assert again["code"] == 0 and server.statuses[304] == 1
+    assert {"rich", "charset_normalizer"} & set(again["modules"]) == set()
+    assert [m for m in again["watcher"] if m.startswith("watcher.notify.")] == [
+        "watcher.notify.chats", "watcher.notify.planner", "watcher.notify.webhooks"]
+
+
 def test_a_lazy_pattern_compiles_at_its_first_use_and_takes_its_place(tmp_path):
     """watcher.lazy.pattern: nothing compiled at import; the first use puts the re.Pattern in the
     defining module's namespace (its functions then read a plain pattern); a reference held

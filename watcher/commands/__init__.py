@@ -4,7 +4,10 @@ loads by name, so `watch diff` never loads the store or the scheduler."""
 
 import unicodedata
 
-from rich.markup import escape
+from watcher import lazy
+
+# rich with the first text shown through it: a `watch check --json` of one policy prints none.
+escape = lazy.function("rich.markup:escape")
 
 STATUS_STYLE = {"first": "cyan", "unchanged": "dim", "changed": "bold yellow", "failed": "bold red"}
 SEVERITY_STYLE = {"consent": "bold red", "notice": "yellow", "minor": "green", "none": "dim"}

@@ -11,16 +11,22 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
+from watcher import lazy
 from watcher.app import open_app
 from watcher.check import select_policies
 from watcher.commands import SEVERITY_STYLE, STATUS_STYLE, plain
 from watcher.config import load_settings
 from watcher.errors import ConfigError
-from watcher.notify import drain
+
+# The outbox (and the mails and channels it sends through) only for a check that sends mail.
+drain = lazy.function("watcher.notify:drain")
+
+# rich when something is shown: the console when progress may be drawn (on a terminal, for more
+# than one policy) or the summary printed; the progress bar and the table only then (~40 ms of
+# imports that a `check --json` of one policy, as a cron job runs it, never uses).
+console = lazy.module("rich.console")
+progress_bar = lazy.module("rich.progress")
+table = lazy.module("rich.table")
 
 
 def run(args) -> int:
@@ -43,13 +49,14 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     logger = logging.getLogger("watcher")
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
-    err = Console(stderr=True)
     stop = threading.Event()
     with _stopped_by_signals(stop) as caught, open_app(settings, notify=notify, stop=stop) as app:
-        if err.is_terminal and len(policies) > 1:
-            with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                          transient=True) as progress:
+        err = console.Console(stderr=True) if len(policies) > 1 else None
+        if err is not None and err.is_terminal:
+            bar = progress_bar
+            with bar.Progress(bar.TextColumn("checking"), bar.BarColumn(), bar.MofNCompleteColumn(),
+                              bar.TextColumn("{task.description}"), bar.TimeElapsedColumn(), console=err,
+                              transient=True) as progress:
                 task = progress.add_task("", total=len(policies))
 
                 def advance(outcome):
@@ -80,7 +87,7 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     else:
         _print_summary(outcomes)
         if sent is not None and (sent.sent or sent.failed or sent.deferred or sent.invalid):
-            Console(highlight=False, soft_wrap=True).print(plain(f"mail: {_mail_line(sent, settings)}"))
+            console.Console(highlight=False, soft_wrap=True).print(plain(f"mail: {_mail_line(sent, settings)}"))
     if any(o.status == "failed" for o in outcomes):
         return 1
     return MAIL_UNDELIVERED if sent is not None and (sent.failed or sent.deferred or sent.invalid) else 0
@@ -129,10 +136,10 @@ def _stopped_by_signals(stop: threading.Event):
 
 
 def _print_summary(outcomes) -> None:
-    out = Console(highlight=False, soft_wrap=False)
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    out = console.Console(highlight=False, soft_wrap=False)
+    rows = table.Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for column in ("policy", "status", "severity", "detail"):
-        table.add_column(column, overflow="fold")
+        rows.add_column(column, overflow="fold")
     for o in outcomes:
         if o.status == "failed":
             detail = o.error or ""
@@ -145,8 +152,8 @@ def _print_summary(outcomes) -> None:
                 "same page" if o.not_modified else "same text")
         status = f"[{STATUS_STYLE[o.status]}]{o.status}[/]"
         severity = f"[{SEVERITY_STYLE.get(o.severity, '')}]{o.severity}[/]" if o.severity else ""
-        table.add_row(o.name, status, severity, plain(detail))
-    out.print(table)
+        rows.add_row(o.name, status, severity, plain(detail))
+    out.print(rows)
     counts = Counter(o.status for o in outcomes)
     out.print(f"{len(outcomes)} checked: " + ", ".join(f"{counts[s]} {s}" for s in
                                                        ("first", "unchanged", "changed", "failed")))

@@ -12,24 +12,35 @@ Nothing here imports the checker: the planner hears of changes through the store
 
 from __future__ import annotations
 
-from watcher.notify import compose, planner
-from watcher.notify.channels import CHANNELS, Channel, EmlTransport, SendError, SmtpTransport, open_transport
-from watcher.notify.compose import effective_date, safe_url
-from watcher.notify.digest import (
-    DigestMail,
-    DigestRace,
-    DigestRun,
-    build_digests,
-    digest_command,
-    pending_digest,
-    send_daily_digest,
-)
-from watcher.notify.outbox import LEASE, STATES, DrainResult, backoff, drain, enqueue, outbox_command
-from watcher.notify.recipients import staff_recipients, user_recipients, users_wanted
+import importlib
 
-__all__ = [
-    "CHANNELS", "LEASE", "STATES", "Channel", "DigestMail", "DigestRace", "DigestRun", "DrainResult", "EmlTransport",
-    "SendError", "SmtpTransport", "backoff", "build_digests", "compose", "digest_command", "drain", "effective_date",
-    "enqueue", "open_transport", "outbox_command", "pending_digest", "planner", "safe_url", "send_daily_digest",
-    "staff_recipients", "user_recipients", "users_wanted",
-]
+# The names below load with their first use (PEP 562 __getattr__): watcher.app subscribes the
+# planners (watcher.notify.planner, .webhooks, .chats) for every check, and a check that records
+# no change never needs the mails, the outbox or the channels they would load.
+_EXPORTS = {
+    "CHANNELS": "watcher.notify.channels", "Channel": "watcher.notify.channels",
+    "EmlTransport": "watcher.notify.channels", "SendError": "watcher.notify.channels",
+    "SmtpTransport": "watcher.notify.channels", "open_transport": "watcher.notify.channels",
+    "effective_date": "watcher.notify.compose", "safe_url": "watcher.notify.compose",
+    "DigestMail": "watcher.notify.digest", "DigestRace": "watcher.notify.digest", "DigestRun": "watcher.notify.digest",
+    "build_digests": "watcher.notify.digest", "digest_command": "watcher.notify.digest",
+    "pending_digest": "watcher.notify.digest", "send_daily_digest": "watcher.notify.digest",
+    "LEASE": "watcher.notify.outbox", "STATES": "watcher.notify.outbox", "DrainResult": "watcher.notify.outbox",
+    "backoff": "watcher.notify.outbox", "drain": "watcher.notify.outbox", "enqueue": "watcher.notify.outbox",
+    "outbox_command": "watcher.notify.outbox",
+    "staff_recipients": "watcher.notify.recipients", "user_recipients": "watcher.notify.recipients",
+    "users_wanted": "watcher.notify.recipients",
+}
+_SUBMODULES = ("compose", "planner")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value         # once: the next lookup is a plain module attribute
+    return value

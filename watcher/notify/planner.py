@@ -14,21 +14,22 @@ Changes recorded with --no-notify (event.notify False) are not planned at all.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from watcher import lazy
 from watcher.config import LANGUAGES
 from watcher.events import ChangeRecorded, MailUndeliverable
-from watcher.notify import compose
-from watcher.notify.mail import Mail
-from watcher.notify.outbox import FANOUT_INLINE, Queued, channel_for, enqueue, fanout_template
-from watcher.notify.recipients import (
-    configured_policy,
-    policy_view,
-    recipient_key,
-    snapshot_ref,
-    staff_recipients,
-    user_recipients,
-    users_wanted,
-)
 from watcher.store import Repository, utcnow
+
+if TYPE_CHECKING:
+    from watcher.notify.mail import Mail
+    from watcher.notify.outbox import Queued
+
+# The planning code loads with the first change planned: subscribe() needs none of it, and a check
+# that records no change (or runs --no-notify) never loads the mails, the outbox or the channels.
+compose = lazy.module("watcher.notify.compose")
+outbox = lazy.module("watcher.notify.outbox")
+recipients = lazy.module("watcher.notify.recipients")
 
 
 def subscribe(repo: Repository, settings) -> None:
@@ -50,10 +51,10 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
         _nothing_to_send(repo, uow, event)
         return []
     now = utcnow()
-    policy = configured_policy(settings, event.policy)
-    view = policy_view(policy, event.policy)
-    staff = staff_recipients(settings, policy)
-    channel = channel_for(settings, "email")
+    policy = recipients.configured_policy(settings, event.policy)
+    view = recipients.policy_view(policy, event.policy)
+    staff = recipients.staff_recipients(settings, policy)
+    channel = outbox.channel_for(settings, "email")
     queued: list[Queued] = []
     if not compose.is_material(severity):
         if staff:   # minor: waits for the daily digest
@@ -64,26 +65,26 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
         return []
 
     def queue(kind: str, audience: str, recipient, mail: Mail) -> None:
-        queued.append(enqueue(repo, uow, channel, kind=kind, audience=audience, recipient=recipient.email,
-                              language=recipient.language, mail=mail, policy=view["name"],
-                              change_id=event.change_id, now=now))
+        queued.append(outbox.enqueue(repo, uow, channel, kind=kind, audience=audience, recipient=recipient.email,
+                                     language=recipient.language, mail=mail, policy=view["name"],
+                                     change_id=event.change_id, now=now))
 
     mails: dict[str, Mail] = {}
     told_before = fanned_out = False
-    wanted = users_wanted(policy, report)
+    wanted = recipients.users_wanted(policy, report)
     many = wanted and _many_users(policy)
-    users = user_recipients(policy) if wanted and not many else []
+    users = recipients.user_recipients(policy) if wanted and not many else []
     if many and channel.kind == "email":
         # Many users: one fan-out row now (the notice rendered once per language); the drain reads
         # the list and writes the deliveries in batches outside this transaction, each recipient once.
-        templates = {lang: fanout_template(channel, compose.user_mail(view, report, lang), now) for lang in LANGUAGES}
+        templates = {lang: outbox.fanout_template(channel, compose.user_mail(view, report, lang), now) for lang in LANGUAGES}
         repo.add_fanout(uow, change_id=event.change_id, policy=view["name"], templates=templates, now=now,
                         content_key=repo.content_key(event.new_snapshot_id, uow=uow))
         fanned_out = True
     elif users:
         # One notice per person and content: a page flapping A->B->A->B (a stale CDN edge) records
         # a change each time, but a user already told of this text is not told again.
-        keys = [recipient_key(r.email) for r in users]
+        keys = [recipients.recipient_key(r.email) for r in users]
         new = repo.claim_user_notices(uow, policy=view["name"], content_key=repo.content_key(event.new_snapshot_id, uow=uow),
                                       recipients=keys, change_id=event.change_id, now=now)
         told_before = len(new) < len(set(keys))
@@ -97,8 +98,8 @@ def plan_change(repo: Repository, uow, settings, event: ChangeRecorded) -> list[
     # the per-policy override and an empty or unusable user list both leave users untold.
     users_told = fanned_out or told_before or any(q.state == "pending" for q in queued)
     versions = repo.snapshot_versions((event.old_snapshot_id, event.new_snapshot_id), uow=uow)
-    ref = snapshot_ref(view["name"], event.change_id, versions.get(event.old_snapshot_id),
-                       versions.get(event.new_snapshot_id))
+    ref = recipients.snapshot_ref(view["name"], event.change_id, versions.get(event.old_snapshot_id),
+                                  versions.get(event.new_snapshot_id))
     mails = {}
     for r in staff:
         if r.language not in mails:
@@ -119,7 +120,7 @@ def _many_users(policy) -> bool:
             n += policy.users_file.read_bytes().count(b"\n")
         except OSError:
             pass        # user_recipients keeps the last good reading (and logs the problem)
-    return n > FANOUT_INLINE
+    return n > outbox.FANOUT_INLINE
 
 
 def _report_invalid(repo: Repository, uow, event: ChangeRecorded, name: str, queued: list[Queued], now) -> None:

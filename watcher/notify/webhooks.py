@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 
+from watcher import lazy
 from watcher.events import ChangeRecorded
 from watcher.models import SEVERITY_RANK
-from watcher.notify.channels.webhook import SCHEMA, WebhookChannel
-from watcher.notify.mail import Mail
-from watcher.notify.outbox import enqueue
+
+# With the first change planned (subscribe() needs none of them; see watcher.notify.planner).
+webhook = lazy.module("watcher.notify.channels.webhook")
+Mail = lazy.function("watcher.notify.mail:Mail")
+enqueue = lazy.function("watcher.notify.outbox:enqueue")
 
 
 def subscribe(repo, settings) -> None:
@@ -29,7 +32,7 @@ def plan_webhooks(repo, uow, settings, event: ChangeRecorded) -> list:
     severity = report.get("severity") or event.severity or "none"
     versions = repo.snapshot_versions((event.old_snapshot_id, event.new_snapshot_id), uow=uow)
     payload = {
-        "schema": SCHEMA,
+        "schema": webhook.SCHEMA,
         "event": "change_recorded",
         "change": {"id": event.change_id, "policy": event.policy, "severity": severity,
                    "material": bool(report.get("material", event.material)),
@@ -39,7 +42,7 @@ def plan_webhooks(repo, uow, settings, event: ChangeRecorded) -> list:
     }
     mail = Mail(subject=f"{event.policy}: change #{event.change_id} ({severity})",
                 text=json.dumps(payload, ensure_ascii=False))
-    channel = WebhookChannel(settings)
+    channel = webhook.WebhookChannel(settings)
     queued = []
     for hook in settings.webhooks:
         if SEVERITY_RANK.get(severity, 0) < SEVERITY_RANK.get(hook.min_severity, 0):
