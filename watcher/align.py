@@ -13,6 +13,7 @@ text is contained in a paired one is part of a split (new side) or a merge (old 
 from __future__ import annotations
 
 import re
+import struct
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from rapidfuzz.distance import Indel
 
 from watcher import lazy
 
-np = lazy.module("numpy")   # the score matrix: loaded when units are left to score, not with this module
+np = lazy.module("numpy")   # the score matrix: loaded when many units are left to score, not with this module
 
 # Below this similarity (0-100) two units are different units, not an edit of one.
 MATCH_THRESHOLD = 55.0
@@ -91,14 +92,9 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
     rest_old = [i for i in range(len(old)) if i not in pairs]
     rest_new = [j for j in range(len(new)) if j not in taken_new]
     if rest_old and rest_new:
-        scores = _scores([old[i] for i in rest_old], [new[j] for j in rest_new])
-        order = np.argsort(-scores, axis=None)
         used_o: set[int] = set()
         used_n: set[int] = set()
-        for flat in order:
-            a, b = divmod(int(flat), len(rest_new))
-            if scores[a, b] < MATCH_THRESHOLD:
-                break
+        for a, b in _ranked([old[i] for i in rest_old], [new[j] for j in rest_new]):
             if a in used_o or b in used_n:
                 continue
             if not _plausible_edit(old[rest_old[a]].key, new[rest_new[b]].key):
@@ -162,9 +158,16 @@ def _pair_reordered(old: list[Unit], new: list[Unit], pairs: dict[int, int], tak
     rest_new = [j for j in rest_new if runs_new[j].count(" ") + 1 >= REORDERED_MIN_RUNS]
     if not rest_old or not rest_new:
         return
-    scores = process.cdist([runs_old[i] for i in rest_old], [runs_new[j] for j in rest_new],
-                           scorer=fuzz.token_sort_ratio, score_cutoff=REORDERED_THRESHOLD, workers=1)
-    hits = sorted(((float(scores[a, b]), a, b) for a, b in zip(*scores.nonzero(), strict=True)), reverse=True)
+    queries, choices = [runs_old[i] for i in rest_old], [runs_new[j] for j in rest_new]
+    if len(queries) * len(choices) <= SMALL_MATRIX:
+        cells = small_cdist(queries, choices, fuzz.token_sort_ratio, REORDERED_THRESHOLD)
+        hits = sorted(((score, a, b) for a, row in enumerate(cells) for b, score in enumerate(row) if score),
+                      reverse=True)
+    else:
+        scores = process.cdist(queries, choices, scorer=fuzz.token_sort_ratio, score_cutoff=REORDERED_THRESHOLD,
+                               workers=1)
+        hits = sorted(((float(scores[a, b]), int(a), int(b)) for a, b in zip(*scores.nonzero(), strict=True)),
+                      reverse=True)
     for _, a, b in hits:
         i, j = rest_old[a], rest_new[b]
         if i in pairs or j in taken_new or old[i].kind != new[j].kind:
@@ -210,6 +213,67 @@ def _closest(candidates: list[int], i: int, old: list[Unit], new: list[Unit], u:
         if new[j].number == u.number:
             return j
     return candidates[0]
+
+
+# A score matrix of at most this many cells is computed cell by cell in Python floats, without numpy (0.1 s to
+# import, for a check whose changed clause left one unit on each side to score): the same float32 values as
+# cdist's, rounded as numpy rounds them (small_cdist, _small_scores).
+SMALL_MATRIX = 64
+_FLOAT32 = struct.Struct("f")
+
+
+def _f32(x: float) -> float:
+    """x rounded to the nearest float32, as a Python float (exact: a float32 fits a double)."""
+    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+
+
+def small_cdist(queries: list[str], choices: list[str], scorer, score_cutoff: float | None = None) -> list[list[float]]:
+    """process.cdist(queries, choices, scorer=scorer, score_cutoff=score_cutoff) (float32) as lists of floats, one
+    scorer call a cell: for a matrix of at most SMALL_MATRIX cells (a cell under the cutoff is 0, as in cdist)."""
+    return [[_f32(scorer(q, c, score_cutoff=score_cutoff)) for c in choices] for q in queries]
+
+
+def _ranked(old: list[Unit], new: list[Unit]) -> list[tuple[int, int]]:
+    """(old index, new index) of the cells of _scores at least MATCH_THRESHOLD, the best first (numpy's argsort
+    order of the scores, descending)."""
+    if len(old) * len(new) <= SMALL_MATRIX:
+        cells = [(score, a, b) for a, row in enumerate(_small_scores(old, new)) for b, score in enumerate(row)
+                 if score >= MATCH_THRESHOLD]
+        if len({score for score, _, _ in cells}) == len(cells):
+            # No two cells score alike: the order is the scores' alone (ties keep argsort's order, below).
+            return [(a, b) for _, a, b in sorted(cells, reverse=True)]
+    scores = _scores(old, new)
+    out = []
+    for flat in np.argsort(-scores, axis=None):
+        a, b = divmod(int(flat), len(new))
+        if scores[a, b] < MATCH_THRESHOLD:
+            break
+        out.append((a, b))
+    return out
+
+
+_F32_TITLE, _F32_CONTENT = _f32(0.4), _f32(0.6)
+
+
+def _small_scores(old: list[Unit], new: list[Unit]) -> list[list[float]]:
+    """_scores, cell by cell: the content and title scores in float32 and their mix in float32 arithmetic (numpy's
+    with float32 arrays and Python scalars), the number's bonus and the kind in float64."""
+    content = small_cdist([u.key for u in old], [u.key for u in new], fuzz.ratio)
+    titled_old = [u.title for u in old]
+    titled_new = [u.title for u in new]
+    if any(titled_old) and any(titled_new):
+        titles = small_cdist(titled_old, titled_new, fuzz.ratio)
+        for a, row in enumerate(content):
+            if not titled_old[a]:
+                continue
+            for b, c in enumerate(row):
+                if titled_new[b]:
+                    # Each product and the sum rounded to float32: computed exactly in a double, then rounded once.
+                    row[b] = max(c, _f32(_f32(_F32_CONTENT * c) + _f32(_F32_TITLE * titles[a][b])))
+    return [[(row[b] + (5.0 if a_unit.number and a_unit.number == b_unit.number else 0.0))
+             if a_unit.kind == b_unit.kind else 0.0
+             for b, b_unit in enumerate(new)]
+            for a_unit, row in zip(old, content, strict=True)]
 
 
 def _scores(old: list[Unit], new: list[Unit]) -> np.ndarray:

@@ -9,16 +9,19 @@ from watcher.diff import diff_clauses
 from watcher.judge.bilingual import agreement, mark_changes
 from watcher.judge.classify import classify
 from watcher.judge.route import route
-from watcher.models import ClauseChange, Document, Report
+from watcher.models import Clause, ClauseChange, Document, Report
 from watcher.normalize import language
 from watcher.reasons import render
 from watcher.segment import segment
 
 
-def compare(old: Document, new: Document) -> Report:
+def compare(old: Document, new: Document, old_clauses: list[Clause] | None = None,
+            new_clauses: list[Clause] | None = None) -> Report:
+    """`old_clauses` / `new_clauses`: a version's segment() when the caller has it already (a new version's
+    derivation segmented it): not segmented again. The clauses are read, never changed."""
     lang = language(new.text or old.text)
-    old_clauses = segment(old)
-    new_clauses = segment(new)
+    old_clauses = segment(old) if old_clauses is None else old_clauses
+    new_clauses = segment(new) if new_clauses is None else new_clauses
     changes, summary = diff_clauses(old_clauses, new_clauses)
     verdicts = classify(changes, old_clauses, new_clauses, lang)
     changes = [_in_language(replace(change, categories=v.categories, severity=v.severity, reasons=v.reasons,

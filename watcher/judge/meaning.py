@@ -40,6 +40,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from watcher import lazy
+from watcher.align import SMALL_MATRIX, small_cdist
 from watcher.errors import ConfigError
 from watcher.normalize import key
 
@@ -320,7 +321,12 @@ def _words(sentence: str, language: str, rules) -> list[tuple[str, tuple[str, ..
                     word = meaning.synonyms.get(w, w)
                     out.append((word, () if w in leftovers else (word,)))
             else:
-                out.extend(_ja_words(part, meaning))
+                # A run between Latin words recurs from sentence to sentence (年, 月, 丁目, 「以下「当社」といいます」):
+                # its words are the same wherever it stands.
+                found = rules.meaning_cache.get(("ja", part))
+                if found is None:
+                    found = rules.meaning_cache[("ja", part)] = _ja_words(part, meaning)
+                out.extend(found)
         return out
     if language == "ja" and _JA_RUN.search(text):
         # No dictionary: the rules file's spelling folds and fillers, then kanji / katakana / Latin runs as words.
@@ -371,11 +377,13 @@ def _symbol(word: str) -> str:
     return found
 
 
+@functools.lru_cache(maxsize=65536)
 def encoded(key_: tuple[str, ...]) -> str:
     """A meaning key as a string of word symbols (for rapidfuzz)."""
     return "".join(_symbol(w) for w in key_)
 
 
+@functools.lru_cache(maxsize=65536)      # a document's keys are encoded again for each sentence looked up
 def encoded_bag(key_: tuple[str, ...]) -> str:
     """A meaning key's words as sorted symbols: the similarity of two is that of their word multisets, in any
     order ("We use X to do Y" / "To do Y, we use X")."""
@@ -406,8 +414,15 @@ _NOT_LETTERS = re.compile(r"[\W_]+")
 
 
 def analyse(sentence: str, rules) -> Sentence:
-    k, content = _analysed(sentence, rules)
-    return Sentence(k, content, _NOT_LETTERS.sub("", _strip(key(sentence).lower(), rules)))
+    """The sentence's meaning (cached per rules file, as its key: a document's sentences are analysed again for
+    each change and each rule that reads it)."""
+    cache = rules.meaning_cache
+    found = cache.get(("sentence", sentence))
+    if found is None:
+        k, content = _analysed(sentence, rules)
+        found = Sentence(k, content, _NOT_LETTERS.sub("", _strip(key(sentence).lower(), rules)))
+        cache[("sentence", sentence)] = found
+    return found
 
 
 def same_meaning(old: Sentence, new: Sentence, rewording: dict[str, str] | None = None) -> bool:
@@ -432,9 +447,15 @@ def _similar_pairs(old: list[tuple[str, ...]], new: list[tuple[str, ...]], thres
         return []
     old, new = old[:PAIR_MAX_SENTENCES], new[:PAIR_MAX_SENTENCES]
     encode = encoded if in_order else encoded_bag
-    scores = process.cdist([encode(k) for k in old], [encode(k) for k in new], scorer=fuzz.ratio,
-                           score_cutoff=threshold, workers=1)
-    hits = sorted(((float(scores[a, b]), a, b) for a, b in zip(*scores.nonzero(), strict=True)), reverse=True)
+    queries, choices = [encode(k) for k in old], [encode(k) for k in new]
+    if len(queries) * len(choices) <= SMALL_MATRIX:     # a few sentences: no numpy for the matrix
+        cells = small_cdist(queries, choices, fuzz.ratio, threshold)
+        hits = sorted(((score, a, b) for a, row in enumerate(cells) for b, score in enumerate(row) if score),
+                      reverse=True)
+    else:
+        scores = process.cdist(queries, choices, scorer=fuzz.ratio, score_cutoff=threshold, workers=1)
+        hits = sorted(((float(scores[a, b]), int(a), int(b)) for a, b in zip(*scores.nonzero(), strict=True)),
+                      reverse=True)
     pairs, used_old, used_new = [], set(), set()
     for score, a, b in hits:
         if score < threshold or a in used_old or b in used_new:

@@ -99,17 +99,18 @@ def is_revision_title(title: str, language: str = "ja") -> bool:
     return not _hit(rules, "not_titles", key(title))
 
 
-# classify and route both look for the old version's revision clause: remember the last answer.
-_last: tuple[list[Clause], int, str, Clause | None] | None = None
+# classify looks for the revision clause of both versions, then route for the old one's again: remember the
+# last two answers.
+_last: list[tuple[list[Clause], int, str, Clause | None]] = []
 
 
 def find_revision_clause(clauses: list[Clause], language: str = "ja") -> Clause | None:
     """The clause (or nested section) that says how the policy itself is changed, if any."""
-    global _last
-    if _last is not None and _last[0] is clauses and _last[1] == len(clauses) and _last[2] == language:
-        return _last[3]
+    for seen in list(_last):
+        if seen[0] is clauses and seen[1] == len(clauses) and seen[2] == language:
+            return seen[3]
     found = _find_revision_clause(clauses, language)
-    _last = (clauses, len(clauses), language, found)
+    _last[:] = [*_last[-1:], (clauses, len(clauses), language, found)]
     return found
 
 
