@@ -182,3 +182,34 @@ def test_a_lazy_pattern_compiles_at_its_first_use_and_takes_its_place(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize("force_color", [None, "", "1"])
+@pytest.mark.parametrize("tty_compatible", [None, "0", "1"])
+def test_check_asks_rich_whenever_rich_could_see_a_terminal(monkeypatch, tty, force_color, tty_compatible):
+    """`watch check` skips rich's Console (and its import) only where rich would say "no terminal"."""
+    from rich.console import Console
+
+    from watcher.commands.check import _may_be_terminal
+
+    for name, value in (("FORCE_COLOR", force_color), ("TTY_COMPATIBLE", tty_compatible)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+    class Stream:
+        def isatty(self):
+            return tty
+
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            pass
+
+    stream = Stream()
+    if Console(file=stream).is_terminal:
+        assert _may_be_terminal(stream)
+    assert _may_be_terminal(stream) == (tty or tty_compatible == "1" or bool(force_color))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -51,7 +52,7 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
         logger.addHandler(logging.NullHandler())
     stop = threading.Event()
     with _stopped_by_signals(stop) as caught, open_app(settings, notify=notify, stop=stop) as app:
-        err = console.Console(stderr=True) if len(policies) > 1 else None
+        err = console.Console(stderr=True) if len(policies) > 1 and _may_be_terminal(sys.stderr) else None
         if err is not None and err.is_terminal:
             bar = progress_bar
             with bar.Progress(bar.TextColumn("checking"), bar.BarColumn(), bar.MofNCompleteColumn(),
@@ -91,6 +92,19 @@ def check_command(config: str, names: list[str], *, as_json: bool = False, notif
     if any(o.status == "failed" for o in outcomes):
         return 1
     return MAIL_UNDELIVERED if sent is not None and (sent.failed or sent.deferred or sent.invalid) else 0
+
+
+def _may_be_terminal(stream) -> bool:
+    """False when rich could not call `stream` a terminal: not a tty, and neither of rich's overrides
+    (TTY_COMPATIBLE=1, a non-empty FORCE_COLOR) set. A check writing to a pipe or a file (cron, the
+    peers' benchmark) then needs no rich (~30 ms of imports) to learn that it draws no progress bar;
+    otherwise rich's Console.is_terminal decides, as before."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):        # no file, or a closed one: rich's answer
+        return True
 
 
 def _row(outcome, config: str) -> dict:
