@@ -11,7 +11,6 @@ is this page a script shell (its text is written by a script) or a bot wall a br
 
 from __future__ import annotations
 
-import html
 import re
 import tomllib
 import unicodedata
@@ -19,7 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from watcher import lazy
 from watcher.models import Document
+
+# html.unescape (its entity table) with the first page read for a script shell (fetch = "auto").
+html = lazy.module("html")
 
 RULES_PATH = Path(__file__).parent / "rules" / "suspect_pages.toml"
 

@@ -30,7 +30,6 @@ import importlib
 import os
 import re
 import stat
-import zipfile
 from collections.abc import Callable, Sequence
 from io import BytesIO
 from pathlib import Path
@@ -47,6 +46,8 @@ from watcher.registry import Registry
 __all__ = ["EXTRACTORS", "KINDS", "VERSION", "BinaryExtractor", "Extractor", "clean", "decode", "extract", "html_fragment_lines",
            "html_lines", "join_pieces", "load_file", "looks_like_html", "markdown_lines", "register", "text_lines"]
 
+# zipfile with the first input that starts like a ZIP (a .docx?): a diff of two text files needs none.
+zipfile = lazy.module("zipfile")
 # lxml with the first HTML or Markdown input (bs4 and soupsieve only for a CSS selector that needs them).
 html_lines = lazy.function("watcher.extract.html_text:html_lines")
 html_fragment_lines = lazy.function("watcher.extract.html_text:html_fragment_lines")
