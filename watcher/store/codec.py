@@ -43,6 +43,9 @@ TRAIN_MIN_BYTES = 64 * 1024
 TRAIN_MAX_SAMPLES = 256
 DICTIONARY_MAX_BYTES = 32 * 1024
 DICTIONARY_MIN_BYTES = 4 * 1024
+# COVER's segment and d-mer sizes, given rather than searched for: the search (zstd's default)
+# cost 3x the training for dictionaries 0-7 % better on the peers' fixture and the seed corpus.
+COVER_K, COVER_D = 1024, 8
 
 
 class CodecError(ValueError):
@@ -179,7 +182,7 @@ def train(kind: str, samples: Sequence[bytes]) -> Dictionary | None:
         return None
     size = max(DICTIONARY_MIN_BYTES, min(DICTIONARY_MAX_BYTES, total // 14))
     try:
-        trained = zstandard.train_dictionary(size, samples, level=LEVEL)
+        trained = zstandard.train_dictionary(size, samples, k=COVER_K, d=COVER_D, level=LEVEL)
     except zstandard.ZstdError:
         return None
     content = trained.as_bytes()
