@@ -10,7 +10,6 @@ import zlib
 import pytest
 import zstandard
 from test_store_size import _pages
-from webserver import seed_texts
 
 from watcher.store import codec
 
@@ -73,7 +72,7 @@ def test_a_dictionary_another_process_trained_is_asked_of_the_open_stores(fresh_
     assert codec.decompress(packed) == b"y" * 5000 and asked == [dictionary.id]
     assert codec.decompress(packed) == b"y" * 5000 and asked == [dictionary.id]   # kept: asked once
     # a closed store is not kept alive by the codec, nor asked
-    other = codec.train("text", [t.encode() for t in seed_texts().values()])    # other policies
+    other = codec.train("text", [body[::-1] for body in _pages(codec.TRAIN_MIN_SAMPLES + 8).values()])
     assert other is not None and other.id != dictionary.id
     del store
     gc.collect()
