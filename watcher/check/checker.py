@@ -93,6 +93,12 @@ def derive_in_worker(body: bytes, source: str, content_type: str | None, select:
     return derive_safely(body, source, content_type, select, remove)
 
 
+_WARM_UP_PAGE = ("<html><head><title>プライバシーポリシー</title></head><body><main><h1>プライバシーポリシー</h1>"
+                 "<h2>第1条（利用目的）</h2><p>当社は、個人情報を次の目的で利用します。</p><ol><li>(1) サービスの提供</li>"
+                 "<li>(2) お問い合わせへの対応</li></ol><p>当社は,次の目的で利用します.<br>以上</p>"
+                 "<p>2026年4月1日 制定</p></main></body></html>").encode()
+
+
 def _noop(_):
     return None
 
@@ -255,9 +261,10 @@ class Checker:
         """Derive workers forked now, when `n` bodies (at least) will need parsing; None if not worth it."""
         if self.workers <= 1 or n < POOL_MIN_BODIES:
             return None
-        # BeautifulSoup and lxml load with the first HTML page (watcher.extract, by name): load them
-        # here, so that the workers inherit them through the fork instead of each importing them.
-        extract.html_lines.resolve()
+        # The extractor's libraries load, and the patterns of extract, normalize, dates and segment
+        # compile, with the first page derived (by name, at first use): derive a small one here, so
+        # that the workers inherit all of it through the fork instead of each doing it again.
+        derive_safely(_WARM_UP_PAGE, "warm-up", "text/html; charset=utf-8", None, [])
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_die_with_parent, initargs=(os.getpid(),))
         # Fork the workers now, before any fetch thread starts, so they inherit no lock held by a
