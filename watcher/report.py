@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from markupsafe import Markup
-from rich.console import Console
-from rich.text import Text
 
 from watcher import lazy
 from watcher.dates import last_date
@@ -35,6 +33,10 @@ from watcher.normalize import key
 from watcher.reasons import translate
 from watcher.registry import Registry
 from watcher.report_formats import RENDERER_CLASSES
+
+# The terminal rendering (render_text) alone needs rich: a check that stores reports (report_to_dict) never loads it.
+rich_console = lazy.module("rich.console")
+rich_text = lazy.module("rich.text")
 
 SCHEMA = "policy-watcher/diff/v1"
 
@@ -276,11 +278,11 @@ def _inline(old: str, new: str, context: int = 24) -> str:
 
 def render_text(report: Report, color: bool = False) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
+    console = rich_console.Console(file=buf, force_terminal=color, color_system="standard" if color else None,
                       width=100, highlight=False, emoji=False, soft_wrap=True)
     sev_style = {"consent": "bold red", "notice": "bold yellow", "minor": "cyan", "none": "dim"}
     s = report.summary
-    console.print(Text(f"{report.old_source} → {report.new_source}", style="bold"))  # page text: never markup
+    console.print(rich_text.Text(f"{report.old_source} → {report.new_source}", style="bold"))  # page text: never markup
     console.print(f"severity: {report.severity}   material: {'yes' if report.material else 'no'}   "
                   f"added {s['added']}, removed {s['removed']}, modified {s['modified']}, moved {s['moved']}, "
                   f"renumbered {s['renumbered']}, unchanged {s['unchanged']}")
@@ -288,7 +290,7 @@ def render_text(report: Report, color: bool = False) -> str:
         console.print("no changes")
     for change in report.changes:
         console.print()
-        head = Text()
+        head = rich_text.Text()
         head.append(f"[{change.severity}] ", style=sev_style[change.severity])
         head.append(f"{change.type} ", style="bold")
         head.append(_label(change))
@@ -296,16 +298,16 @@ def render_text(report: Report, color: bool = False) -> str:
             head.append(f"  ({', '.join(change.categories)})", style="magenta")
         console.print(head)
         for reason in change.reasons:
-            console.print(Text(f"  reason: {reason}"))
+            console.print(rich_text.Text(f"  reason: {reason}"))
         for ev in change.evidence:
-            console.print(Text(f"  evidence: 「{ev}」"))
+            console.print(rich_text.Text(f"  evidence: 「{ev}」"))
         if change.type in ("added", "removed"):
             clause = change.new or change.old
             style, sign = ("green", "+") if change.type == "added" else ("red", "-")
             for line in clause.full_text().splitlines():
-                console.print(Text(f"  {sign} {line}", style=style))
+                console.print(rich_text.Text(f"  {sign} {line}", style=style))
         for style, line in _item_lines(change):
-            console.print(Text(f"  {line}", style={"added": "green", "removed": "red"}.get(style, "yellow")))
+            console.print(rich_text.Text(f"  {line}", style={"added": "green", "removed": "red"}.get(style, "yellow")))
     _print_routing(console, report)
     return buf.getvalue()
 
@@ -315,17 +317,18 @@ def _print_routing(console, report: Report) -> None:
     console.print()
     if rc:
         p = rc.promises
-        console.print(Text(f"revision clause: {rc.number} {rc.title}".strip() + f" — notify_users={p.notify_users}, "
+        console.print(rich_text.Text(
+                      f"revision clause: {rc.number} {rc.title}".strip() + f" — notify_users={p.notify_users}, "
                       f"consent_when_required={p.consent_when_required}, channels={','.join(p.channels)}"
                       + (f", lead_time_days={p.lead_time_days}" if p.lead_time_days is not None else "")
                       + (", deemed_consent" if p.deemed_consent else "")))
     else:
         console.print("revision clause: none found in the old version")
     n = report.notify
-    console.print(Text(f"notify: users={'yes' if n.users else 'no'}, staff={'yes' if n.staff else 'no'}"
+    console.print(rich_text.Text(f"notify: users={'yes' if n.users else 'no'}, staff={'yes' if n.staff else 'no'}"
                   + (f", actions: {', '.join(n.actions)}" if n.actions else "")))
     for note in n.notes:
-        console.print(Text(f"  note: {note}"))
+        console.print(rich_text.Text(f"  note: {note}"))
 
 
 def _md(text: str) -> str:
