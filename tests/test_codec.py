@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import threading
 import zlib
 
 import pytest
@@ -84,3 +85,26 @@ def test_a_dictionary_another_process_trained_is_asked_of_the_open_stores(fresh_
 def test_too_few_or_too_small_values_train_no_dictionary():
     assert codec.train("body", [b"a" * 100] * (codec.TRAIN_MIN_SAMPLES - 1)) is None
     assert codec.train("body", [b"tiny"] * 100) is None                # below TRAIN_MIN_BYTES
+
+
+def test_many_threads_share_a_few_zstd_contexts(fresh_registry):
+    dictionary = codec.register(trained())
+    pages = list(_pages(40).values())
+    errors = []
+
+    def work(offset: int):
+        try:
+            for i in range(60):
+                page = pages[(offset + i) % len(pages)]
+                assert codec.decompress(codec.compress(page, dictionary)) == page
+        except Exception as e:      # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    kept = [len(v) for pool in (codec._compressors, codec._decompressors) for v in pool.idle.values()]
+    assert kept and max(kept) <= codec._Contexts.KEEP

@@ -78,7 +78,6 @@ def dictionary_id(content: bytes) -> int:
 _known: dict[int, Dictionary] = {}
 _loaders: list[weakref.WeakMethod | Callable] = []
 _lock = threading.Lock()
-_local = threading.local()      # zstd (de)compressor objects are not for two threads at once
 
 
 def register(dictionary: Dictionary) -> Dictionary:
@@ -116,33 +115,40 @@ def known(dictionary_id_: int) -> Dictionary | None:
 
 # ---------------------------------------------------------------- compress / decompress
 
-def _compressor(dictionary: Dictionary | None) -> zstandard.ZstdCompressor:
-    cache = getattr(_local, "compressors", None)
-    if cache is None:
-        cache = _local.compressors = {}
-    key = dictionary.id if dictionary is not None else 0
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = (zstandard.ZstdCompressor(level=LEVEL, dict_data=dictionary.zstd)
-                              if dictionary is not None else zstandard.ZstdCompressor(level=LEVEL))
-    return found
+class _Contexts:
+    """zstd (de)compressor objects per dictionary, lent to one thread at a time (an object is not
+    for two threads at once) and kept for the next: a few for the whole process, however many
+    threads check (each holds ~1-2 MB of tables; the daemon runs a check on each of its threads)."""
+
+    KEEP = 2        # per dictionary and direction: writers are one at a time on SQLite anyway
+
+    def __init__(self, make: Callable[[Dictionary | None], object]):
+        self.make, self.idle, self.lock = make, {}, threading.Lock()
+
+    def run(self, dictionary: Dictionary | None, call: Callable[[object], bytes]) -> bytes:
+        key = dictionary.id if dictionary is not None else 0
+        with self.lock:
+            idle = self.idle.setdefault(key, [])
+            context = idle.pop() if idle else None
+        if context is None:
+            context = self.make(dictionary)
+        try:
+            return call(context)
+        finally:
+            with self.lock:
+                if len(self.idle[key]) < self.KEEP:
+                    self.idle[key].append(context)
 
 
-def _decompressor(dictionary: Dictionary | None) -> zstandard.ZstdDecompressor:
-    cache = getattr(_local, "decompressors", None)
-    if cache is None:
-        cache = _local.decompressors = {}
-    key = dictionary.id if dictionary is not None else 0
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = (zstandard.ZstdDecompressor(dict_data=dictionary.zstd)
-                              if dictionary is not None else zstandard.ZstdDecompressor())
-    return found
+_compressors = _Contexts(lambda d: zstandard.ZstdCompressor(level=LEVEL, dict_data=d.zstd) if d is not None
+                         else zstandard.ZstdCompressor(level=LEVEL))
+_decompressors = _Contexts(lambda d: zstandard.ZstdDecompressor(dict_data=d.zstd) if d is not None
+                           else zstandard.ZstdDecompressor())
 
 
 def compress(data: bytes, dictionary: Dictionary | None = None) -> bytes:
     """One zstd frame (content size and, with a dictionary, its id in the header)."""
-    return _compressor(dictionary).compress(data)
+    return _compressors.run(dictionary, lambda c: c.compress(data))
 
 
 def decompress(data: bytes) -> bytes:
@@ -159,7 +165,7 @@ def decompress(data: bytes) -> bytes:
             if dictionary is None:
                 raise CodecError(f"compressed with dictionary {wanted}, which this store does not have")
         try:
-            return _decompressor(dictionary).decompress(data)
+            return _decompressors.run(dictionary, lambda d: d.decompress(data))
         except zstandard.ZstdError as e:
             raise CodecError(f"damaged zstd value: {e}") from None
     if data[:2] == GZIP_MAGIC:
