@@ -452,13 +452,18 @@ def _symbol(word: str) -> str:
     return found
 
 
-@functools.lru_cache(maxsize=65536)
+# A document's keys are encoded again for each sentence looked up (near) and each pairing: the keys of the few
+# documents compared last are enough (a daemon keeps this process, and its memory, for weeks).
+_ENCODED_CACHE = 8192
+
+
+@functools.lru_cache(maxsize=_ENCODED_CACHE)
 def encoded(key_: tuple[str, ...]) -> str:
     """A meaning key as a string of word symbols (for rapidfuzz)."""
     return "".join(_symbol(w) for w in key_)
 
 
-@functools.lru_cache(maxsize=65536)      # a document's keys are encoded again for each sentence looked up
+@functools.lru_cache(maxsize=_ENCODED_CACHE)
 def encoded_bag(key_: tuple[str, ...]) -> str:
     """A meaning key's words as sorted symbols: the similarity of two is that of their word multisets, in any
     order ("We use X to do Y" / "To do Y, we use X")."""
