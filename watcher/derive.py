@@ -47,17 +47,36 @@ class Derived:
     It crosses the process boundary (a derive worker's answer) in its *stored* form: the column
     values, with the JSON of `lines` and `outline` already encoded. The checker decodes the
     Document and the outline only when it needs them (a compare); a first version never does,
-    and unpickling a Document tree cost more than deriving half of it."""
+    and unpickling a Document tree cost more than deriving half of it.
 
-    __slots__ = ("_document", "_outline", "_stored", "text_key", "text_length", "clauses", "problem")
+    Made from a Document (derive_document), it segments the Document when its clauses are first
+    asked for: page noise (the same normalised text as the latest version) never needs them, and
+    a compare takes the same clauses (`segments`) instead of segmenting the new version again."""
+
+    __slots__ = ("_document", "_outline", "_stored", "_segments", "_clauses", "text_key", "text_length", "problem")
 
     def __init__(self, document: Document | None, outline: list | None, text_key: str, text_length: int,
-                 clauses: int, problem: str | None = None, *, stored: tuple | None = None):
+                 clauses: int | None, problem: str | None = None, *, stored: tuple | None = None):
         self._document, self._outline, self._stored = document, outline, stored
+        self._segments: list[Clause] | None = None
+        self._clauses = clauses
         self.text_key = text_key          # sha256 of the normalised lines
         self.text_length = text_length    # characters of normalised text
-        self.clauses = clauses            # top-level clauses (preamble and date lines not counted)
         self.problem = problem            # not a version: login / maintenance / error page
+
+    @property
+    def segments(self) -> list[Clause]:
+        """The document's clauses (segment.segment), segmented once."""
+        if self._segments is None:
+            self._segments = segment.segment(self.document)
+        return self._segments
+
+    @property
+    def clauses(self) -> int:
+        """Top-level clauses (preamble and date lines not counted)."""
+        if self._clauses is None:
+            self._clauses = sum(1 for c in self.segments if c.kind == "clause")
+        return self._clauses
 
     @property
     def document(self) -> Document:
@@ -70,7 +89,8 @@ class Derived:
     @property
     def outline(self) -> list:
         if self._outline is None:
-            self._outline = json.loads(self._stored[6])
+            self._outline = (json.loads(self._stored[6]) if self._stored is not None
+                             else [clause_to_json(c) for c in self.segments])
         return self._outline
 
     def stored(self) -> tuple:
@@ -78,7 +98,7 @@ class Derived:
         if self._stored is None:
             doc = self._document
             self._stored = (doc.source, doc.text, _dumps(encode_lines(doc)), doc.title, doc.charset,
-                            doc.content_type, _dumps(self._outline))
+                            doc.content_type, _dumps(self.outline))
         return self._stored
 
     def __reduce__(self):
@@ -103,14 +123,13 @@ def derive(body: bytes, *, source: str, content_type: str | None, select: str | 
 
 def derive_document(doc: Document, body: bytes = b"") -> Derived:
     keys = [k for k in (normalize.key(line.text) for line in doc.lines) if k]
-    clauses = segment.segment(doc)
     text_length = sum(len(k) for k in keys)
-    derived = Derived(
+    derived = Derived(     # segmented when its clauses are first asked for
         document=doc,
-        outline=[clause_to_json(c) for c in clauses],
+        outline=None,
         text_key=hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest(),
         text_length=text_length,
-        clauses=sum(1 for c in clauses if c.kind == "clause"),
+        clauses=None,
     )
     if body:
         derived.problem = suspect.page_problem(body, doc, text_length)

@@ -190,7 +190,10 @@ def decide(d: Decision, derived: Derived | str, previous: Previous | None = None
     if derived.text_key == previous.text_key:
         return d.unchanged()                      # page noise: same normalised text
     new_doc = dataclasses.replace(derived.document, source=f"{policy.name}@{state.latest_version + 1}")
-    report = compare(previous.document, new_doc)
+    # the clauses of the derivation are the new document's (a clause names no source); a previous
+    # version derived again has its clauses too
+    old_clauses = previous.rederived.segments if previous.rederived is not None else None
+    report = compare(previous.document, new_doc, old_clauses=old_clauses, new_clauses=derived.segments)
     if not report.changes:
         return d.unchanged()                      # formatting only, as the diff engine sees it
     d.report = report
