@@ -162,13 +162,14 @@ def timed_pass(label: str, settings, store, host: str, port: int):
 
 
 def print_store_size(label: str, root: Path) -> None:
-    """The store's files: the database (with its write-ahead log, as a running store has it) and bodies."""
+    """The store's files: the database (bodies are its rows since schema 0008), with its write-ahead
+    log as a running store has it, and any body files a store from before 0008 left."""
     files = [f for f in root.rglob("*") if f.is_file()]
     total = sum(f.stat().st_size for f in files)
-    bodies = sum(f.stat().st_size for f in files if f.suffix == ".gz")
+    legacy = sum(f.stat().st_size for f in files if f.suffix == ".gz")
     wal = sum(f.stat().st_size for f in files if f.name.endswith("-wal"))
-    print(f"{label}: {total / 1e6:.2f} MB (database {(total - bodies - wal) / 1e6:.2f} MB, write-ahead log "
-          f"{wal / 1e6:.2f} MB, bodies {bodies / 1e6:.2f} MB in {sum(f.suffix == '.gz' for f in files)} files)")
+    print(f"{label}: {total / 1e6:.2f} MB (database {(total - legacy - wal) / 1e6:.2f} MB, write-ahead log "
+          f"{wal / 1e6:.2f} MB, body files of before 0008 {legacy / 1e6:.2f} MB)")
 
 
 def _children_cpu() -> float:

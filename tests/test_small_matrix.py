@@ -8,7 +8,7 @@ import sys
 from rapidfuzz import fuzz, process
 
 from watcher import align
-from watcher.align import SMALL_MATRIX, MATCH_THRESHOLD, Unit, small_cdist
+from watcher.align import MATCH_THRESHOLD, SMALL_MATRIX, Unit, small_cdist
 from watcher.judge import meaning
 
 _ALPHABET = "個人情報の利用目的第三者提供当社はをにがとするためですabc de1"
