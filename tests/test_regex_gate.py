@@ -1,11 +1,14 @@
-"""meaning.needed_strings: strings one of which every match of an expression contains, so that a sentence
-holding none of them is not searched (the navigation / boilerplate patterns of _strip)."""
+"""literals.needed_strings: strings one of which every match of an expression contains, so that a sentence
+holding none of them is not searched (the navigation / boilerplate patterns of _strip), nor a class name
+that holds none of the noise names' (ascii_folded, page_body)."""
 
 import random
 import re
 
-from watcher.judge.meaning import _strip, may_match, needed_strings
+from watcher.extract.boilerplate import rules as extract_rules
+from watcher.judge.meaning import _strip
 from watcher.judge.rules import load_rules
+from watcher.literals import may_match, may_match_ascii_folded, needed_strings
 
 
 def test_what_every_match_goes_through():
@@ -33,6 +36,21 @@ def test_case_insensitive_letters_are_not_taken():
     assert needed_strings("Here", 0) == {"Here"}
 
 
+def test_ascii_letters_folded_for_a_case_insensitive_pattern():
+    assert needed_strings("Cookie[-_]?Bar", re.IGNORECASE, ascii_folded=True) == {"cookie"}
+    assert needed_strings("(^|[-_])ads?($|[-_])|^side$", re.IGNORECASE, ascii_folded=True) == {"ad", "side"}
+    assert needed_strings("(?i:Kelvin)", 0, ascii_folded=True) == {"kelvin"}
+    names = extract_rules().noise_names
+    assert needed_strings(names.pattern, names.flags, ascii_folded=True), "every noise name needs a string"
+    for name in ("css-85f0e6-root", "css-85f0e6-p", "article", "policy-body", "art12"):
+        assert not may_match_ascii_folded(names, name) and names.search(name) is None, name
+    assert may_match_ascii_folded(names, "lead") and names.search("lead") is None     # "ad": a search says no
+    for name in ("Cookie-Banner", "site-footer", "BreadCrumb", "sr-only", "g-nav", "l-header"):
+        assert may_match_ascii_folded(names, name) and names.search(name), name
+    # A name that is not ASCII is always searched: re's IGNORECASE folds some letters onto ASCII ones.
+    assert may_match_ascii_folded(re.compile("sk", re.I), "\u017fK") and re.compile("sk", re.I).search("\u017fK")
+
+
 def test_a_skipped_text_has_no_match():
     rng = random.Random(5)
     alphabet = "abAB詳細こち。 "
@@ -51,7 +69,7 @@ def test_a_skipped_text_has_no_match():
         return "|".join("".join(quantified(atom(depth)) for _ in range(rng.randint(0, 4)))
                         for _ in range(rng.randint(1, 3)))
 
-    skipped = 0
+    skipped = folded = 0
     for _ in range(3000):
         pattern = alt(0)
         try:
@@ -63,7 +81,11 @@ def test_a_skipped_text_has_no_match():
             if not may_match(compiled, text):
                 skipped += 1
                 assert compiled.search(text) is None, (pattern, text)
-    assert skipped > 1000
+            ascii_text = "".join(c for c in text if c.isascii())
+            if not may_match_ascii_folded(compiled, ascii_text):
+                folded += 1
+                assert compiled.search(ascii_text) is None, (pattern, ascii_text)
+    assert skipped > 1000 and folded > 1000
 
 
 def test_strip_is_the_same_with_the_gate():

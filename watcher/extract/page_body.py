@@ -26,6 +26,7 @@ from watcher.errors import ConfigError, InputError
 from watcher.extract import tree
 from watcher.extract.boilerplate import Rules, rules
 from watcher.extract.tree import Element, Page
+from watcher.literals import may_match_ascii_folded
 
 # Only for a selector that needs the full CSS engine: a page with simple selectors never loads them.
 bs4 = lazy.module("bs4")
@@ -185,7 +186,10 @@ def _is_noise(element: Element, r: Rules) -> bool:
 
 @lru_cache(maxsize=8192)
 def _noise_name(name: str) -> bool:
-    return rules().noise_names.search(name) is not None
+    # A substring test first: a search of the 51 alternatives cost ~20 µs a name, and CSS-in-JS
+    # sites give every page its own class names (css-85f0e6-root), so the cache rarely helps there.
+    noise = rules().noise_names
+    return may_match_ascii_folded(noise, name) and noise.search(name) is not None
 
 
 def _holds_content(element: Element, total: _TextLength, r: Rules) -> bool:

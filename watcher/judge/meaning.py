@@ -39,16 +39,10 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-try:        # the parser of the re module: which strings a rules file's expression needs (needed_strings)
-    from re import _constants as _re_constants
-    from re import _parser as _re_parser
-except ImportError:     # Python < 3.11
-    import sre_constants as _re_constants
-    import sre_parse as _re_parser
-
 from watcher import lazy
 from watcher.align import SMALL_MATRIX, small_cdist
 from watcher.errors import ConfigError
+from watcher.literals import may_match
 from watcher.normalize import key
 
 # Sentence ends inside a comparison key: Japanese full stops, line breaks, a Latin stop before a space, a table bar.
@@ -157,74 +151,6 @@ def _strip(text: str, rules) -> str:
     if rules.meaning.boilerplate is not None and may_match(rules.meaning.boilerplate, text):
         text = rules.meaning.boilerplate.sub(" ", text)
     return text
-
-
-def may_match(pattern, text: str) -> bool:
-    """False when the pattern cannot match anywhere in the text: none of the strings one of which each of its
-    matches contains (needed_strings) is in it. The rules' navigation patterns start with [^。]{0,60}, so a
-    search tries 60 characters at each position of every sentence; a substring test skips most sentences."""
-    needed = needed_strings(pattern.pattern, getattr(pattern, "_flags", None) or pattern.flags)
-    return needed is None or any(s in text for s in needed)
-
-
-@functools.lru_cache(maxsize=256)
-def needed_strings(pattern: str, flags: int) -> frozenset[str] | None:
-    """Strings one of which every match of the regular expression contains, or None when it has none that
-    this reading finds (a match may then be anything, even empty).
-
-    Read from the parsed expression: a run of literal characters of the top sequence, or of a group, a
-    repetition at least once, or every alternative of a branch, all of which each match must go through.
-    Under IGNORECASE only characters without case are taken (re matches them exactly)."""
-    try:
-        parsed = _re_parser.parse(pattern, flags)
-        ignorecase = bool((flags | parsed.state.flags) & re.IGNORECASE)
-        return _needed(list(parsed), ignorecase)
-    except Exception:       # an expression (or a re module) this reading does not know: no shortcut
-        return None
-
-
-def _uncased(ch: str) -> bool:
-    return ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
-
-
-def _needed(items: list, ignorecase: bool) -> frozenset[str] | None:
-    """needed_strings of a sequence of parsed items: the most selective (longest shortest string) of the
-    sets that some item of it needs."""
-    best: frozenset[str] | None = None
-    run: list[str] = []
-
-    def consider(found: frozenset[str] | None) -> None:
-        nonlocal best
-        if found and all(found) and (best is None or min(map(len, found)) > min(map(len, best))):
-            best = found
-
-    for op, av in items:
-        if op is _re_constants.LITERAL and not (ignorecase and not _uncased(chr(av))):
-            run.append(chr(av))
-            continue
-        if run:
-            consider(frozenset({"".join(run)}))
-            run = []
-        if op is _re_constants.SUBPATTERN:
-            _, add_flags, del_flags, sub = av
-            consider(_needed(list(sub), (ignorecase or bool(add_flags & re.IGNORECASE))
-                             and not del_flags & re.IGNORECASE))
-        elif op is getattr(_re_constants, "ATOMIC_GROUP", None):
-            consider(_needed(list(av), ignorecase))
-        elif op is _re_constants.BRANCH:
-            alternatives = [_needed(list(branch), ignorecase) for branch in av[1]]
-            if all(alternatives):
-                consider(frozenset().union(*alternatives))
-        elif op in _REPEATS and av[0] >= 1:
-            consider(_needed(list(av[2]), ignorecase))
-        # Anything else (a class, an anchor, a lookaround, a group reference, a conditional) needs no string.
-    if run:
-        consider(frozenset({"".join(run)}))
-    return best
-
-
-_REPEATS = tuple(getattr(_re_constants, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-                 if hasattr(_re_constants, name))
 
 
 # SudachiPy refuses an input over 49,149 bytes ("Input is too long"): a sentence longer than that
