@@ -15,7 +15,7 @@ from webserver import PageServer, login_page, maintenance_page, policy_page, see
 
 from watcher.app import check_policies, open_app
 from watcher.config import parse_settings
-from watcher.derive import EXTRACTOR_VERSION, decode_lines, encode_lines, stored_document
+from watcher.derive import EXTRACTOR_VERSION, decode_lines, encode_lines, stored_clauses, stored_document
 from watcher.models import Document, Line
 from watcher.store import AlertRow, BodyRow, ChangeRow, CheckRow, Delivery, SnapshotRow, Store, sha256
 
@@ -56,8 +56,10 @@ def test_first_unchanged_changed_across_the_seeds(tmp_path, server):
     assert count(store, SnapshotRow) == 5
     with store.Session() as session:
         for snap in session.scalars(select(SnapshotRow)):
-            assert snap.version == 1 and snap.clauses >= 5 and snap.extractor_version.startswith(EXTRACTOR_VERSION)
-            assert snap.text_length > 2000 and snap.outline and snap.status == 200
+            assert snap.version == 1 and snap.extractor_version.startswith(EXTRACTOR_VERSION)
+            # a first version is stored unsegmented: its clauses are counted, and its outline made, when read
+            assert snap.clauses is None and snap.outline is None and stored_clauses(snap) >= 5
+            assert snap.text_length > 2000 and snap.status == 200
             assert "閲覧数" not in snap.text and "fixed" not in snap.text      # page chrome is not policy text
             assert store.get_body(snap.body_sha256, verify=True).startswith(b"<!DOCTYPE html>")
 
@@ -76,6 +78,8 @@ def test_first_unchanged_changed_across_the_seeds(tmp_path, server):
     with store.Session() as session:
         change = session.scalars(select(ChangeRow)).one()
         assert change.old_snapshot.version == 1 and change.new_snapshot.version == 2
+        # the compare segmented the new version: its outline and clause count are stored with it
+        assert change.new_snapshot.outline and change.new_snapshot.clauses == stored_clauses(change.old_snapshot)
         assert change.report["schema"] == "policy-watcher/diff/v1" and change.material
         assert change.severity == change.report["severity"] == changed[0].severity
         assert any("位置情報" in " ".join(c["evidence"]) or "位置情報" in json.dumps(c["hunks"], ensure_ascii=False)

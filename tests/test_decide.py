@@ -39,7 +39,7 @@ def derived(result: FetchResult):
 
 def previous_of(text: str) -> Previous:
     d = derived(page(text, nonce="old"))
-    return Previous(document=d.document, text_key=d.text_key, text_length=d.text_length, clauses=d.clauses)
+    return Previous(document=d.document, text_key=d.text_key, text_length=d.text_length, stored_clauses=d.clauses)
 
 
 def stored(version: int = 1, **kw) -> PolicyState:

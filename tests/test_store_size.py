@@ -1,5 +1,5 @@
-"""What a stored version costs (issue 14): the outline a check writes is compressed with the
-version's text as zlib's dictionary, reads back the same, and stays readable when the text is
+"""What a stored version costs (issue 14): a first version is stored unsegmented; the outline a
+check writes with a change is compressed with the version's text as zlib's dictionary, reads back the same, and stays readable when the text is
 replaced through the ORM; bodies and texts are compressed with dictionaries the store trains from
 its own values (watcher.store.codec), readable by any process, on SQLite and PostgreSQL. Real
 checks of pages from a real HTTP server, real stores."""
@@ -9,51 +9,78 @@ from __future__ import annotations
 import zlib
 
 from sqlalchemy import select, text
-from test_check import ENMONO, make_settings
+from test_check import ENMONO, ENMONO_NEW, make_settings
 from webserver import policy_page
 
 from watcher.app import check_policies
 from watcher.config import StoreSettings
-from watcher.derive import derive
+from watcher.derive import clause_to_json, current_outline, derive, stored_clauses
 from watcher.store import BodyRow, SnapshotRow, Store, codec
 from watcher.store.schema import DictionaryRow
 
 
-def first_version(tmp_path, server):
-    body = policy_page(ENMONO, nonce="fixed", views=1, stamp="2026-05-01")
-    server.set("/p", body)
+def changed_version(tmp_path, server):
+    """A policy with two versions: the first stored unsegmented, the second (a change: the compare
+    segmented it) with its outline. Returns the settings and the outline the second one derives to."""
     settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p")}])
+    server.set("/p", policy_page(ENMONO, nonce="fixed", views=1, stamp="2026-05-01"))
     [outcome] = check_policies(settings, notify=False)
     assert outcome.status == "first", outcome.error
+    body = policy_page(ENMONO_NEW, nonce="fixed", views=1, stamp="2026-05-01")
+    server.set("/p", body)
+    [outcome] = check_policies(settings, notify=False)
+    assert outcome.status == "changed", outcome.error
     expected = derive(body, source=server.url("/p"),
                       content_type="text/html; charset=utf-8", select=None, remove=[]).outline
     return settings, expected
 
 
-def test_a_checks_outline_is_compressed_with_its_text_and_reads_back_the_same(tmp_path, server):
-    settings, expected = first_version(tmp_path, server)
+def test_a_changes_outline_is_compressed_with_its_text_and_reads_back_the_same(tmp_path, server):
+    settings, expected = changed_version(tmp_path, server)
     store = Store(settings.store)
     try:
         with store.engine.connect() as conn:
-            raw, stored_text = conn.execute(text("SELECT outline, text FROM snapshots")).one()
+            raw, stored_text = conn.execute(text("SELECT outline, text FROM snapshots WHERE version = 2")).one()
         assert raw[1] & 0x20, "a zlib stream with a preset dictionary (FDICT)"
         plain = zlib.compress(zlib.decompressobj(zdict=codec.decompress(stored_text)).decompress(raw), 6)
         assert len(raw) < len(plain) / 2
         assert store.resolve_ref("a", "latest").outline == expected
         with store.Session() as session:
-            assert session.scalars(select(SnapshotRow)).one().outline == expected
+            assert session.scalars(select(SnapshotRow).where(SnapshotRow.version == 2)).one().outline == expected
     finally:
         store.close()
 
 
 def test_a_text_replaced_through_the_orm_keeps_the_outline_readable(tmp_path, server):
-    settings, expected = first_version(tmp_path, server)
+    settings, expected = changed_version(tmp_path, server)
     store = Store(settings.store)
     try:
         with store.session() as session:
-            snap = session.scalars(select(SnapshotRow)).one()
+            snap = session.scalars(select(SnapshotRow).where(SnapshotRow.version == 2)).one()
             snap.text = snap.text + "\n追記"
         assert store.resolve_ref("a", "latest").outline == expected
+    finally:
+        store.close()
+
+
+def test_a_first_version_is_stored_unsegmented_and_outlined_when_read(tmp_path, server):
+    """Its outline and clause count are NULL (a third of deriving a new page went into them, for an
+    outline nobody had read); `current_outline` and `stored_clauses` make them from its text."""
+    body = policy_page(ENMONO, nonce="fixed", views=1, stamp="2026-05-01")
+    server.set("/p", body)
+    settings = make_settings(tmp_path, [{"name": "a", "url": server.url("/p")}])
+    [outcome] = check_policies(settings, notify=False)
+    assert outcome.status == "first", outcome.error
+    derived = derive(body, source=server.url("/p"), content_type="text/html; charset=utf-8", select=None, remove=[])
+    store = Store(settings.store)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT outline, clauses FROM snapshots")).one() == (None, None)
+        snap = store.resolve_ref("a", "latest")
+        assert snap.outline is None and snap.clauses is None
+        tree = current_outline(snap, settings.policy("a"), store.get_body)
+        assert [clause_to_json(c) for c in tree] == derived.outline and len(derived.outline) > 5
+        assert stored_clauses(snap) == derived.clauses > 5
     finally:
         store.close()
 

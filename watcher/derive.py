@@ -51,7 +51,10 @@ class Derived:
 
     Made from a Document (derive_document), it segments the Document when its clauses are first
     asked for: page noise (the same normalised text as the latest version) never needs them, and
-    a compare takes the same clauses (`segments`) instead of segmenting the new version again."""
+    a compare takes the same clauses (`segments`) instead of segmenting the new version again. A
+    first version is stored unsegmented (its outline and clause count NULL: caches of its text,
+    made when first read): segmenting cost a third of deriving a new page, for an outline that a
+    check of the next version does not read (it segments the text it compares)."""
 
     __slots__ = ("_document", "_outline", "_stored", "_segments", "_clauses", "text_key", "text_length", "problem")
 
@@ -89,20 +92,35 @@ class Derived:
     @property
     def outline(self) -> list:
         if self._outline is None:
-            self._outline = (json.loads(self._stored[6]) if self._stored is not None
+            self._outline = (json.loads(self._stored[6]) if self._stored is not None and self._stored[6] is not None
                              else [clause_to_json(c) for c in self.segments])
         return self._outline
 
+    @property
+    def segmented(self) -> bool:
+        """Are the clauses known already (segmented here, or stored with the outline)?"""
+        return self._segments is not None or self._outline is not None or \
+            (self._stored is not None and self._stored[6] is not None)
+
+    @property
+    def counted_clauses(self) -> int | None:
+        """The clause count if the document is segmented already; None rather than segment it."""
+        return self.clauses if self._clauses is not None or self.segmented else None
+
     def stored(self) -> tuple:
-        """(source, text, lines JSON, title, charset, content_type, outline JSON)"""
+        """(source, text, lines JSON, title, charset, content_type, outline JSON or None when the
+        document was never segmented)"""
         if self._stored is None:
             doc = self._document
             self._stored = (doc.source, doc.text, _dumps(encode_lines(doc)), doc.title, doc.charset,
-                            doc.content_type, _dumps(self.outline))
+                            doc.content_type, _dumps(self.outline) if self.segmented else None)
+        elif self._stored[6] is None and self.segmented:
+            self._stored = (*self._stored[:6], _dumps(self.outline))
         return self._stored
 
     def __reduce__(self):
-        return (_unpickle_derived, (self.stored(), self.text_key, self.text_length, self.clauses, self.problem))
+        return (_unpickle_derived, (self.stored(), self.text_key, self.text_length, self.counted_clauses,
+                                    self.problem))
 
 
 def _dumps(value) -> str:
@@ -227,7 +245,15 @@ def current_document(snapshot, policy, load_body: Callable[[str], bytes],
 
 def current_outline(snapshot, policy, load_body: Callable[[str], bytes]) -> list[Clause]:
     """A snapshot's clause tree as the current code segments it."""
-    if snapshot.extractor_version == derivation_version(policy):
+    if snapshot.extractor_version == derivation_version(policy) and snapshot.outline is not None:
         return outline_tree(snapshot.outline)
     doc, derived = current_document(snapshot, policy, load_body)
     return outline_tree((derived or derive_document(doc)).outline)
+
+
+def stored_clauses(snapshot) -> int:
+    """A snapshot's top-level clause count as stored, counted from its text if it was stored
+    unsegmented (a first version)."""
+    if snapshot.clauses is not None:
+        return snapshot.clauses
+    return derive_document(stored_document(snapshot)).clauses

@@ -134,7 +134,8 @@ def _running(pid: int) -> bool:
 def columns(derived: Derived, policy: PolicySettings) -> DerivedColumns:
     _, text, lines, title, charset, _, outline = derived.stored()
     return DerivedColumns(text=text, lines=lines, outline=outline, title=title, charset=charset,
-                          text_key=derived.text_key, text_length=derived.text_length, clauses=derived.clauses,
+                          text_key=derived.text_key, text_length=derived.text_length,
+                          clauses=derived.counted_clauses,
                           extractor_version=derivation_version(policy))
 
 
@@ -313,7 +314,7 @@ class Checker:
             return Previous(stored_document(prev, f"{policy.name}@{prev.version}"), state.latest_text_key,
                             state.latest_text_length, state.latest_clauses)
         if rederived is not None:
-            return Previous(doc, rederived.text_key, rederived.text_length, rederived.clauses, rederived)
+            return Previous(doc, rederived.text_key, rederived.text_length, rederived.counted_clauses, rederived)
         return Previous(doc, state.latest_text_key, state.latest_text_length, state.latest_clauses)
 
     # -------------------------------------------------- writing

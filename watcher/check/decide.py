@@ -23,7 +23,7 @@ from datetime import datetime
 
 from watcher import lazy, suspect
 from watcher.config import PolicySettings
-from watcher.derive import Derived, derivation_version
+from watcher.derive import Derived, derivation_version, derive_document
 from watcher.fetch import FetchResult
 from watcher.models import Document, Report
 from watcher.store import PolicyState, sha256
@@ -66,8 +66,22 @@ class Previous:
     document: Document
     text_key: str
     text_length: int
-    clauses: int
+    stored_clauses: int | None            # as stored; None: stored unsegmented (a first version)
     rederived: Derived | None = None     # set when the stored columns came from other code
+    _derived: Derived | None = field(default=None, init=False, repr=False)
+
+    @property
+    def derived(self) -> Derived:
+        """The document's derivation (segmented once, when its clauses are first asked for)."""
+        if self.rederived is not None:
+            return self.rederived
+        if self._derived is None:
+            self._derived = derive_document(self.document)
+        return self._derived
+
+    @property
+    def clauses(self) -> int:
+        return self.stored_clauses if self.stored_clauses is not None else self.derived.clauses
 
 
 @dataclass
@@ -190,10 +204,10 @@ def decide(d: Decision, derived: Derived | str, previous: Previous | None = None
     if derived.text_key == previous.text_key:
         return d.unchanged()                      # page noise: same normalised text
     new_doc = dataclasses.replace(derived.document, source=f"{policy.name}@{state.latest_version + 1}")
-    # the clauses of the derivation are the new document's (a clause names no source); a previous
-    # version derived again has its clauses too
-    old_clauses = previous.rederived.segments if previous.rederived is not None else None
-    report = compare(previous.document, new_doc, old_clauses=old_clauses, new_clauses=derived.segments)
+    # the clauses of the derivation are the new document's (a clause names no source); the previous
+    # version's are segmented once, for the shrink test or here
+    report = compare(previous.document, new_doc, old_clauses=previous.derived.segments,
+                     new_clauses=derived.segments)
     if not report.changes:
         return d.unchanged()                      # formatting only, as the diff engine sees it
     d.report = report

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from watcher.commands import SEVERITY_STYLE, STATUS_STYLE, plain
 from watcher.config import load_settings
+from watcher.derive import stored_clauses
 from watcher.errors import InputError
 from watcher.store import open_store
 
@@ -45,7 +46,7 @@ def _history_data(h) -> dict:
         "name": h.name,
         "url": h.url,
         "snapshots": [{"version": s.version, "fetched_at": _ts(s.fetched_at), "sha256": s.body_sha256,
-                       "url": s.url, "clauses": s.clauses, "characters": len(s.text or ""),
+                       "url": s.url, "clauses": stored_clauses(s), "characters": len(s.text or ""),
                        "bytes": s.body_size} for s in h.snapshots],
         "changes": [{"id": c.id, "created_at": _ts(c.created_at), "old_version": c.old_version,
                      "new_version": c.new_version, "severity": c.severity, "material": c.material,

@@ -11,8 +11,8 @@ def snapshot_view(row: SnapshotRow) -> SnapshotView:
                         version=row.version, fetched_at=row.fetched_at, body_sha256=row.body_sha256,
                         body_size=row.body_size or 0, url=row.url, status=row.status,
                         content_type=row.content_type or "", charset=row.charset or "", title=row.title or "",
-                        text=row.text or "", lines=row.lines or [], outline=row.outline or [],
-                        text_key=row.text_key or "", text_length=row.text_length or 0, clauses=row.clauses or 0,
+                        text=row.text or "", lines=row.lines or [], outline=row.outline,
+                        text_key=row.text_key or "", text_length=row.text_length or 0, clauses=row.clauses,
                         extractor_version=row.extractor_version or "", fetcher=row.fetcher or "")
 
 

@@ -454,11 +454,11 @@ def _derived_values(d: DerivedColumns, text_dictionary=None) -> dict:
     """Column values for a Core statement (JSON a worker encoded is taken as it is). The text is
     compressed with the store's text dictionary; the outline with the text as dictionary: its
     clause bodies are that text."""
-    outline = d.outline if isinstance(d.outline, str) else json_serializer(d.outline)
+    outline = d.outline if isinstance(d.outline, str | None) else json_serializer(d.outline)
     return {"text": Compressed(compress_text(d.text, text_dictionary)),
             "lines": EncodedJSON(d.lines) if isinstance(d.lines, str) else d.lines,
             "title": d.title, "charset": d.charset,
-            "outline": Compressed(compress_outline(outline, d.text)), "text_key": d.text_key, "text_length": d.text_length,
+            "outline": None if outline is None else Compressed(compress_outline(outline, d.text)), "text_key": d.text_key, "text_length": d.text_length,
             "clauses": d.clauses, "extractor_version": d.extractor_version}
 
 

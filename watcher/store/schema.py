@@ -35,7 +35,9 @@ either (watcher.store.codec). A snapshot's
 outline, as a check writes it, is compressed with the snapshot's text as zlib's preset dictionary
 (`compress_outline`): the clause bodies are the text again, and cost ~0.5 KB a version instead of
 ~2.2 KB. Such a value is a standard zlib stream with the FDICT flag (and the text's Adler-32); the
-ORM decodes it when a row loads (`_outline_with_text`), with that row's text.
+ORM decodes it when a row loads (`_outline_with_text`), with that row's text. Since 0009 a first
+version is stored without an outline and clause count (NULL): they are caches of its text, made
+when something reads them (watcher.derive.current_outline, stored_clauses).
 Times are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
 """
 
@@ -68,7 +70,7 @@ from watcher.store import codec
 
 # The Alembic revision that this module describes: a new store is created at it, and a store at
 # any other revision is refused until `watch migrate` (tests check it equals the migrations' head).
-HEAD = "0008"
+HEAD = "0009"
 
 log = logging.getLogger("watcher.store")
 
@@ -205,10 +207,11 @@ class SnapshotRow(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(ZText, default="")
     lines: Mapped[list] = mapped_column(ZJSON, default=list)      # heading level per line, see watcher.derive
-    outline: Mapped[list] = mapped_column(ZJSON, default=list)    # clause tree, see watcher.derive
+    # clause tree, see watcher.derive; NULL: stored unsegmented (a first version), segmented when read
+    outline: Mapped[list | None] = mapped_column(ZJSON, nullable=True, default=None)
     text_key: Mapped[str] = mapped_column(String(64), default="")  # sha256 of the normalised lines
     text_length: Mapped[int] = mapped_column(Integer, default=0)
-    clauses: Mapped[int] = mapped_column(Integer, default=0)      # top-level clauses
+    clauses: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)  # top-level; NULL as outline
     extractor_version: Mapped[str] = mapped_column(String(200), default="")
     fetcher: Mapped[str] = mapped_column(String(16), default="")   # the kind that fetched it: http | browser | file
 

@@ -21,7 +21,7 @@ class PolicyState:
     latest_version: int = 0
     latest_text_key: str = ""
     latest_text_length: int = 0
-    latest_clauses: int = 0
+    latest_clauses: int | None = 0    # None: the version was stored unsegmented
     latest_derivation: str = ""
 
 
@@ -41,10 +41,10 @@ class SnapshotView:
     title: str
     text: str
     lines: list
-    outline: list
+    outline: list | None           # None: stored unsegmented (a first version), see watcher.derive
     text_key: str
     text_length: int
-    clauses: int
+    clauses: int | None            # None: likewise
     extractor_version: str
     fetcher: str = ""              # http | browser | file ("" for versions stored before it was recorded)
 
@@ -55,12 +55,12 @@ class DerivedColumns:
 
     text: str
     lines: str                  # JSON text
-    outline: str
+    outline: str | None         # JSON text; None: not segmented (NULL)
     title: str
     charset: str
     text_key: str
     text_length: int
-    clauses: int
+    clauses: int | None         # None: not segmented (NULL)
     extractor_version: str
 
 
