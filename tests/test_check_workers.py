@@ -65,3 +65,25 @@ def test_a_pass_where_most_pages_changed_starts_its_workers_late(tmp_path, serve
     # the fork server is ended and reaped with the pass: no process is left behind
     assert getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None) is None
     assert multiprocessing.active_children() == []
+
+
+def test_a_worker_killed_in_a_pass_loses_no_page(tmp_path, server):
+    """A derive worker killed (the OOM killer, an operator) breaks the pool: the pages it held and the
+    ones still to come are derived in the checking process, and every policy gets its first version."""
+    serve_all(server, 0, delay=0.15)     # slow answers: the pass is still fetching when the worker dies
+    settings = make_settings(tmp_path, [{"name": f"p{i}", "url": server.url(f"/p{i}")} for i in range(POLICIES)])
+    killed = []
+
+    def kill_a_worker(_outcome):
+        if not killed and multiprocessing.active_children():
+            victim = multiprocessing.active_children()[0]
+            os.kill(victim.pid, 9)
+            killed.append(victim.pid)
+
+    with open_app(settings, notify=False) as app:
+        app.checker.workers = 2
+        outcomes = app.checker.check_many(list(settings.policies), progress=kill_a_worker)
+        assert killed, "a worker was alive to be killed"
+        assert [o.status for o in outcomes] == ["first"] * POLICIES, [o.error for o in outcomes]
+        assert app.checker.interrupted == []
+    assert multiprocessing.active_children() == []

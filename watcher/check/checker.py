@@ -83,14 +83,18 @@ POOL_MIN_BODIES = 16
 # in four (measured at N = 1,000), workers started late cost more CPU than they save wall time.
 LAZY_POOL_AFTER = 64
 LAZY_POOL_SHARE = 0.5
+# Pages go to the workers DERIVE_CHUNK at a time (or what has arrived within a TICK): a task per page
+# cost ProcessPoolExecutor's hand-offs between this process's threads (its manager and queue feeder,
+# a future each) for every page, some 100 futex calls a page and a tenth of the pass's CPU.
+DERIVE_CHUNK = 8
 
 RACED = "another check stored a version of this policy at the same time; try again"
 
 
-def derive_in_worker(body: bytes, source: str, content_type: str | None, select: str | None,
-                     remove: list[str]) -> Derived | str:
-    """derive() in a worker process (its answer crosses back in its stored form: see Derived)."""
-    return derive_safely(body, source, content_type, select, remove)
+def derive_in_worker(pages: list[tuple]) -> list[Derived | str]:
+    """derive() of a chunk of pages in a worker process, each (body, source, content_type, select,
+    remove); the answers cross back in their stored form (see Derived)."""
+    return [derive_safely(*page) for page in pages]
 
 
 _WARM_UP_PAGE = ("<html><head><title>プライバシーポリシー</title></head><body><main><h1>プライバシーポリシー</h1>"
@@ -197,26 +201,38 @@ class Checker:
         def on_start(job):
             started[job.key] = utcnow()
 
+        chunk: list[tuple[Decision, tuple]] = []
+
+        def send_chunk():
+            if not chunk:
+                return
+            decisions, pages = [d for d, _ in chunk], [a for _, a in chunk]
+            chunk.clear()
+            try:
+                pending.append((decisions, workers.pool.submit(derive_in_worker, pages)))
+            except Exception as e:      # the pool broke (a worker was killed): this process derives the rest
+                workers.lost(e)
+                for d in decisions:
+                    batch.add(self._decide(d))
+
         def settle(block: bool):
             while pending and (block or pending[0][1].done()):
-                d, future = pending.popleft()
-                batch.add(self._decide(d, future.result()))
+                decisions, future = pending.popleft()
+                try:
+                    answers = future.result()
+                except Exception as e:     # a worker died (killed, out of memory): derive them here
+                    workers.lost(e)
+                    answers = [None] * len(decisions)
+                for d, derived in zip(decisions, answers, strict=True):
+                    batch.add(self._decide(d, derived))
 
-        # The fetches are consumed by a thread of their own, so that this thread wakes up on time to
-        # write what has finished while a slow fetch holds the pass (a batch never holds a finished
-        # result hostage), and to stop when `stop` is set, abandoning the fetches still in flight.
+        # The fetch threads hand each result to this thread through a queue it waits on with a timeout,
+        # so that it wakes up on time to write what has finished while a slow fetch holds the pass (a
+        # batch never holds a finished result hostage), and to stop when `stop` is set, abandoning the
+        # fetches still in flight.
         arrived: queue.SimpleQueue = queue.SimpleQueue()
-
-        def consume():
-            try:
-                for item in self.fetcher.fetch_many(jobs, on_start=on_start):
-                    arrived.put(item)
-            except BaseException as e:      # reported in the main thread
-                arrived.put(e)
-            finally:
-                arrived.put(None)
-
-        threading.Thread(target=consume, name="check-fetches", daemon=True).start()
+        if self.fetcher.fetch_into(jobs, arrived.put, on_start=on_start) == 0:
+            arrived.put(None)
         stop_deadline = None
         answered = 0
         try:
@@ -228,13 +244,12 @@ class Checker:
                 try:
                     item = arrived.get(timeout=TICK)
                 except queue.Empty:
+                    send_chunk()
                     settle(block=False)
                     batch.tick()
                     continue
                 if item is None:
                     break
-                if isinstance(item, BaseException):
-                    raise item
                 job, result = item
                 if result.error == STOPPED and self.stop.is_set():
                     continue        # cut off by stop: not checked (reported as such), not a failure
@@ -244,11 +259,14 @@ class Checker:
                 answered += 1
                 pool = workers.for_page(answered) if d.kind == "derive" else None
                 if pool is not None:
-                    pending.append((d, pool.submit(derive_in_worker, result.body, result.final_url or policy.url,
-                                                   result.content_type, policy.select, list(policy.remove))))
+                    chunk.append((d, (result.body, result.final_url or policy.url, result.content_type,
+                                      policy.select, list(policy.remove))))
+                    if len(chunk) >= DERIVE_CHUNK:
+                        send_chunk()
                 else:
                     batch.add(self._decide(d))
                 settle(block=False)
+            send_chunk()
             settle(block=True)
         finally:
             batch.flush()
@@ -443,6 +461,7 @@ class _DeriveWorkers:
         self.pool: Executor | None = checker._pool(first_versions)
         self.lazy = self.pool is None and self.size > 1 and policies >= POOL_MIN_BODIES
         self.pages = 0
+        self.broken: list[Executor] = []
         self.ready = threading.Event()
         self.starter: threading.Thread | None = None
         if self.pool is not None:
@@ -472,11 +491,18 @@ class _DeriveWorkers:
         self.pool = pool
         self.ready.set()
 
+    def lost(self, error: Exception) -> None:
+        """The pool broke (a worker killed, out of memory): the pass goes on deriving in this process."""
+        if self.pool is not None:
+            log.warning("a derive worker failed (%s); deriving in the main process", one_line(error))
+            self.broken.append(self.pool)
+            self.pool = None
+
     def shutdown(self) -> None:
         if self.starter is not None:
             self.starter.join()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (*self.broken, *([self.pool] if self.pool is not None else [])):
+            pool.shutdown(wait=True, cancel_futures=True)
         if self.starter is not None:
             _stop_fork_server()
 

@@ -141,16 +141,26 @@ class Fetcher:
         Setting `self.stop` stops handing out queued jobs; the generator then ends after the
         fetches in flight return (their results are still yielded).
         """
+        done: queue.SimpleQueue[tuple[FetchJob, FetchResult] | None] = queue.SimpleQueue()
+        if self.fetch_into(jobs, done.put, on_start) == 0:
+            return
+        while (item := done.get()) is not None:
+            yield item
+
+    def fetch_into(self, jobs: Iterable[FetchJob], deliver: Callable[[tuple[FetchJob, FetchResult] | None], None],
+                   on_start: Callable[[FetchJob], None] | None = None) -> int:
+        """fetch_many's fetches, each (job, result) handed to `deliver` by the thread that fetched it, then
+        None once, when the last fetch is done; returns at once with the number of jobs (0: no thread,
+        no None). For a caller that waits for more than fetches (checker: one queue, one hand-off less)."""
         queues: OrderedDict[str, deque[FetchJob]] = OrderedDict()
         total = 0
         for job in jobs:
             queues.setdefault(host_key(job.url), deque()).append(job)
             total += 1
         if not total:
-            return
+            return 0
         active: dict[str, int] = {host: 0 for host in queues}
         cond = threading.Condition()     # guards queues and active; waited on only by idle workers
-        done: queue.SimpleQueue[tuple[FetchJob, FetchResult] | None] = queue.SimpleQueue()
         # local files are not a server to be polite to
         limits = {host: (self.settings.concurrency if host == "" else self.settings.per_host) for host in queues}
 
@@ -192,25 +202,22 @@ class Fetcher:
                         # One slot came free: one idle worker can use it. Waking them all made every
                         # response cost a dozen thread switches (a 304 cost twice its serial CPU).
                         cond.notify()
-                    done.put((job, result))
+                    deliver((job, result))
             finally:
                 with cond:
                     cond.notify_all()    # `stop` may be set: the idle workers look again and end
-                done.put(None)   # one "worker finished" marker each
+                    running[0] -= 1
+                    last = running[0] == 0
+                if last:
+                    deliver(None)
 
         # No more workers than can ever be busy at once: one host at per_host = 2 needs two, not 16.
         busy_at_most = sum(min(limits[host], len(q)) for host, q in queues.items())
         n_workers = min(self.settings.concurrency, busy_at_most)
-        threads = [threading.Thread(target=worker, name=f"fetch-{i}", daemon=True) for i in range(n_workers)]
-        for t in threads:
-            t.start()
-        finished = 0
-        while finished < n_workers:
-            item = done.get()
-            if item is None:
-                finished += 1
-                continue
-            yield item
+        running = [n_workers]
+        for i in range(n_workers):
+            threading.Thread(target=worker, name=f"fetch-{i}", daemon=True).start()
+        return total
 
     def close(self):
         with self._kinds_lock:
