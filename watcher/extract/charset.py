@@ -55,6 +55,8 @@ _ESC_JIS = re.compile(rb"\x1b\$[@B]|\x1b\(J|\x1b\$\(D")
 _MOJIBAKE = lazy.pattern(r"[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\x80-\x9f\ufffd]")
+# Either of the two: a clean page (most pages) is scanned once, not once for each.
+_SUSPECT = lazy.pattern(r"[\x00-\x08\x0b\x0e-\x1f\x7f\x80-\x9f\ufffd\uff61-\uff9f\ue000-\uf8ff]")
 
 
 def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
@@ -156,6 +158,10 @@ def _plausible(text: str, codec: str) -> bool:
     """Does this decode look like real text rather than mojibake or binary?"""
     if not text:
         return True
+    if _SUSPECT.search(text) is None:       # no control character and no mojibake: only kana to look for
+        if text.isascii() or codec not in _JA_CODECS:
+            return True
+        return bool(_KANA.search(text)) or len(text) - len(text.encode("ascii", "ignore")) < 20
     # A search first: most pages have none, and a findall of a whole page builds a list for nothing.
     if _CONTROL.search(text) and len(_CONTROL.findall(text)) > max(2, len(text) // 100):
         return False

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from watcher.config import StoreSettings
 from watcher.errors import ConfigError, InputError
@@ -247,7 +247,8 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
 
     def snapshot(self, snapshot_id: int) -> SnapshotView:
         with self._read() as s:
-            row = s.get(SnapshotRow, snapshot_id)
+            # the policy's name with it, in one query (a check loads the previous version of every change)
+            row = s.get(SnapshotRow, snapshot_id, options=[joinedload(SnapshotRow.policy)])
             if row is None:
                 raise StoreError(f"snapshot #{snapshot_id} is not in the store")
             return _snapshot_view(row)
