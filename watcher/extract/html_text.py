@@ -98,6 +98,7 @@ class _LineBuilder:
         self.items = 0          # <li> elements open: nothing inside a list item is a heading
         self.marker: str | None = None
         self.heading = 0
+        self.outer_headings: list[int] = []    # the level each open heading element replaced
         self.lists: list[ListState] = []
         self.opaque = 0         # inside <script>, <style>, <template>, <rt>, <rp>: text is no page text
 
@@ -116,26 +117,15 @@ class _LineBuilder:
                 self.segments, self.plain, self.bold = [[]], [False], [False]
             return
         self.has_text = False
-        pieces = [clean("".join(seg)) for seg in self.segments]
-        all_bold = [b and not p for b, p in zip(self.bold, self.plain, strict=True)]
+        segments, plain, bold = self.segments, self.plain, self.bold
         self.segments, self.plain, self.bold = [[]], [False], [False]
         may_head = not self.heading and not self.items
-        texts: list[tuple[str, bool]] = []
-        text, bold = "", True
-        for i, piece in enumerate(pieces):
-            if not piece:
-                if text and 0 < i < len(pieces) - 1:
-                    texts.append((text, bold))
-                    text, bold = "", True
-            elif text and (LIST_LINE.match(piece)
-                           or (may_head and bold and not all_bold[i] and bold_heading_shape(text))):
-                texts.append((text, bold))
-                text, bold = piece, all_bold[i]
-            else:
-                text = join_pieces(text, piece)
-                bold = bold and all_bold[i]
-        texts.append((text, bold))
-        for text, bold in texts:
+        if len(segments) == 1:  # no <br> in the block (most blocks): its one piece is its one line
+            texts = [(clean("".join(segments[0])), bold[0] and not plain[0])]
+        else:
+            texts = _split_pieces([clean("".join(seg)) for seg in segments],
+                                  [b and not p for b, p in zip(bold, plain, strict=True)], may_head)
+        for text, all_bold in texts:
             if not text:
                 continue
             if self.marker is not None:
@@ -143,7 +133,7 @@ class _LineBuilder:
                     text = self.marker + text
                 self.marker = None
             heading = self.heading
-            if may_head and bold and bold_heading_shape(text):
+            if may_head and all_bold and bold_heading_shape(text):
                 heading = BOLD_HEADING
             self.lines.append(Line(text, heading, self.items - 1 if self.items > 1 else 0))
 
@@ -157,10 +147,14 @@ class _LineBuilder:
     def block(self, root: Element) -> None:
         """Walk `root` as a block: its content becomes lines."""
         preserve = tree.preserves_space(root)
-        stack: list[object] = [self.flush, root]
+        # Next on top: text pieces (str) to add, elements to enter, and the end markers (int,
+        # from enter) of the elements whose content lies above them.
+        stack: list[str | Element | int] = [_END_BLOCK, root]
+        push, pop = stack.append, stack.pop
         while stack:
-            item = stack.pop()
-            if type(item) is str:
+            item = pop()
+            kind = type(item)
+            if kind is str:
                 if self.opaque:
                     continue
                 if not item.strip(_ASCII_SPACE):     # tree.collapsed, inline: the walk's hot path
@@ -173,84 +167,90 @@ class _LineBuilder:
                         self.bold[-1] = True
                     elif item.strip() not in _TITLE_TAIL:
                         self.plain[-1] = True
-            elif isinstance(item, Element):
-                after = self.enter(item)
-                if after is not None:
-                    if after is not _NOTHING:
-                        stack.append(after)
-                    for child in reversed(item):
+            elif kind is int:
+                self.leave(item)
+            else:
+                end = self.enter(item)
+                if end is None:
+                    continue
+                if end != _INLINE:
+                    push(end)
+                if len(item):   # most elements have none; a slice is cheaper than reversed() when they do
+                    for child in item[::-1]:
                         tail = child.tail       # lxml makes a new str at each read
                         if tail:
-                            stack.append(tail)
+                            push(tail)
                         if type(child.tag) is str:      # not a comment or processing instruction
-                            stack.append(child)
-                    text = item.text
-                    if text:
-                        stack.append(text)
-            else:
-                item()
+                            push(child)
+                text = item.text
+                if text:
+                    push(text)
         self.flush()
 
-    def enter(self, tag: Element):
-        """Start an element; return what to do after its children, or None to skip them."""
+    def enter(self, tag: Element) -> int | None:
+        """Start an element; return its end marker (for leave), or None to skip its content."""
         name = tag.tag
         start = _START.get(name)
-        after = _NOTHING if start is None else start(self, tag)
-        if after is None:
+        end = _INLINE if start is None else start(self, tag)
+        if end is None:
             return None
         if name not in _BOLD_TAGS:
             style = tag.get("style")
             if not style or _BOLD_STYLE.search(style) is None:
-                return after
+                return end
         self.bold_depth += 1
+        return end | _BOLD
 
-        def leave_bold() -> None:
+    def leave(self, end: int) -> None:
+        """End an element after its content: `end` is the marker enter returned for it."""
+        if end & _BOLD:
             self.bold_depth -= 1
-            after()
-        return leave_bold
+            end &= ~_BOLD
+        if end == _END_BLOCK:
+            self.flush()
+        elif end == _END_ITEM:
+            self.flush()
+            self.marker = None
+            self.items -= 1
+        elif end == _END_HEADING:
+            self.flush()
+            self.heading = self.outer_headings.pop()
+        elif end == _END_LIST:
+            self.flush()
+            self.lists.pop()
+        elif end == _END_OPAQUE:
+            self.opaque -= 1
 
-    # -- how each element starts (_START): what to do after its children, None to skip them
+    # -- how each element starts (_START): its end marker, None to skip its content
     def start_break(self, tag: Element) -> None:
         self.segments.append([])
         self.plain.append(False)
         self.bold.append(False)
 
-    def start_heading(self, tag: Element):
+    def start_heading(self, tag: Element) -> int:
         self.flush()
-        outer, self.heading = self.heading, _HEADINGS[tag.tag]
-
-        def leave_heading() -> None:
-            self.flush()
-            self.heading = outer
-        return leave_heading
+        self.outer_headings.append(self.heading)
+        self.heading = _HEADINGS[tag.tag]
+        return _END_HEADING
 
     def start_preformatted(self, tag: Element) -> None:
         self.flush()
         for raw in tree.text(tag).splitlines():
             self.emit(raw)
 
-    def start_list(self, tag: Element):
+    def start_list(self, tag: Element) -> int:
         self.flush()
         self.lists.append(ListState.of(tag))
+        return _END_LIST
 
-        def leave_list() -> None:
-            self.flush()
-            self.lists.pop()
-        return leave_list
-
-    def start_item(self, tag: Element):
+    def start_item(self, tag: Element) -> int:
         self.flush()
         state = self.lists[-1] if self.lists else ListState("disc", 1, 1)
         self.marker = state.next_marker(tag)
         self.items += 1
+        return _END_ITEM
 
-        def leave_item() -> None:
-            self.flush()
-            self.marker = None
-            self.items -= 1
-        return leave_item
-
-    def start_table(self, tag: Element):
+    def start_table(self, tag: Element) -> int | None:
         if self.data_table(tag):
             return None
         return self.start_block(tag)
@@ -261,17 +261,14 @@ class _LineBuilder:
     def start_empty(self, tag: Element) -> None:
         return None
 
-    def start_block(self, tag: Element):
+    def start_block(self, tag: Element) -> int:
         self.flush()
-        return self.flush
+        return _END_BLOCK
 
-    def start_opaque(self, tag: Element):
+    def start_opaque(self, tag: Element) -> int:
         """Never page text (in practice dropped as noise before the walk)."""
         self.opaque += 1
-        return self.leave_opaque
-
-    def leave_opaque(self) -> None:
-        self.opaque -= 1
+        return _END_OPAQUE
 
     def data_table(self, table: Element) -> bool:
         """Emit a data table as one line per row; False for a layout table (walked as blocks)."""
@@ -293,6 +290,18 @@ class _LineBuilder:
             if text:
                 self.lines.append(Line(text, 0))
         return True
+
+
+# What is left to do after an element's content: the end marker that _LineBuilder.enter returns
+# and the walk keeps on its stack until _LineBuilder.leave. Small ints, not a closure made per
+# element: the walk reads them apart from text (str) and elements by their type alone.
+_INLINE = 0         # nothing (an inline element): not kept
+_END_BLOCK = 1      # flush: the block's lines are written
+_END_ITEM = 2       # flush, and the list item is closed
+_END_HEADING = 3    # flush, and the enclosing heading level is back
+_END_LIST = 4       # flush, and the list's numbering ends
+_END_OPAQUE = 5     # text is page text again
+_BOLD = 8           # or-ed into any of these: the element was bold (<b>, <strong>, font-weight)
 
 
 # How an element starts, by tag name (_LineBuilder.enter); any other element is inline.
@@ -323,11 +332,29 @@ def _rows(table: Element) -> list[Element]:
     return rows
 
 
-def _nothing() -> None:
-    pass
+def _split_pieces(pieces: list[str], all_bold: list[bool], may_head: bool) -> list[tuple[str, bool]]:
+    """The lines of a block that <br> cut in pieces, each with whether it is bold from end to end.
 
-
-_NOTHING = _nothing
+    An empty piece inside the block (two <br> in a row) ends a line; a piece that starts like
+    a list item, or a piece not bold after a short bold title (where the block may be a
+    heading), starts a new one; any other piece continues the line (_LineBuilder.flush).
+    """
+    texts: list[tuple[str, bool]] = []
+    text, bold = "", True
+    for i, piece in enumerate(pieces):
+        if not piece:
+            if text and 0 < i < len(pieces) - 1:
+                texts.append((text, bold))
+                text, bold = "", True
+        elif text and (LIST_LINE.match(piece)
+                       or (may_head and bold and not all_bold[i] and bold_heading_shape(text))):
+            texts.append((text, bold))
+            text, bold = piece, all_bold[i]
+        else:
+            text = join_pieces(text, piece)
+            bold = bold and all_bold[i]
+    texts.append((text, bold))
+    return texts
 
 
 def _cells(tr: Element) -> list[Element]:

@@ -43,11 +43,15 @@ def clean(text: str) -> str:
     A source line break next to a Japanese character is dropped (it is a hard wrap, not a
     space); an ideographic space inside the text is kept as written.
     """
-    text = _INVISIBLE.sub("", text)
+    if not text.isprintable():  # every character _INVISIBLE matches is unprintable: most texts skip the scan
+        text = _INVISIBLE.sub("", text)
     if "\n" in text or "\r" in text:
         text = _BREAK_NEAR_WIDE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACE_RUN.sub(_collapse if "\u3000" in text else " ", text)   # the callback only where it can matter
-    return text.strip()
+    if "\u3000" in text:    # the callback only where it can matter
+        return _SPACE_RUN.sub(_collapse, text).strip()
+    # str.split() cuts at the runs that \s+ matches (both read str.isspace) and drops the ends:
+    # the same text as _SPACE_RUN.sub(" ", text).strip(), for about a quarter of the CPU.
+    return " ".join(text.split())
 
 
 def _collapse(m: re.Match[str]) -> str:
