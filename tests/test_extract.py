@@ -783,6 +783,12 @@ def test_control_and_bidi_characters_never_reach_the_text():
     assert extract("当社は\x1b[2J情報を取得します。\n", source="p.txt", kind="text").text == "当社は[2J情報を取得します。"
 
 
+def test_control_characters_after_dropped_chrome_are_no_error():
+    # The text after a dropped <nav> is written back into the tree; lxml refuses C0 controls there.
+    page = "<html><body><nav>menu</nav>\x1b 本文\x0c続き<p>当社は個人情報を取得します。</p></body></html>"
+    assert extract(page, source="p.html", kind="html").text == "本文続き\n当社は個人情報を取得します。"
+
+
 # --------------------------------------------------------------------------- nested lists (Line.depth)
 
 def test_nested_html_list_items_have_their_depth():

@@ -26,6 +26,7 @@ OPAQUE = frozenset(("script", "style", "template", "rt", "rp"))
 # Whitespace runs in these are kept as written.
 PRESERVE = frozenset(("pre", "textarea"))
 _ASCII_SPACE = " \t\n\r\x0c"
+_XML_INCOMPATIBLE = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
 @dataclass
@@ -119,6 +120,9 @@ def drop(page: Page, element: Element) -> None:
         return
     tail = element.tail
     if tail:
+        # lxml refuses to set text with C0 controls (a page may carry them: libxml2 parsed them);
+        # they are no page text (whitespace.clean drops them too)
+        tail = tail.translate(_XML_INCOMPATIBLE)
         previous = element.getprevious()
         preserve = preserves_space(parent)
         if not preserve:
