@@ -148,16 +148,26 @@ def _strip_noise(page: Page, root: Element, total: _TextLength, r: Rules,
 
     With `candidates`, also collect the main-content candidates that survive (same walk).
     """
-    stack = list(root.iterchildren(etree.Element))
-    while stack:
-        element = stack.pop()
-        if element.tag in r.drop_tags or (_is_noise(element, r) and not _holds_content(element, total, r)):
+    # The walk visits an element before its content and the children of an element last to first (the
+    # order of the stack it was written with, which decides ties between candidates): the reverse of
+    # lxml's post-order, listed in C at once instead of an iterator per element. An element's content
+    # follows it in that order, so a dropped element's is skipped by its count.
+    order = [element for _, element in etree.iterwalk(root, events=("end",), tag=etree.Element)]
+    order.pop()     # root itself, last in post-order
+    order.reverse()
+    drop_tags = r.drop_tags
+    i, n = 0, len(order)
+    while i < n:
+        element = order[i]
+        i += 1
+        if element.tag in drop_tags or (_is_noise(element, r) and not _holds_content(element, total, r)):
+            if len(element):
+                i += sum(1 for _ in element.iterdescendants(etree.Element))
             total.measure()
             tree.drop(page, element)
             continue
         if candidates is not None and r.content_index.matches(element):
             candidates.append(element)
-        stack.extend(element.iterchildren(etree.Element))
 
 
 def _is_noise(element: Element, r: Rules) -> bool:
