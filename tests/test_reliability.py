@@ -568,7 +568,7 @@ def test_d11_kill_9_of_watch_check_leaves_no_derive_worker_behind(tmp_path, serv
     proc = subprocess.Popen([sys.executable, "-m", "watcher", "check", "--config", str(path), "--no-notify"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: len(_children(proc.pid)) >= 2, timeout=20), "no worker processes started"
+        assert wait_for(lambda: len(_children(proc.pid)) >= 1, timeout=20), "no worker process started"
         workers = _children(proc.pid)
         assert wait_for(lambda: sum(server.hits.values()) >= 4, timeout=20)   # in the middle of the pass
         assert proc.poll() is None, "the pass ended before the kill"

@@ -227,6 +227,27 @@ def test_a_good_check_resolves_the_failed_check_alert_only(repo):
     assert state.consecutive_failures == 0 and state.etag is None   # no version: validators are meaningless
 
 
+def test_load_states_adds_new_policies_and_follows_a_changed_url(repo):
+    first = repo.load_states([("a", "http://example/a"), ("b", "http://example/b")])
+    assert first["a"].policy_id != first["b"].policy_id and first["a"].latest_id is None
+    # the configuration moved b to a new URL and added c: same rows for a and b, one new row
+    again = repo.load_states([("a", "http://example/a"), ("b", "http://example/b2"), ("c", "http://example/c")])
+    assert again["a"].policy_id == first["a"].policy_id and again["b"].policy_id == first["b"].policy_id
+    assert again["c"].policy_id not in (first["a"].policy_id, first["b"].policy_id)
+    with repo.session() as session:
+        assert dict(session.execute(select(PolicyRow.name, PolicyRow.url)).all()) == {
+            "a": "http://example/a", "b": "http://example/b2", "c": "http://example/c"}
+
+
+def test_load_states_reads_the_latest_version_of_each_policy(repo):
+    pid = policy_id(repo)
+    with repo.session() as session:
+        for version in (1, 2, 3):
+            add_snapshot(repo, session, pid, version, datetime(2026, 5, version))
+    state = repo.load_states([("a", "http://example/p")])["a"]
+    assert state.latest_version == 3 and state.latest_text_key == "3"
+
+
 def test_events_are_stored_and_handed_to_subscribers_in_the_same_transaction(repo):
     pid = policy_id(repo)
     seen = []

@@ -210,7 +210,7 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
                                                                 .where(PolicyRow.name.in_(chunk)))})
             now = utcnow()
             new = {name: url for name, url in policies if name not in rows}
-            moved = [{"pid": rows[name].id, "url": url} for name, url in policies
+            moved = [{"id": rows[name].id, "url": url} for name, url in policies
                      if name in rows and rows[name].url != url]
             try:
                 if new:
@@ -225,9 +225,8 @@ class Repository(DeliveryMethods, ReviewMethods, PolicyMethods):
                 # another process added the same new policy a moment ago: read them again
                 session.rollback()
                 return self.load_states(policies)
-            if moved:
-                session.execute(update(PolicyRow).where(PolicyRow.id == bindparam("pid"))
-                                .values(url=bindparam("url")).execution_options(synchronize_session=False), moved)
+            if moved:       # a policy's URL changed in the configuration
+                session.execute(update(PolicyRow), moved)
             latest = {}
             ids = [r.id for r in rows.values()]
             for i in range(0, len(ids), 500):
