@@ -303,3 +303,26 @@ def test_a_script_shell_is_told_by_its_folded_text_length_whatever_the_shortcut(
         result.headers = {"content-type": "text/html"}
         shell = suspect.needs_browser(result) is not None
         assert shell == (len(suspect.visible_text(markup)) < limit), (piece, n)
+
+
+def test_the_text_count_on_a_prefix_is_the_count_on_the_whole_page(monkeypatch):
+    """needs_browser counts a page's visible characters on a prefix that ends with a tag, then on four
+    times as much: the same answer as on the whole text, wherever the prefix ends (tags with a '<' in
+    an attribute, character references, stray '<' and '>')."""
+    import html
+    import random
+    rng = random.Random(3)
+    bits = ["<p>", "</p>", "<b class='x'>", "&amp;", "&nbsp;", "&#12354;", "&#x3042", "&am", "p;", " ", "\n", "あい",
+            "text", "<!-- c -->", "<script>x</script>", "&lt;b&gt;", "<", ">", "&", "&&;", "\u3000", "<a title='<'>"]
+    checked = {True: 0, False: 0}
+    for first_look in (1, 7, 64):
+        monkeypatch.setattr(suspect, "_FIRST_LOOK", first_look)
+        for _ in range(2000):
+            visible = suspect._HIDDEN.sub(" ", "".join(rng.choice(bits) for _ in range(rng.randint(0, 60))))
+            whole = len("".join(html.unescape(suspect._TAG.sub(" ", visible)).split()))
+            for chars in (1, 5, 20, 60):
+                answer = suspect._holds_text(visible, chars)
+                assert answer == (whole >= chars), (visible, chars)
+                checked[answer] += 1
+    assert min(checked.values()) > 1000      # both answers were tested many times
+

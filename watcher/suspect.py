@@ -157,6 +157,25 @@ def _unfolded_text(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", markup)))
 
 
+def _holds_text(visible: str, chars: int) -> bool:
+    """Does html.unescape(_TAG.sub(" ", visible)) hold `chars` characters that are not white space?
+    Counted on a prefix first, a quarter of the page or so, then on four times as much: most pages
+    have that many in their first few KB. Exact: a prefix ends with a tag (which the whole text reads
+    as a space too, and which no character reference runs across), so its count is never more."""
+    size = _FIRST_LOOK
+    while True:
+        tag = _TAG.search(visible, size) if size < len(visible) else None
+        cut = tag.end() if tag is not None else len(visible)
+        if len("".join(html.unescape(_TAG.sub(" ", visible[:cut])).split())) >= chars:
+            return True
+        if cut >= len(visible):
+            return False
+        size *= 4
+
+
+_FIRST_LOOK = 2048      # characters of markup read first by _holds_text
+
+
 # NFKC composes at most three characters into one (a Hangul syllable from its jamo): a text with this
 # many times the characters needed has enough after folding too, without folding a whole page.
 _FOLD_SHRINKS_AT_MOST = 3
@@ -184,9 +203,10 @@ def needs_browser(result) -> str | None:
     markup = body[:1_000_000].decode("utf-8", "replace")
     if not _HTMLISH.match(markup):
         return None
-    unfolded = _unfolded_text(markup)
-    if len("".join(unfolded.split())) >= _FOLD_SHRINKS_AT_MOST * r.shell_text_chars:
+    visible = _HIDDEN.sub(" ", markup)
+    if _holds_text(visible, _FOLD_SHRINKS_AT_MOST * r.shell_text_chars):
         return None         # plenty of text: a page, not a script shell (most pages stop here)
+    unfolded = html.unescape(_TAG.sub(" ", visible))
     text = _fold(unfolded)
     if len(text) >= r.shell_text_chars:
         return None
