@@ -156,3 +156,34 @@ def test_every_subcommand_and_option_has_a_one_line_description():
     assert not missing, missing
     done = watch("diff", "--help")
     assert done.returncode == 0 and "compare two versions" in done.stdout.split("positional arguments")[0]
+
+
+def _run_with(tmp_path, prelude: str, *args: str) -> subprocess.CompletedProcess:
+    """`watch ARGS` through cli.run, as the console script calls it, after `prelude`."""
+    code = f"import sys\n{prelude}\nsys.argv = ['watch', *{list(args)!r}]\nfrom watcher.cli import run\nrun()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_the_quick_exit_keeps_the_exit_code_the_output_and_the_exit_handlers(tmp_path):
+    """cli.run ends the process without freeing the interpreter's objects: the exit code and all the
+    output stay, and the exit handlers (logging's, multiprocessing's, a library's) still run."""
+    (tmp_path / "old.txt").write_text(OLD, encoding="utf-8")
+    (tmp_path / "new.txt").write_text(NEW * 200, encoding="utf-8")     # output longer than one buffer
+    handler = "import atexit\natexit.register(lambda: sys.stderr.write('handler ran\\n'))"
+    done = _run_with(tmp_path, handler, "diff", "old.txt", "new.txt", "--format", "json")
+    assert done.returncode == 1 and "handler ran" in done.stderr
+    report = __import__("json").loads(done.stdout)        # the whole report, not a cut buffer
+    assert report["changes"] and "広告配信" in done.stdout
+    done = _run_with(tmp_path, handler, "diff", "old.txt", "old.txt")
+    assert done.returncode == 0 and "handler ran" in done.stderr
+
+
+def test_the_quick_exit_waits_for_a_thread_that_still_runs(tmp_path):
+    """A non-daemon thread still working when main() returns is waited for, as the interpreter does."""
+    (tmp_path / "old.txt").write_text(OLD, encoding="utf-8")
+    late = tmp_path / "late.txt"
+    prelude = ("import threading, time, pathlib\n"
+               f"threading.Thread(target=lambda: (time.sleep(1.0), pathlib.Path({str(late)!r}).write_text('done'))).start()")
+    done = _run_with(tmp_path, prelude, "diff", "old.txt", "old.txt")
+    assert done.returncode == 0, done.stderr
+    assert late.read_text() == "done"

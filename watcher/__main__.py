@@ -1,3 +1,3 @@
-from watcher.cli import main
+from watcher.cli import run
 
-raise SystemExit(main())
+run()

@@ -8,8 +8,11 @@ on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Callable
 
 from watcher import __version__
@@ -265,3 +268,26 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def run() -> None:
+    """The `watch` console script and `python -m watcher`: main(), then an exit that does not free
+    the interpreter's objects one by one.
+
+    By the time main() returns, its own `finally` blocks have closed every store, written every mail
+    and ended every worker. What the interpreter would still do is tear its modules down and free
+    what they hold (lxml trees, SQLAlchemy's registries, the caches): ~0.15 s of CPU after a check of
+    1,000 policies, for nothing. The exit handlers still run (logging's flush, multiprocessing's,
+    concurrent.futures'), stdout and stderr are flushed, and then the process ends. While another
+    (non-daemon) thread still runs, the interpreter's own exit waits for it as always."""
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe (`watch diff ... | head`): nothing more to say
+            pass
+    os._exit(code)
+
