@@ -234,11 +234,11 @@ class Checker:
         # batch never holds a finished result hostage), and to stop when `stop` is set, abandoning the
         # fetches still in flight.
         arrived: queue.SimpleQueue = queue.SimpleQueue()
-        if self.fetcher.fetch_into(jobs, arrived.put, on_start=on_start) == 0:
-            arrived.put(None)
         stop_deadline = None
         answered = 0
         try:
+            if self.fetcher.fetch_into(jobs, arrived.put, on_start=on_start) == 0:
+                arrived.put(None)
             while True:
                 if self.stop.is_set() and stop_deadline is None:
                     stop_deadline = time.monotonic() + STOP_GRACE
