@@ -184,6 +184,7 @@ class Fetcher:
                     cond.wait()
 
         def worker():
+            nonlocal running
             try:
                 while True:
                     job = take()
@@ -206,15 +207,15 @@ class Fetcher:
             finally:
                 with cond:
                     cond.notify_all()    # `stop` may be set: the idle workers look again and end
-                    running[0] -= 1
-                    last = running[0] == 0
+                    running -= 1
+                    last = running == 0
                 if last:
                     deliver(None)
 
         # No more workers than can ever be busy at once: one host at per_host = 2 needs two, not 16.
         busy_at_most = sum(min(limits[host], len(q)) for host, q in queues.items())
         n_workers = min(self.settings.concurrency, busy_at_most)
-        running = [n_workers]
+        running = n_workers     # threads not yet ended (guarded by cond): the last one delivers None
         for i in range(n_workers):
             threading.Thread(target=worker, name=f"fetch-{i}", daemon=True).start()
         return total
